@@ -1,0 +1,125 @@
+"""Reading, writing and resampling audio. Arrays are channels-first float32, shape (channels, frames)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from sample_library.errors import InputError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Read an audio file.
+
+    Returns
+    -------
+    audio : np.ndarray, shape (channels, frames), float32 in [-1, 1]
+    sample_rate : int, Hz
+
+    Raises
+    ------
+    InputError
+        When the file cannot be decoded or holds no frames.
+    """
+    path = Path(path)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as sf_error:  # libsndfile may not decode every MP3: fall back to ffmpeg
+        if path.suffix.lower() != ".mp3":
+            raise InputError(path, f"cannot read audio ({sf_error})") from None
+        data, sr = _read_with_ffmpeg(path)
+    if data.shape[0] == 0:
+        raise InputError(path, "audio file holds no frames (zero length)")
+    return np.ascontiguousarray(data.T), int(sr)
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    from pydub import AudioSegment
+
+    _use_bundled_ffmpeg()
+    try:
+        seg = AudioSegment.from_file(str(path))
+    except Exception as exc:
+        raise InputError(path, f"cannot read audio ({exc})") from None
+    samples = np.array(seg.get_array_of_samples(), dtype=np.float32)
+    samples = samples.reshape(-1, seg.channels) / float(1 << (8 * seg.sample_width - 1))
+    return samples, seg.frame_rate
+
+
+def _use_bundled_ffmpeg() -> None:
+    from pydub import AudioSegment
+    import imageio_ffmpeg
+
+    AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_24") -> None:
+    """Write ``audio`` (channels, frames) to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
+    if fmt == "FLAC" and subtype == "FLOAT":
+        subtype = "PCM_24"
+    with atomic_path(path) as tmp:
+        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=audio.shape[0],
+                          subtype=subtype, format=fmt) as f:
+            frames = np.ascontiguousarray(audio.T)
+            for start in range(0, frames.shape[0], 16384):
+                f.write(frames[start:start + 16384])
+
+
+def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate: str = "320k") -> None:
+    """Encode ``audio`` (channels, frames) as MP3 through pydub and ffmpeg, atomically."""
+    from pydub import AudioSegment
+
+    _use_bundled_ffmpeg()
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").T.copy()
+    seg = AudioSegment(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
+    with atomic_path(Path(path)) as tmp:
+        seg.export(str(tmp), format="mp3", bitrate=bitrate, tags={"encoder": "artist-templates"},
+                   parameters=["-fflags", "+bitexact", "-map_metadata", "-1"])
+
+
+def resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
+    """Resample ``audio`` (channels, frames) from ``sr_from`` to ``sr_to`` Hz with a polyphase filter."""
+    if sr_from == sr_to:
+        return audio
+    ratio = Fraction(sr_to, sr_from).limit_denominator(1000)
+    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+
+
+def to_stereo(audio: np.ndarray) -> np.ndarray:
+    """Return (2, frames): mono is duplicated, more than two channels keep the first two."""
+    if audio.shape[0] == 1:
+        return np.repeat(audio, 2, axis=0)
+    return audio[:2]
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Mean over channels: (channels, frames) -> (frames,)."""
+    return audio.mean(axis=0)

@@ -1,0 +1,267 @@
+"""The sampler: turns notes into audio with one-shots, never with a synthesiser.
+
+Every array is channels-first float32 at the render sample rate, shape (2, frames). Note times are
+in seconds, pitches are MIDI notes, velocities 1..127.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from sample_library.audio_io import to_stereo
+
+DEFAULT_VELOCITY_EXPONENT = 1.5
+CHOKE_FADE_SECONDS = 0.003
+MAX_LOOP_CROSSFADE_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note: start and end in seconds, MIDI pitch, velocity 1..127."""
+
+    start: float
+    end: float
+    pitch: int
+    velocity: int
+
+
+@dataclass
+class Zone:
+    """One playable sample of an instrument.
+
+    audio : (2, frames) float32 at the render rate, leading silence trimmed.
+    root_midi : the pitch the sample sounds at; None for unpitched sounds (played as recorded).
+    trigger_note : for drums, the note that plays this zone (42 closed hat, 46 open hat), else None.
+    velocity : the velocity this layer was played at, when known (velocity layers).
+    """
+
+    key: str
+    audio: np.ndarray
+    root_midi: float | None = None
+    trigger_note: int | None = None
+    velocity: int | None = None
+
+
+@dataclass
+class Instrument:
+    """A role's instrument: its zones and how it plays them.
+
+    sustained : notes hold for their length (looping the sample if needed) then release; otherwise
+        the sample plays to its end (one-shot) unless choked.
+    mono : a new note cuts the previous one (bass lines); ``glide`` seconds of portamento between
+        overlapping notes when above 0.
+    choke_notes : notes that cut each other (a closed hat cuts an open hat); ``choke_all`` makes every
+        note cut the previous (a kick that does not smear into itself).
+    release : seconds of fade after a sustained note's end.
+    velocity_exponent : gain = (velocity / 127) ** exponent.
+    """
+
+    role: str
+    zones: list[Zone]
+    sample_rate: int
+    sustained: bool = False
+    mono: bool = False
+    glide: float = 0.0
+    choke_notes: frozenset[int] = frozenset()
+    choke_all: bool = False
+    release: float = 0.05
+    velocity_exponent: float = DEFAULT_VELOCITY_EXPONENT
+    seed: int = 0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def velocity_gain(self, velocity: int) -> float:
+        """Linear gain for a velocity (1..127)."""
+        return float((np.clip(velocity, 1, 127) / 127.0) ** self.velocity_exponent)
+
+    def render(self, notes: list[Note], length: int) -> np.ndarray:
+        """Play ``notes`` into a buffer of ``length`` frames: returns (2, length) float32."""
+        out = np.zeros((2, length), dtype=np.float32)
+        if not self.zones or not notes:
+            return out
+        notes = sorted(notes, key=lambda n: (n.start, n.pitch))
+        rng = np.random.default_rng(self.seed)
+        last_choice: dict[tuple[int, ...], int] = {}
+        sr = self.sample_rate
+        for i, note in enumerate(notes):
+            start = int(round(note.start * sr))
+            if start >= length:
+                break
+            zone = self._pick_zone(note, rng, last_choice)
+            cut = self._cut_frame(notes, i)
+            gain = self.velocity_gain(note.velocity)
+            if zone.velocity is not None:
+                gain /= max(self.velocity_gain(zone.velocity), 1e-3)
+            if self.sustained:
+                hold = max(1, int(round((note.end - note.start) * sr)))
+                release = max(1, int(self.release * sr))
+                if cut is not None:
+                    hold = max(1, min(hold, cut - start))
+                    release = min(release, max(1, int(CHOKE_FADE_SECONDS * sr)))
+                glide_from = self._glide_source(notes, i)
+                source = self._pitched(zone, note.pitch, hold + release, glide_from)
+                clip = source[:, :hold + release].copy()
+                clip[:, hold:] *= _fade_out(clip.shape[1] - hold)
+            else:
+                source = self._pitched(zone, note.pitch, 0, None)
+                clip = source
+                if cut is not None and cut - start < clip.shape[1]:
+                    fade = max(1, int(CHOKE_FADE_SECONDS * sr))
+                    keep = max(0, cut - start)
+                    clip = clip[:, :keep + fade].copy()
+                    clip[:, keep:] *= _fade_out(clip.shape[1] - keep)
+            end = min(length, start + clip.shape[1])
+            out[:, start:end] += clip[:, :end - start] * gain
+        return out
+
+    # -- zone choice ------------------------------------------------------------------------------
+
+    def _pick_zone(self, note: Note, rng: np.random.Generator, last: dict) -> Zone:
+        candidates = [z for z in self.zones if z.trigger_note == note.pitch]
+        if not candidates:
+            candidates = [z for z in self.zones if z.trigger_note is None] or self.zones
+        pitched = [z for z in candidates if z.root_midi is not None]
+        if pitched and self._is_pitched:
+            nearest = min(abs(z.root_midi - note.pitch) for z in pitched)
+            candidates = [z for z in pitched if abs(z.root_midi - note.pitch) <= nearest + 1.0]
+        if len(candidates) > 1 and any(z.velocity is not None for z in candidates):
+            best = min(abs((z.velocity or 100) - note.velocity) for z in candidates)
+            layer = [z for z in candidates if abs((z.velocity or 100) - note.velocity) <= best + 12]
+            candidates = layer or candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        key = tuple(sorted(id(z) for z in candidates))
+        previous = last.get(key, -1)
+        choice = int(rng.integers(len(candidates) - 1)) if previous >= 0 else int(rng.integers(len(candidates)))
+        if previous >= 0 and choice >= previous:
+            choice += 1
+        last[key] = choice
+        return candidates[choice]
+
+    @property
+    def _is_pitched(self) -> bool:
+        return any(z.root_midi is not None and z.trigger_note is None for z in self.zones)
+
+    def _cut_frame(self, notes: list[Note], i: int) -> int | None:
+        sr = self.sample_rate
+        note = notes[i]
+        for other in notes[i + 1:]:
+            if other.start <= note.start:
+                continue
+            if self.mono or self.choke_all or (note.pitch in self.choke_notes and other.pitch in self.choke_notes):
+                return int(round(other.start * sr))
+            if not self.choke_notes:
+                return None
+        return None
+
+    def _glide_source(self, notes: list[Note], i: int) -> int | None:
+        if not (self.mono and self.glide > 0 and i > 0):
+            return None
+        prev = notes[i - 1]
+        return prev.pitch if prev.end >= notes[i].start - 1e-3 and prev.pitch != notes[i].pitch else None
+
+    # -- pitch and sustain ---------------------------------------------------------------------------
+
+    def _pitched(self, zone: Zone, pitch: int, frames: int, glide_from: int | None) -> np.ndarray:
+        if glide_from is not None:
+            return self._glided(zone, glide_from, pitch, frames)
+        key = (zone.key, pitch)
+        audio = self._cache.get(key)
+        if audio is None:
+            audio = zone.audio
+            if zone.root_midi is not None and zone.trigger_note is None:
+                audio = repitch(zone.audio, pitch - zone.root_midi)
+            self._cache[key] = audio
+        if frames > audio.shape[1]:
+            loop_key = (zone.key, pitch, "loop")
+            if loop_key not in self._cache:
+                self._cache[loop_key] = find_loop(audio, self.sample_rate)
+            audio = sustain(audio, self._cache[loop_key], frames)
+            self._cache[key] = audio
+        return audio
+
+    def _glided(self, zone: Zone, from_pitch: int, to_pitch: int, frames: int) -> np.ndarray:
+        root = zone.root_midi if zone.root_midi is not None else to_pitch
+        glide = max(1, int(self.glide * self.sample_rate))
+        steps = np.full(frames, 2.0 ** ((to_pitch - root) / 12.0))
+        ramp = np.linspace(from_pitch, to_pitch, min(glide, frames))
+        steps[:ramp.size] = 2.0 ** ((ramp - root) / 12.0)
+        position = np.concatenate([[0.0], np.cumsum(steps[:-1])])
+        src = zone.audio
+        if position[-1] >= src.shape[1] - 1:
+            loop = find_loop(src, self.sample_rate)
+            src = sustain(src, loop, int(position[-1]) + 2)
+        idx = np.arange(src.shape[1])
+        return np.stack([np.interp(position, idx, ch) for ch in src]).astype(np.float32)
+
+
+def repitch(audio: np.ndarray, semitones: float) -> np.ndarray:
+    """Shift ``audio`` (channels, frames) by ``semitones`` by resampling (pitch and length change together).
+
+    The rate ratio is approximated by a fraction with denominator at most 512 (error under 0.01
+    cent) and applied by a polyphase windowed-sinc filter.
+    """
+    if abs(semitones) < 1e-9:
+        return audio
+    ratio = Fraction(2.0 ** (-semitones / 12.0)).limit_denominator(512)
+    out = resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1)
+    return out.astype(np.float32)
+
+
+def find_loop(audio: np.ndarray, sample_rate: int) -> tuple[int, int, int]:
+    """A sustain loop in the stable part of a sample.
+
+    Returns (start, end, crossfade) in frames: the loop plays ``audio[start:end]`` over and over,
+    its last ``crossfade`` frames blended with the frames before ``start`` so the wrap is seamless.
+    The end is placed where the waveform best matches the one just before the start.
+    """
+    mono = audio.mean(axis=0)
+    n = mono.size
+    env = np.abs(mono)
+    peak_at = int(np.argmax(env)) if n else 0
+    start = max(peak_at + int(0.02 * sample_rate), int(0.25 * n))
+    end_limit = int(0.92 * n)
+    if end_limit - start < int(0.02 * sample_rate):
+        start, end_limit = int(0.1 * n), n - 1
+    xf = max(8, min(int(MAX_LOOP_CROSSFADE_SECONDS * sample_rate), (end_limit - start) // 3))
+    start = max(start, xf)
+    ref = mono[start - xf:start]
+    lo = max(start + 2 * xf, end_limit - int(0.25 * (end_limit - start)) - xf)
+    best_end, best_score = end_limit, -np.inf
+    if end_limit - lo > 4:
+        windows = np.lib.stride_tricks.sliding_window_view(mono[lo - xf:end_limit], xf)
+        norms = np.linalg.norm(windows, axis=1) * (np.linalg.norm(ref) + 1e-9) + 1e-9
+        scores = windows @ ref / norms
+        best = int(np.argmax(scores))
+        best_end, best_score = lo + best, scores[best]
+    return int(start), int(best_end), int(xf)
+
+
+def sustain(audio: np.ndarray, loop: tuple[int, int, int], frames: int) -> np.ndarray:
+    """Extend ``audio`` (channels, n) to at least ``frames`` by repeating its crossfaded loop."""
+    start, end, xf = loop
+    segment = audio[:, start:end].copy()
+    fade_in = np.linspace(0.0, 1.0, xf, endpoint=False, dtype=np.float32)
+    segment[:, -xf:] = segment[:, -xf:] * (1.0 - fade_in) + audio[:, start - xf:start] * fade_in
+    reps = int(np.ceil(max(0, frames - start) / segment.shape[1])) + 1
+    return np.concatenate([audio[:, :start], np.tile(segment, (1, reps))], axis=1)[:, :max(frames, start)]
+
+
+def _fade_out(n: int) -> np.ndarray:
+    """A raised-cosine fade from 1 to 0 over ``n`` frames (its slope is zero at both ends)."""
+    if n <= 0:
+        return np.ones(0, dtype=np.float32)
+    return (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n, dtype=np.float32))).astype(np.float32)
+
+
+def zone_from_audio(key: str, audio: np.ndarray, sample_rate: int, source_rate: int, *,
+                    root_midi: float | None = None, trigger_note: int | None = None,
+                    velocity: int | None = None) -> Zone:
+    """Make a Zone from decoded audio, converting it to stereo at the render rate."""
+    from sample_library.audio_io import resample
+
+    stereo = to_stereo(resample(audio, source_rate, sample_rate)).astype(np.float32)
+    return Zone(key=key, audio=stereo, root_midi=root_midi, trigger_note=trigger_note, velocity=velocity)
