@@ -182,8 +182,13 @@ class ArtistBundle:
                 continue
             if rel.endswith(".log") or "/." in f"/{rel}" or rel in ("ingest_report.json", "samples/index.sqlite"):
                 continue
+            data = file.read_bytes()
+            if rel == "artist.json":
+                meta = json.loads(data)
+                meta.pop("ingested_at", None)
+                data = json.dumps(meta, sort_keys=True).encode()
             h.update(rel.encode())
-            h.update(hashlib.sha256(file.read_bytes()).digest())
+            h.update(hashlib.sha256(data).digest())
         return h.hexdigest()
 
     def model_hash(self) -> str | None:

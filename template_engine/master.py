@@ -10,24 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyloudnorm
 from pedalboard import Limiter
 from scipy.signal import resample_poly
 
-OVERSAMPLE = 4
-
-
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """BS.1770 integrated loudness (LUFS) of (channels, frames); -70 for silence."""
-    value = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
-    return float(value) if np.isfinite(value) else -70.0
-
-
-def true_peak_db(audio: np.ndarray) -> float:
-    """True peak (dBTP) of (channels, frames): the peak of the 4x-oversampled signal."""
-    up = resample_poly(audio, OVERSAMPLE, 1, axis=-1)
-    peak = float(np.max(np.abs(up))) if up.size else 0.0
-    return float(20 * np.log10(max(peak, 1e-9)))
+from sample_library.loudness import OVERSAMPLE, integrated_loudness, true_peak_db
 
 
 def _limit(audio: np.ndarray, sample_rate: int, ceiling_db: float, release_ms: float) -> np.ndarray:

@@ -1,0 +1,172 @@
+"""MIDI normalisation: one track per role, on a sixteenth grid, bars from the first downbeat, the key,
+and the song's sections from energy and track activity per bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote, Key, Section
+from sample_library.roles import DRUM_ROLES
+
+GRID = 0.25  # beats: a sixteenth note
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+@dataclass
+class Quantised:
+    """Notes on the sixteenth grid, with how far the originals were from it (mean, in sixteenths)."""
+
+    notes: list[BeatNote]
+    mean_offset_16ths: float
+
+
+def quantise(notes: list[BeatNote], *, offset_beats: float = 0.0) -> Quantised:
+    """Snap starts to the nearest sixteenth after shifting by ``-offset_beats``; durations to >= 1/16."""
+    if not notes:
+        return Quantised([], 0.0)
+    out, offsets = [], []
+    seen = set()
+    for n in notes:
+        start = n.start - offset_beats
+        q = round(start / GRID) * GRID
+        offsets.append(abs(start - q) / GRID)
+        if q < 0:
+            continue
+        dur = max(GRID, round(n.duration / GRID) * GRID)
+        key = (q, n.pitch)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(BeatNote(q, dur, n.pitch, n.velocity))
+    out.sort(key=lambda n: (n.start, n.pitch))
+    return Quantised(out, float(np.mean(offsets)))
+
+
+def first_downbeat(tracks: dict[str, list[BeatNote]]) -> float:
+    """Beats before the bar holding the first note (whole bars of silence at the start are dropped)."""
+    first = min((n.start for ns in tracks.values() for n in ns), default=0.0)
+    return float(np.floor(first / BEATS_PER_BAR + 1e-6) * BEATS_PER_BAR)
+
+
+def detect_key(tracks: dict[str, list[BeatNote]]) -> tuple[Key, float]:
+    """Krumhansl-Kessler key finding on the duration-weighted pitch classes of the pitched roles.
+
+    Returns the key and the correlation of its profile (confidence, -1..1).
+    """
+    hist = np.zeros(12)
+    for role, notes in tracks.items():
+        if role in DRUM_ROLES or role == "fx":
+            continue
+        for n in notes:
+            hist[n.pitch % 12] += min(n.duration, 4.0)
+    if hist.sum() == 0:
+        return Key(0, "minor"), 0.0
+    best = (Key(0, "minor"), -2.0)
+    for tonic in range(12):
+        for mode, profile in (("major", _MAJOR), ("minor", _MINOR)):
+            r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1])
+            if r > best[1]:
+                best = (Key(tonic, mode), r)
+    return best
+
+
+def bar_activity(tracks: dict[str, list[BeatNote]], bars: int) -> dict[str, np.ndarray]:
+    """Notes per bar for each role: role -> (bars,)."""
+    out = {}
+    for role, notes in tracks.items():
+        counts = np.zeros(bars)
+        for n in notes:
+            b = int(n.start // BEATS_PER_BAR)
+            if 0 <= b < bars:
+                counts[b] += 1
+        out[role] = counts
+    return out
+
+
+def detect_sections(tracks: dict[str, list[BeatNote]], bars: int, bar_energy_db: np.ndarray | None) -> list[Section]:
+    """Sections on 4-bar lines from energy and track activity.
+
+    Each 4-bar block gets an energy 0..1 (the mix level per bar when the audio is known, and the
+    share of roles playing); neighbouring blocks of like energy and kick presence form a section.
+    The loudest sections are drops; the one before a drop that rises (or brings a snare roll) is a
+    build; a quiet start is the intro, a quiet end the outro; other quiet parts are breakdowns, the
+    rest bridges. Sections longer than 16 bars are cut into 16-bar pieces.
+    """
+    if bars <= 0:
+        return []
+    activity = bar_activity(tracks, bars)
+    roles = list(activity)
+    blocks = int(np.ceil(bars / 4))
+    share = np.zeros(blocks)
+    kick = np.zeros(blocks, dtype=bool)
+    rising = np.zeros(blocks)
+    for b in range(blocks):
+        sl = slice(4 * b, min(4 * b + 4, bars))
+        share[b] = np.mean([activity[r][sl].sum() > 0 for r in roles]) if roles else 0.0
+        kick[b] = "kick" in activity and activity["kick"][sl].sum() >= 4
+        snare_like = sum(activity[r][sl] for r in ("snare", "clap") if r in activity)
+        if np.ndim(snare_like) and len(snare_like) > 1:
+            rising[b] = float(snare_like[-1] > snare_like[0] * 1.5 and snare_like[-1] >= 4)
+    energy = share / max(share.max(), 1e-9)
+    if bar_energy_db is not None and bar_energy_db.size:
+        level = np.array([np.mean(bar_energy_db[4 * b:4 * b + 4]) for b in range(blocks)])
+        level = np.clip((level - level.max() + 24) / 24, 0, 1)
+        energy = 0.5 * energy + 0.5 * level
+    segments: list[list[int]] = [[0]]
+    for b in range(1, blocks):
+        prev = segments[-1][-1]
+        if abs(energy[b] - energy[prev]) < 0.12 and kick[b] == kick[prev] and not rising[b] and not rising[prev]:
+            segments[-1].append(b)
+        else:
+            segments.append([b])
+    seg_energy = [float(np.mean(energy[s])) for s in segments]
+    top = max(seg_energy)
+    labels = []
+    for i, seg in enumerate(segments):
+        e = seg_energy[i]
+        if e >= 0.8 * top and (kick[seg].any() or not kick.any()):
+            labels.append("drop")
+        else:
+            labels.append("")
+    for i, seg in enumerate(segments):
+        if labels[i]:
+            continue
+        nxt_drop = i + 1 < len(segments) and labels[i + 1] == "drop"
+        if nxt_drop and (rising[seg].any() or seg_energy[i] > 0.3) and i > 0:
+            labels[i] = "build"
+        elif i == 0:
+            labels[i] = "intro"
+        elif i == len(segments) - 1:
+            labels[i] = "outro"
+        elif seg_energy[i] < 0.6 * top:
+            labels[i] = "breakdown"
+        else:
+            labels[i] = "bridge"
+    sections = []
+    for seg, label, e in zip(segments, labels, seg_energy):
+        start, end = 4 * seg[0], min(4 * (seg[-1] + 1), bars)
+        while end - start > 0:
+            length = min(16, end - start)
+            sections.append(Section(label, start, length, round(e / max(top, 1e-9), 3)))
+            start += length
+    return sections
+
+
+def sections_from_meta(meta: dict, bars: int) -> list[Section] | None:
+    """Sections given in project.json (``[{type, start_bar, bars}]``), when valid."""
+    given = meta.get("sections")
+    if not isinstance(given, list) or not given:
+        return None
+    out = []
+    for s in given:
+        try:
+            kind, start, length = str(s["type"]), int(s["start_bar"]), int(s["bars"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if kind not in SECTION_TYPES or start < 0 or length <= 0:
+            return None
+        out.append(Section(kind, start, min(length, max(1, bars - start)), float(s.get("energy", 0.5))))
+    return out

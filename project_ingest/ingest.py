@@ -1,0 +1,356 @@
+"""``template ingest``: read past projects and write (or update) an artist bundle."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from project_ingest import mix_analysis as mx
+from project_ingest.bundle import SCHEMA_VERSION, ArtistBundle, bundle_path, read_json, replace_dir, staging_dir, write_json
+from project_ingest.classify import RoleAssignment, audio_traits, classify_track
+from project_ingest.corpus import detect_key, detect_sections, first_downbeat, quantise, sections_from_meta
+from project_ingest.discovery import Problem, ProjectInput, discover_projects
+from project_ingest.harvest import slice_hits
+from project_ingest.midi_io import score_to_midi, write_midi
+from project_ingest.profile import aggregate_profile
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
+from project_ingest.tempo import estimate_tempo
+from sample_library.audio_io import read_audio, resample, to_stereo
+from sample_library.errors import InputError
+from sample_library.importer import import_folders
+from sample_library.library import SampleLibrary
+from sample_library.loudness import integrated_loudness, true_peak_db
+from sample_library.roles import DRUM_ROLES
+
+HARVEST_PER_ROLE = 4
+DUCKABLE_ROLES = ("bass", "sub", "pad", "chords", "lead", "pluck", "arp", "vocal_chop")
+
+
+@dataclass
+class SongResult:
+    """Everything ingest learned from one project."""
+
+    name: str
+    score: Score
+    meta: dict
+    mix: dict
+    tracks: list[dict]
+    hits: dict[str, list] = field(default_factory=dict)
+
+
+@dataclass
+class IngestResult:
+    bundle: ArtistBundle
+    report: dict
+
+
+def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence[Path] = (),
+           update: bool = False, force: bool = False, progress: bool = True) -> IngestResult:
+    """Ingest every project under ``projects_dir`` into the bundle of ``artist`` under ``root``.
+
+    Without ``update`` an existing bundle is only replaced with ``force``; with ``update`` the new
+    projects are added to it. The bundle is built in a staging folder and swapped in whole.
+    """
+    dest = bundle_path(artist, root)
+    if not Path(projects_dir).is_dir():
+        raise InputError(projects_dir, "is not a folder")
+    if dest.exists() and not (update or force):
+        raise InputError(dest, "an artist of this name exists: use --update to add projects or --force to replace it")
+    projects, problems = discover_projects(Path(projects_dir))
+    songs: list[SongResult] = []
+    for project in tqdm(projects, desc="ingesting projects", unit="song", disable=not progress):
+        song = analyse_project(project, progress=progress)
+        problems += project.problems
+        if song is None:
+            problems.append(Problem(str(project.folder), "no track with notes could be used", "project skipped"))
+            continue
+        songs.append(song)
+    if not songs:
+        reasons = "; ".join(f"{p.file}: {p.reason}" for p in problems[:3])
+        raise InputError(projects_dir, f"no usable project found ({reasons or 'the folder is empty'})")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_dir(dest)
+    try:
+        previous = ArtistBundle.load(dest) if (update and dest.exists()) else None
+        result = _write_bundle(staging, artist, songs, problems, previous, sample_dirs, Path(projects_dir), progress)
+        replace_dir(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return IngestResult(bundle=ArtistBundle.load(dest), report=result)
+
+
+def analyse_project(project: ProjectInput, *, progress: bool = False) -> SongResult | None:
+    """Classify, normalise and measure one project. None when nothing in it has notes."""
+    stems = _load_stems(project)
+    if project.bpm is None:
+        if stems:
+            project.bpm = estimate_tempo(sum(stems.values()).mean(axis=0), project.sample_rate or 44100)
+            project.bpm_source = "estimated from the stems"
+            project.flags.append(f"tempo estimated from the stems: {project.bpm:.1f} BPM")
+        else:
+            return None
+    spb = 60.0 / project.bpm
+    sr = project.sample_rate or 44100
+    assignments: list[tuple[RoleAssignment, str | None]] = []
+    for track in project.tracks:
+        audio = stems.get(track.stem) if track.stem is not None else None
+        onsets = [n.start * spb for n in track.midi.notes] if track.midi else None
+        traits = audio_traits(audio.mean(axis=0), sr, onsets) if audio is not None else None
+        for a in classify_track(track, traits):
+            assignments.append((a, str(track.stem) if track.stem is not None else None))
+    role_notes: dict[str, list[BeatNote]] = {}
+    for a, _ in assignments:
+        if a.notes:
+            role_notes.setdefault(a.role, []).extend(a.notes)
+    if not role_notes:
+        return None
+    offset = first_downbeat(role_notes)
+    quantised = {role: quantise(notes, offset_beats=offset) for role, notes in role_notes.items()}
+    tracks = {role: q.notes for role, q in quantised.items() if q.notes}
+    end_beat = max(n.start + n.duration for ns in tracks.values() for n in ns)
+    bars = int(np.ceil(end_beat / BEATS_PER_BAR - 1e-6))
+    key, key_conf, key_source = _key(project, tracks)
+    mix_audio = sum(stems.values()) if stems else None
+    bar_db = _bar_levels(mix_audio, sr, spb, offset, bars) if mix_audio is not None else None
+    sections = sections_from_meta(project.meta, bars)
+    section_source = "project.json"
+    if sections is None:
+        sections = detect_sections(tracks, bars, bar_db)
+        section_source = "detected"
+    sections = _with_energy(sections, bar_db)
+    score = Score(bpm=float(project.bpm), key=key, sections=sections, tracks=tracks,
+                  names={r: r for r in tracks})
+    mix = _measure_mix(project, stems, assignments, role_notes, sections, spb, offset, sr)
+    hits = _harvest(stems, assignments, spb, sr)
+    report_tracks = [{"song": project.name, "track": a.track, "stem": Path(s).name if s else None, "role": a.role,
+                      "confidence": round(a.confidence, 2), "evidence": a.evidence,
+                      "notes": len(a.notes) if a.notes else 0} for a, s in assignments]
+    meta = {"title": project.name, "bpm": project.bpm, "bpm_source": project.bpm_source, "key": str(key),
+            "key_confidence": round(key_conf, 3), "key_source": key_source, "bars": bars,
+            "offset_beats": offset, "sections_source": section_source,
+            "sections": [{"type": s.kind, "start_bar": s.start_bar, "bars": s.bars, "energy": s.energy} for s in sections],
+            "quantisation_16ths": {r: round(q.mean_offset_16ths, 3) for r, q in quantised.items()},
+            "roles": sorted(tracks), "flags": project.flags, "sample_rate": sr, "source_hash": _project_hash(project),
+            "bar_energy_db": [round(float(v), 2) for v in bar_db] if bar_db is not None else None}
+    return SongResult(name=project.name, score=score, meta=meta, mix=mix, tracks=report_tracks, hits=hits)
+
+
+def _load_stems(project: ProjectInput) -> dict[Path, np.ndarray]:
+    out = {}
+    for track in project.tracks:
+        if track.stem is None or track.stem in out:
+            continue
+        try:
+            audio, sr = read_audio(track.stem)
+        except InputError as exc:
+            project.problems.append(Problem(str(track.stem), exc.problem, "skipped"))
+            track.stem = None
+            continue
+        audio = to_stereo(resample(audio, sr, project.sample_rate or sr))
+        frames = project.frames or audio.shape[1]
+        if audio.shape[1] < frames:
+            audio = np.pad(audio, ((0, 0), (0, frames - audio.shape[1])))
+        out[track.stem] = audio[:, :frames].astype(np.float32)
+    return out
+
+
+def _key(project: ProjectInput, tracks: dict[str, list[BeatNote]]) -> tuple[Key, float, str]:
+    given = project.meta.get("key")
+    if isinstance(given, str):
+        try:
+            return Key.parse(given), 1.0, "project.json"
+        except ValueError:
+            project.flags.append(f"project.json key '{given}' not understood; detecting the key")
+    key, conf = detect_key(tracks)
+    return key, conf, "detected"
+
+
+def _bar_levels(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int) -> np.ndarray:
+    mono = mix.mean(axis=0)
+    out = np.full(bars, -120.0)
+    for b in range(bars):
+        a = int(((b * BEATS_PER_BAR) + offset) * spb * sr)
+        e = int((((b + 1) * BEATS_PER_BAR) + offset) * spb * sr)
+        seg = mono[a:e]
+        if seg.size:
+            out[b] = 10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-14)
+    return out
+
+
+def _with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Section]:
+    if bar_db is None or not sections:
+        return sections
+    levels = [float(np.mean(bar_db[s.start_bar:s.end_bar])) if s.end_bar <= bar_db.size else -120.0 for s in sections]
+    top = max(levels)
+    return [Section(s.kind, s.start_bar, s.bars, round(float(np.clip(1 + (lv - top) / 24, 0, 1)), 3))
+            for s, lv in zip(sections, levels)]
+
+
+def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, str | None]],
+                 role_notes: dict[str, list[BeatNote]], sections: list[Section], spb: float, offset: float, sr: int) -> dict:
+    """Per role: the figures of ``project_ingest.mix_analysis``; for the master: loudness and true peak."""
+    if not stems:
+        return {"roles": {}, "master": None}
+    mix = sum(stems.values())
+    mix_loudness = integrated_loudness(mix, sr)
+    role_audio: dict[str, np.ndarray] = {}
+    for a, stem in assignments:
+        if stem is None or Path(stem) not in stems:
+            continue
+        shared = sum(1 for b, s in assignments if s == stem) > 1
+        if shared and a.role in DRUM_ROLES:
+            continue
+        role_audio[a.role] = role_audio.get(a.role, 0) + stems[Path(stem)]
+    kicks = np.array(sorted(n.start * spb for n in role_notes.get("kick", [])))
+    spans = [(s.kind, (s.start_bar * BEATS_PER_BAR + offset) * spb, (s.end_bar * BEATS_PER_BAR + offset) * spb)
+             for s in sections]
+    roles = {}
+    for role, audio in sorted(role_audio.items()):
+        mono = audio.mean(axis=0)
+        if np.max(np.abs(mono)) < 1e-5:
+            continue
+        level, centroid = mx.frame_features(mono, sr)
+        frame_s = 1024 / sr
+        notes = sorted(role_notes.get(role, []), key=lambda n: n.start)
+        ends = [(n.start + n.duration) * spb for n in notes]
+        nexts = [notes[i + 1].start * spb if i + 1 < len(notes) else mono.size / sr for i in range(len(notes))]
+        tail, tail_n = mx.reverb_tail(level, frame_s, ends, nexts)
+        duck = mx.ducking_curve(mono, sr, kicks, spb) if role in DUCKABLE_ROLES else None
+        vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
+        roles[role] = {
+            "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),
+            "eq_db": [round(float(v), 2) for v in mx.band_levels_db(mono, sr)],
+            "crest_db": round(mx.crest_factor_db(audio, sr), 2),
+            "width": round(mx.stereo_width(audio), 3),
+            "reverb_tail_s": None if tail is None else round(tail, 3), "reverb_tail_n": tail_n,
+            "sidechain": duck.to_dict() if duck else None,
+            "automation": mx.automation(level, centroid, frame_s, spans),
+            "velocity": mx.velocity_stats(vel_notes, sections),
+            "n": 1,
+        }
+    master_audio = mix
+    master_source = "sum of stems"
+    if project.mix is not None:
+        try:
+            audio, rate = read_audio(project.mix)
+            master_audio, master_source = to_stereo(resample(audio, rate, sr)), project.mix.name
+        except InputError as exc:
+            project.problems.append(Problem(str(project.mix), exc.problem, "measured the stems' sum instead"))
+    return {"roles": roles, "stems_sum_lufs": round(mix_loudness, 3),
+            "master": {"integrated_lufs": round(integrated_loudness(master_audio, sr), 3),
+                       "true_peak_dbtp": round(true_peak_db(master_audio), 3), "source": master_source}}
+
+
+def _harvest(stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, str | None]], spb: float,
+             sr: int) -> dict[str, list]:
+    hits: dict[str, list] = {}
+    for a, stem in assignments:
+        if a.role not in DRUM_ROLES or stem is None or Path(stem) not in stems or not a.notes:
+            continue
+        every = np.array(sorted(n.start * spb for b, s in assignments if s == stem and b.notes for n in b.notes))
+        onsets = np.array([n.start * spb for n in a.notes])
+        got = slice_hits(stems[Path(stem)], sr, onsets, np.array([n.velocity for n in a.notes]),
+                         np.array([n.pitch for n in a.notes]), all_onsets=every, keep=HARVEST_PER_ROLE)
+        hits.setdefault(a.role, []).extend(got)
+    return hits
+
+
+def _project_hash(project: ProjectInput) -> str:
+    h = hashlib.sha256()
+    files = [t.stem for t in project.tracks if t.stem is not None]
+    files += sorted((project.folder / "midi").glob("*")) if (project.folder / "midi").is_dir() else []
+    if (project.folder / "project.json").is_file():
+        files.append(project.folder / "project.json")
+    for f in sorted(set(files)):
+        h.update(f.name.encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems: list[Problem],
+                  previous: ArtistBundle | None, sample_dirs: Sequence[Path], projects_dir: Path,
+                  progress: bool) -> dict:
+    corpus = staging / "corpus"
+    corpus.mkdir()
+    if previous is not None:
+        for item in ("corpus", "samples", "model"):
+            if (previous.path / item).exists():
+                shutil.copytree(previous.path / item, staging / item, dirs_exist_ok=True)
+    for song in songs:
+        safe = safe_song_name(song.name)
+        write_midi(corpus / f"{safe}.mid", score_to_midi(song.score, roles=sorted(song.score.tracks)))
+        write_json(corpus / f"{safe}.json", {**song.meta, "mix": song.mix})
+    library = SampleLibrary(staging / "samples")
+    harvested = 0
+    for song in songs:
+        for role, hits in sorted(song.hits.items()):
+            for i, hit in enumerate(hits):
+                _, new = library.add_audio(hit.audio, _rate_of(song),
+                                           name=f"{safe_song_name(song.name)} {role} {i + 1}.wav", role=role,
+                                           origin="harvest", song=song.name, velocity=hit.velocity, note=hit.note)
+                harvested += int(new)
+    imported = None
+    if sample_dirs:
+        imported = import_folders(library, [Path(d) for d in sample_dirs], progress=progress).to_dict()
+    sample_roles = library.roles()
+    library.close()
+    all_meta = [read_json(p) for p in sorted(corpus.glob("*.json"))]
+    profile = aggregate_profile([m["mix"] for m in all_meta])
+    write_json(staging / "mix_profile.json", profile)
+    bpms = [m["bpm"] for m in all_meta]
+    section_counts: dict[str, dict] = {}
+    for m in all_meta:
+        for s in m["sections"]:
+            entry = section_counts.setdefault(s["type"], {"count": 0, "bars": []})
+            entry["count"] += 1
+            entry["bars"].append(s["bars"])
+    report = {
+        "projects_dir": str(projects_dir), "songs": [s.name for s in songs],
+        "tracks": [t for s in songs for t in s.tracks],
+        "problems": [p.to_dict() for p in problems],
+        "flags": {s.name: s.meta["flags"] for s in songs if s.meta["flags"]},
+        "harvested_one_shots": harvested, "imported_samples": imported,
+    }
+    write_json(staging / "ingest_report.json", report)
+    artist_json = {
+        "schema_version": SCHEMA_VERSION, "name": artist,
+        "projects": [{"title": m["title"], "hash": m["source_hash"], "bpm": m["bpm"], "key": m["key"], "bars": m["bars"]}
+                     for m in all_meta],
+        "tempo_range": [min(bpms), max(bpms)],
+        "keys": sorted({m["key"] for m in all_meta}),
+        "roles": sorted({r for m in all_meta for r in m["roles"]}),
+        "sections": {k: {"count": v["count"], "median_bars": float(np.median(v["bars"]))} for k, v in sorted(section_counts.items())},
+        "samples": sample_roles,
+        "ingested_at": _ingest_time(),
+    }
+    write_json(staging / "artist.json", artist_json)
+    return report
+
+
+def _rate_of(song: SongResult) -> int:
+    return int(song.meta.get("sample_rate", 44100))
+
+
+def _ingest_time() -> str:
+    """The time of ingest; pinned by SOURCE_DATE_EPOCH for reproducible bundles."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
+    return when.replace(microsecond=0).isoformat()
+
+
+def safe_song_name(name: str) -> str:
+    """A song title as a file name that stays inside its folder."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9 _().\-]+", "_", name).strip(" .") or "song"
+    return cleaned.replace("..", "_")[:100]

@@ -1,0 +1,220 @@
+"""How the artist mixes, measured on each stem against the song's mix.
+
+Per role: loudness relative to the mix (LU), long-term spectrum (third-octave EQ curve, dB),
+crest factor (dB), stereo width (side/mid RMS ratio), reverb tail (s), the sidechain ducking curve
+around kick onsets (dB, in beats), automation per section type (level in dB and brightness in
+octaves over normalised section time) and velocities (by sixteenth position and section type).
+Every figure carries ``n``, the number of observations it rests on.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import welch
+
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Section
+
+DUCK_POINTS_PER_BEAT = 64
+DUCK_PRE_POINTS = 8
+AUTOMATION_POINTS = 16
+BAND_CENTRES = 1000.0 * 2.0 ** (np.arange(-16, 13) / 3.0)  # 25 Hz .. 16 kHz, third octaves
+
+
+def band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Long-term third-octave band levels (dB), mean over bands removed: shape (29,)."""
+    freqs, psd = welch(mono, fs=sample_rate, nperseg=4096, noverlap=2048, average="mean")
+    out = np.empty(BAND_CENTRES.size)
+    for i, fc in enumerate(BAND_CENTRES):
+        lo, hi = fc / 2 ** (1 / 6), min(fc * 2 ** (1 / 6), sample_rate / 2)
+        sel = (freqs >= lo) & (freqs < hi)
+        power = psd[sel].mean() if sel.any() else np.interp(fc, freqs, psd)
+        out[i] = 10 * np.log10(power + 1e-20)
+    return out - out.mean()
+
+
+def crest_factor_db(audio: np.ndarray, sample_rate: int) -> float:
+    """Peak over RMS (dB) of the stem where it plays (50 ms frames within 40 dB of the loudest)."""
+    mono = np.abs(audio).max(axis=0)
+    hop = int(0.05 * sample_rate)
+    frames = (audio[:, : audio.shape[1] // hop * hop] ** 2).mean(axis=0).reshape(-1, hop).mean(axis=1)
+    if frames.size == 0 or frames.max() <= 0:
+        return 0.0
+    active = frames > frames.max() * 1e-4
+    rms = np.sqrt(frames[active].mean())
+    return float(20 * np.log10(mono.max() / max(rms, 1e-12)))
+
+
+def stereo_width(audio: np.ndarray) -> float:
+    """Side RMS over mid RMS: 0 for mono, 1 for two unrelated channels."""
+    if audio.shape[0] < 2:
+        return 0.0
+    mid = 0.5 * (audio[0] + audio[1])
+    side = 0.5 * (audio[0] - audio[1])
+    return float(np.sqrt(np.mean(side ** 2)) / max(np.sqrt(np.mean(mid ** 2)), 1e-12))
+
+
+def envelope_at(cumsq: np.ndarray, centres: np.ndarray, window: int) -> np.ndarray:
+    """RMS (dB) of windows of ``window`` frames centred on ``centres`` (frames), from a cumulative sum of squares."""
+    a = np.clip((centres - window // 2).astype(int), 0, cumsq.size - 1)
+    b = np.clip(a + window, 0, cumsq.size - 1)
+    power = (cumsq[b] - cumsq[a]) / np.maximum(b - a, 1)
+    return 10 * np.log10(np.maximum(power, 1e-14))
+
+
+@dataclass
+class Ducking:
+    """A ducking curve: dB from ``DUCK_PRE_POINTS`` points before a kick to one beat after it."""
+
+    depth_db: float
+    attack_beats: float
+    hold_beats: float
+    release_beats: float
+    curve_db: list[float]
+    n: int
+
+    def to_dict(self) -> dict:
+        return {"depth_db": round(self.depth_db, 3), "attack_beats": round(self.attack_beats, 4),
+                "hold_beats": round(self.hold_beats, 4), "release_beats": round(self.release_beats, 4),
+                "points_per_beat": DUCK_POINTS_PER_BEAT, "pre_points": DUCK_PRE_POINTS,
+                "curve_db": [round(float(v), 3) for v in self.curve_db], "n": self.n}
+
+
+def ducking_curve(mono: np.ndarray, sample_rate: int, kick_onsets: np.ndarray, seconds_per_beat: float) -> Ducking | None:
+    """The stem's level around each kick onset (seconds), each normalised to its own recovered level
+    and combined by the median; None with fewer than 4 kicks where the stem plays."""
+    if kick_onsets.size < 4:
+        return None
+    hop = seconds_per_beat * sample_rate / DUCK_POINTS_PER_BEAT
+    window = max(8, int(round(hop)))
+    cumsq = np.concatenate([[0.0], np.cumsum(mono.astype(np.float64) ** 2)])
+    k = np.arange(-DUCK_PRE_POINTS, DUCK_POINTS_PER_BEAT)
+    loud = 10 * np.log10(np.max(cumsq[-1] / max(mono.size, 1)) + 1e-14)
+    curves = []
+    for onset in kick_onsets:
+        centres = onset * sample_rate + k * hop
+        if centres[-1] + window >= mono.size or centres[0] < 0:
+            continue
+        env = envelope_at(cumsq, centres, window)
+        ref = float(np.median(np.concatenate([env[:DUCK_PRE_POINTS], env[-DUCK_POINTS_PER_BEAT // 4:]])))
+        if ref < loud - 30:
+            continue
+        curves.append(env - ref)
+    if len(curves) < 4:
+        return None
+    curve = np.median(np.array(curves), axis=0)
+    body = curve[DUCK_PRE_POINTS:]
+    lowest = int(np.argmin(body))
+    depth = float(-body[lowest])
+    if depth < 1.5:
+        return None
+    hold_end = lowest
+    while hold_end + 1 < body.size and body[hold_end + 1] <= body[lowest] + 0.5:
+        hold_end += 1
+    half = -depth / 2
+    release = 0.0
+    for i in range(hold_end, body.size - 1):
+        if body[i] < half <= body[i + 1]:
+            crossing = i + (half - body[i]) / max(body[i + 1] - body[i], 1e-9)
+            release = 2 * (crossing - hold_end) / DUCK_POINTS_PER_BEAT
+            break
+    return Ducking(depth_db=depth, attack_beats=lowest / DUCK_POINTS_PER_BEAT,
+                   hold_beats=(hold_end - lowest) / DUCK_POINTS_PER_BEAT, release_beats=release,
+                   curve_db=curve.tolist(), n=len(curves))
+
+
+def frame_features(mono: np.ndarray, sample_rate: int, *, hop: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame of ``hop`` frames: RMS level (dB) and spectral centroid (Hz); shapes (frames,)."""
+    n = mono.size // hop
+    if n == 0:
+        return np.array([-140.0]), np.array([0.0])
+    frames = mono[: n * hop].reshape(n, hop) * np.hanning(hop)
+    spec = np.abs(np.fft.rfft(frames, axis=1))
+    freqs = np.fft.rfftfreq(hop, 1 / sample_rate)
+    level = 10 * np.log10(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-14)
+    centroid = (spec * freqs).sum(axis=1) / (spec.sum(axis=1) + 1e-12)
+    return level, centroid
+
+
+def automation(level: np.ndarray, centroid: np.ndarray, frame_seconds: float, spans: list[tuple[str, float, float]]) -> dict:
+    """Per section type: median trajectory of level (dB re the stem's median) and brightness
+    (octaves re its median centroid) over ``AUTOMATION_POINTS`` steps of normalised section time.
+
+    ``spans`` are (section type, start s, end s)."""
+    active = level > level.max() - 40
+    if not active.any():
+        return {}
+    ref_level = float(np.median(level[active]))
+    ref_centroid = float(np.median(centroid[active])) or 1.0
+    per_kind: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for kind, start, end in spans:
+        edges = np.linspace(start, end, AUTOMATION_POINTS + 1) / frame_seconds
+        lv, br = np.full(AUTOMATION_POINTS, np.nan), np.full(AUTOMATION_POINTS, np.nan)
+        for i in range(AUTOMATION_POINTS):
+            a, b = int(edges[i]), max(int(edges[i + 1]), int(edges[i]) + 1)
+            sel = slice(a, min(b, level.size))
+            if a >= level.size:
+                break
+            lv[i] = float(np.mean(level[sel])) - ref_level
+            on = active[sel]
+            if on.any():
+                br[i] = float(np.log2(max(np.median(centroid[sel][on]), 1.0) / ref_centroid))
+        if np.isfinite(lv).any():
+            per_kind.setdefault(kind, []).append((lv, br))
+    out = {}
+    for kind, rows in per_kind.items():
+        lv = nanmedian_rows(np.array([r[0] for r in rows]))
+        br = nanmedian_rows(np.array([r[1] for r in rows]))
+        out[kind] = {"level_db": _rounded(lv), "brightness_oct": _rounded(br), "n": len(rows)}
+    return out
+
+
+def nanmedian_rows(rows: np.ndarray) -> np.ndarray:
+    """Median over rows ignoring NaN; NaN where a column has no value."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(rows, axis=0)
+
+
+def _rounded(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else round(float(v), 3) for v in values]
+
+
+def velocity_stats(notes: list[BeatNote], sections: list[Section]) -> dict:
+    """Velocities by sixteenth position in the bar and by section type: means, spreads and counts."""
+    by_pos: list[list[int]] = [[] for _ in range(16)]
+    by_kind: dict[str, list[int]] = {}
+    for n in notes:
+        pos = int(round((n.start % BEATS_PER_BAR) * 4)) % 16
+        by_pos[pos].append(n.velocity)
+        bar = int(n.start // BEATS_PER_BAR)
+        kind = next((s.kind for s in sections if s.start_bar <= bar < s.end_bar), None)
+        if kind:
+            by_kind.setdefault(kind, []).append(n.velocity)
+    return {
+        "by_position": {"mean": [round(float(np.mean(v)), 2) if v else None for v in by_pos],
+                        "std": [round(float(np.std(v)), 2) if v else None for v in by_pos],
+                        "n": [len(v) for v in by_pos]},
+        "by_section": {k: {"mean": round(float(np.mean(v)), 2), "n": len(v)} for k, v in sorted(by_kind.items())},
+    }
+
+
+def reverb_tail(level: np.ndarray, frame_seconds: float, note_ends: list[float], next_starts: list[float]) -> tuple[float | None, int]:
+    """Median seconds for the level to fall 20 dB after note ends followed by at least 1 s of rest."""
+    tails = []
+    for end, nxt in zip(note_ends, next_starts):
+        if nxt - end < 1.0:
+            continue
+        i = int(end / frame_seconds)
+        j = int(nxt / frame_seconds)
+        if i >= level.size - 2:
+            continue
+        seg = level[i:min(j, level.size)]
+        below = np.nonzero(seg < seg[0] - 20)[0]
+        if seg.size and seg[0] > level.max() - 50:
+            tails.append((below[0] if below.size else seg.size) * frame_seconds)
+    if not tails:
+        return None, 0
+    return float(np.median(tails)), len(tails)

@@ -1,0 +1,110 @@
+"""The mix profile: each song's mix figures combined into one per-role description of the artist.
+
+Schema (``mix_profile.json``)::
+
+    schema_version
+    roles.<role>:
+      relative_loudness_db {median, spread, n}   LU relative to the mix
+      eq_db {bands_hz, db, n}                    third-octave long-term spectrum, mean removed
+      crest_db {median, n}, width {median, n}, reverb_tail_s {median, n}
+      sidechain {depth_db, attack_beats, hold_beats, release_beats, points_per_beat, pre_points,
+                 curve_db, n} or null
+      automation.<section type> {level_db[16], brightness_oct[16], n}
+      velocity {by_position {mean[16], std[16], n[16]}, by_section.<type> {mean, n}}
+    master {integrated_lufs {median, n}, true_peak_dbtp {median, n}}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from project_ingest import mix_analysis as mx
+
+PROFILE_SCHEMA_VERSION = 1
+
+
+def _median(values: list[float]) -> dict:
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return {"median": None, "n": 0}
+    return {"median": round(float(np.median(vals)), 3), "spread": round(float(np.std(vals)), 3), "n": len(vals)}
+
+
+def aggregate_profile(songs: list[dict]) -> dict:
+    """Combine per-song mix figures (the ``mix`` entry of each corpus song) into the artist's profile."""
+    per_role: dict[str, list[dict]] = {}
+    for song in songs:
+        for role, fig in song.get("roles", {}).items():
+            per_role.setdefault(role, []).append(fig)
+    roles = {}
+    for role, figs in sorted(per_role.items()):
+        entry = {
+            "relative_loudness_db": _median([f["relative_loudness_db"] for f in figs]),
+            "eq_db": {"bands_hz": [round(float(b), 1) for b in mx.BAND_CENTRES],
+                      "db": [round(float(v), 2) for v in np.median(np.array([f["eq_db"] for f in figs]), axis=0)],
+                      "n": len(figs)},
+            "crest_db": _median([f["crest_db"] for f in figs]),
+            "width": _median([f["width"] for f in figs]),
+            "reverb_tail_s": _median([f["reverb_tail_s"] for f in figs]),
+            "sidechain": _combine_ducking([f["sidechain"] for f in figs if f.get("sidechain")]),
+            "automation": _combine_automation([f["automation"] for f in figs]),
+            "velocity": _combine_velocity([f["velocity"] for f in figs]),
+        }
+        roles[role] = entry
+    masters = [s["master"] for s in songs if s.get("master")]
+    return {"schema_version": PROFILE_SCHEMA_VERSION, "roles": roles,
+            "master": {"integrated_lufs": _median([m["integrated_lufs"] for m in masters]),
+                       "true_peak_dbtp": _median([m["true_peak_dbtp"] for m in masters])}}
+
+
+def _combine_ducking(ducks: list[dict]) -> dict | None:
+    """Median of the songs' curves weighted by song, with its parameters read off again."""
+    if not ducks:
+        return None
+    curve = np.median(np.array([d["curve_db"] for d in ducks]), axis=0)
+    return {"depth_db": round(float(np.median([d["depth_db"] for d in ducks])), 3),
+            "attack_beats": round(float(np.median([d["attack_beats"] for d in ducks])), 4),
+            "hold_beats": round(float(np.median([d["hold_beats"] for d in ducks])), 4),
+            "release_beats": round(float(np.median([d["release_beats"] for d in ducks])), 4),
+            "points_per_beat": ducks[0]["points_per_beat"], "pre_points": ducks[0]["pre_points"],
+            "curve_db": [round(float(v), 3) for v in curve], "n": int(sum(d["n"] for d in ducks)),
+            "songs": len(ducks)}
+
+
+def _combine_automation(autos: list[dict]) -> dict:
+    out = {}
+    kinds = sorted({k for a in autos for k in a})
+    for kind in kinds:
+        rows = [a[kind] for a in autos if kind in a]
+        lv = np.array([[np.nan if v is None else v for v in r["level_db"]] for r in rows], dtype=float)
+        br = np.array([[np.nan if v is None else v for v in r["brightness_oct"]] for r in rows], dtype=float)
+        lvm, brm = mx.nanmedian_rows(lv), mx.nanmedian_rows(br)
+        out[kind] = {"level_db": [None if not np.isfinite(v) else round(float(v), 3) for v in lvm],
+                     "brightness_oct": [None if not np.isfinite(v) else round(float(v), 3) for v in brm],
+                     "n": int(sum(r["n"] for r in rows))}
+    return out
+
+
+def _combine_velocity(vels: list[dict]) -> dict:
+    means = np.zeros(16)
+    counts = np.zeros(16)
+    sq = np.zeros(16)
+    for v in vels:
+        for i in range(16):
+            n = v["by_position"]["n"][i]
+            if n:
+                m, s = v["by_position"]["mean"][i], v["by_position"]["std"][i]
+                means[i] += m * n
+                sq[i] += (s * s + m * m) * n
+                counts[i] += n
+    mean = np.where(counts > 0, means / np.maximum(counts, 1), np.nan)
+    std = np.sqrt(np.maximum(np.where(counts > 0, sq / np.maximum(counts, 1), 0) - np.nan_to_num(mean) ** 2, 0))
+    by_section: dict[str, dict] = {}
+    for v in vels:
+        for kind, e in v["by_section"].items():
+            acc = by_section.setdefault(kind, {"sum": 0.0, "n": 0})
+            acc["sum"] += e["mean"] * e["n"]
+            acc["n"] += e["n"]
+    return {"by_position": {"mean": [None if not np.isfinite(m) else round(float(m), 2) for m in mean],
+                            "std": [round(float(s), 2) for s in std], "n": [int(c) for c in counts]},
+            "by_section": {k: {"mean": round(a["sum"] / a["n"], 2), "n": a["n"]} for k, a in sorted(by_section.items()) if a["n"]}}
