@@ -170,3 +170,22 @@ def sections_from_meta(meta: dict, bars: int) -> list[Section] | None:
             return None
         out.append(Section(kind, start, min(length, max(1, bars - start)), float(s.get("energy", 0.5))))
     return out
+
+
+def load_corpus(bundle_dir: "Path") -> list[tuple[str, "Score"]]:
+    """Every song of a bundle's corpus as (title, Score), sorted by file name."""
+    import json
+    from pathlib import Path
+
+    from project_ingest.discovery import read_midi
+    from project_ingest.score import Score
+
+    songs = []
+    for meta_path in sorted(Path(bundle_dir, "corpus").glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        tracks, _ = read_midi(meta_path.with_suffix(".mid"))
+        score = Score(bpm=float(meta["bpm"]), key=Key.parse(meta["key"]),
+                      sections=[Section(s["type"], s["start_bar"], s["bars"], s.get("energy", 0.5)) for s in meta["sections"]],
+                      tracks={t.name: t.notes for t in tracks if t.notes}, names={t.name: t.name for t in tracks})
+        songs.append((meta["title"], score))
+    return songs

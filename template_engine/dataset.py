@@ -1,0 +1,99 @@
+"""Training phrases from an artist's corpus, with augmentation.
+
+Every section is cut into ``PHRASE_BARS``-bar phrases; the last phrase of a section is its ``end``
+part (where fills lead into the next section), the others are ``main``. Augmentation: pitched roles
+transposed into all 12 keys (the key token follows), velocity jitter of one bin, rare timing jitter
+of one sixteenth, and track dropout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from project_ingest.score import BeatNote, Score
+from sample_library.roles import DRUM_ROLES
+from template_engine.tokens import PHRASE_BARS, ArtistTokenizer, Phrase, phrase_slice
+
+TRANSPOSITIONS = tuple(range(-5, 7))
+
+
+def song_phrases(score: Score) -> list[Phrase]:
+    """The phrases of one song, in order."""
+    out = []
+    for s in score.sections:
+        starts = list(range(s.start_bar, s.end_bar - PHRASE_BARS + 1, PHRASE_BARS)) or [s.start_bar]
+        for i, bar in enumerate(starts):
+            tracks = {role: phrase_slice(notes, bar) for role, notes in score.tracks.items()}
+            tracks = {r: n for r, n in tracks.items() if n}
+            if tracks:
+                out.append(Phrase(s.kind, s.energy, "end" if i == len(starts) - 1 else "main",
+                                  score.key.tonic, score.key.mode, tracks))
+    return out
+
+
+def transpose(notes: list[BeatNote], semitones: int) -> list[BeatNote]:
+    return [BeatNote(n.start, n.duration, int(np.clip(n.pitch + semitones, 21, 108)), n.velocity) for n in notes]
+
+
+@dataclass
+class EncodedPhrase:
+    """A phrase's base REMI ids per role for each transposition: {shift: {role: [ids]}}."""
+
+    phrase: Phrase
+    base: dict[int, dict[str, list[int]]]
+
+
+def encode_phrases(tok: ArtistTokenizer, phrases: list[Phrase]) -> list[EncodedPhrase]:
+    out = []
+    for ph in phrases:
+        drums = {r: tok.track_base_ids(n) for r, n in ph.tracks.items() if r in DRUM_ROLES}
+        base = {}
+        for shift in TRANSPOSITIONS:
+            pitched = {r: tok.track_base_ids(transpose(n, shift)) for r, n in ph.tracks.items() if r not in DRUM_ROLES}
+            base[shift] = {**drums, **pitched}
+        out.append(EncodedPhrase(ph, base))
+    return out
+
+
+def sample_sequence(tok: ArtistTokenizer, ep: EncodedPhrase, rng: np.random.Generator, *, augment: bool) -> list[int]:
+    """One training sequence from an encoded phrase (augmented when ``augment``)."""
+    shift = int(rng.choice(TRANSPOSITIONS)) if augment else 0
+    tracks = ep.base[shift]
+    velocity_ids = sorted(i for t, i in tok.base_vocab.items() if t.startswith("Velocity_"))
+    position_ids = sorted(i for t, i in tok.base_vocab.items() if t.startswith("Position_"))
+    chosen = {}
+    for role, ids in tracks.items():
+        if augment and len(tracks) > 2 and rng.random() < 0.1:
+            continue
+        ids = list(ids)
+        if augment:
+            for j, b in enumerate(ids):
+                if b in velocity_ids and rng.random() < 0.3:
+                    k = velocity_ids.index(b) + int(rng.choice((-1, 1)))
+                    ids[j] = velocity_ids[int(np.clip(k, 0, len(velocity_ids) - 1))]
+            ids = _timing_jitter(ids, position_ids, rng)
+        chosen[role] = tok.bpe_ids(ids)
+    ph = ep.phrase
+    shifted = Phrase(ph.section, ph.energy, ph.part, (ph.tonic + shift) % 12, ph.mode,
+                     {r: ph.tracks[r] for r in chosen})
+    return tok.encode_phrase(shifted, chosen)
+
+
+def _timing_jitter(ids: list[int], position_ids: list[int], rng: np.random.Generator) -> list[int]:
+    """Move a rare note position by one sixteenth when it stays between its neighbours in the bar."""
+    bar_of, bar = [], 0
+    for b in ids:
+        bar += b not in position_ids and b == ids[0]
+        bar_of.append(bar)
+    at = [j for j, b in enumerate(ids) if b in position_ids]
+    for n, j in enumerate(at):
+        if rng.random() >= 0.02:
+            continue
+        value = position_ids.index(ids[j]) + int(rng.choice((-1, 1)))
+        before = [position_ids.index(ids[k]) for k in at[:n] if bar_of[k] == bar_of[j]]
+        after = [position_ids.index(ids[k]) for k in at[n + 1:] if bar_of[k] == bar_of[j]]
+        if 0 <= value < len(position_ids) and (not before or before[-1] < value) and (not after or after[0] > value):
+            ids[j] = position_ids[value]
+    return ids
