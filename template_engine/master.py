@@ -68,7 +68,7 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
             slope = max((l1 - l0) / (g1 - g0), 0.05)
         gain += float(np.clip((target_lufs - loud) / slope, -12, 12))
     out, loud = limited_loudness(gain, True)
-    for _ in range(2):
+    for _ in range(4):
         if abs(loud - target_lufs) <= 0.2:
             break
         gain += (target_lufs - loud) / max(slope, 0.3)

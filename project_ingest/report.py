@@ -1,0 +1,20 @@
+"""The readable ingest report: one line per track with its role and confidence, then every problem."""
+
+from __future__ import annotations
+
+import click
+
+
+def print_report(report: dict) -> None:
+    """Print the report that ingest also writes to ``ingest_report.json``."""
+    click.echo(f"{'song':<28} {'track':<28} {'role':<11} {'conf':>4}  evidence")
+    for t in report["tracks"]:
+        click.echo(f"{t['song'][:28]:<28} {t['track'][:28]:<28} {t['role']:<11} {t['confidence']:>4.2f}  {t['evidence']}")
+    if report["problems"]:
+        click.echo(f"\n{len(report['problems'])} problems:")
+        for p in report["problems"]:
+            click.echo(f"  {p['file']}: {p['reason']} ({p['action']})")
+    for song, flags in report.get("flags", {}).items():
+        for flag in flags:
+            click.echo(f"  {song}: {flag}")
+    click.echo(f"\n{len(report['songs'])} songs, {report['harvested_one_shots']} one-shots harvested from drum stems")

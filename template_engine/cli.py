@@ -1,0 +1,303 @@
+"""Command line: ``template`` (ingest, train, render, evaluate, artists, samples) and ``render-template``.
+
+Exit status: 0 on success, 2 on bad input or usage, 1 on an internal error. Errors print one line
+naming the file or argument and the problem; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from project_ingest.bundle import ArtistBundle, artists_dir, bundle_path, list_artists
+from sample_library.errors import InputError
+
+DEMO = "demo"
+DEMO_TRAIN_MINUTES = 4.0
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):  # noqa: D102 - maps exceptions to exit codes
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            _fail(ctx, exc, 2)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; nothing was replaced", err=True)
+            sys.exit(130)
+        except Exception as exc:  # an internal error: say so plainly
+            _fail(ctx, exc, 1)
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:
+    if ctx.obj and ctx.obj.get("debug"):
+        traceback.print_exc()
+    prefix = "error" if code == 2 else "internal error"
+    click.echo(f"{prefix}: {exc}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--artists-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def main(ctx: click.Context, artists_dir: Path | None, debug: bool, quiet: bool) -> None:
+    """Learn a producer's writing, sounds and mix from past projects, and render new songs with them.
+
+    \b
+    Examples:
+      template ingest ~/Projects --artist me --samples ~/Samples
+      template train --artist me --minutes 10
+      template render --artist me --count 10
+      template artists
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(root=artists_dir, debug=debug, progress=not quiet)
+
+
+def _root(ctx: click.Context) -> Path:
+    return artists_dir(ctx.obj.get("root"))
+
+
+def _bundle(ctx: click.Context, name: str) -> ArtistBundle:
+    path = bundle_path(name, _root(ctx))
+    if not path.exists():
+        raise InputError("--artist", f"no artist '{name}' in {_root(ctx)} (see `template artists`)")
+    return ArtistBundle.load(path)
+
+
+@main.command()
+@click.argument("projects_dir", type=click.Path(path_type=Path))
+@click.option("--artist", required=True, help="Name of the artist bundle to write.")
+@click.option("--samples", "sample_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="A folder of the artist's one-shots (repeatable).")
+@click.option("--update", is_flag=True, help="Add these projects to an existing artist.")
+@click.option("--force", is_flag=True, help="Replace an existing artist.")
+@click.pass_context
+def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tuple[Path, ...], update: bool, force: bool) -> None:
+    """Read past projects (stems + MIDI) and write the artist bundle.
+
+    \b
+    Examples:
+      template ingest ~/Projects --artist me
+      template ingest ~/NewProjects --artist me --update
+    """
+    from project_ingest.ingest import ingest as run_ingest
+    from project_ingest.report import print_report
+
+    result = run_ingest(projects_dir, artist=artist, root=_root(ctx), sample_dirs=sample_dirs, update=update,
+                        force=force, progress=ctx.obj["progress"])
+    print_report(result.report)
+    click.echo(f"artist '{artist}' written to {result.bundle.path}")
+
+
+@main.command()
+@click.option("--artist", required=True)
+@click.option("--minutes", type=click.FloatRange(0.05, 24 * 60), default=10.0, show_default=True, help="Time budget.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_context
+def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: int) -> None:
+    """Train the artist's model on its corpus (resumes after a kill).
+
+    \b
+    Example:
+      template train --artist me --minutes 10
+    """
+    from template_engine.train import TrainSettings, train as run_train
+
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("--device", "cuda was asked for but no CUDA device is available")
+    summary = run_train(_bundle(ctx, artist), TrainSettings(minutes=minutes, device=device, seed=seed),
+                        progress=ctx.obj["progress"])
+    click.echo(f"validation loss {summary['valid_loss']:.3f} nats/token (bigram baseline {summary['bigram_valid_loss']:.3f}), "
+               f"{summary['steps']} steps, {summary['params']:,} parameters")
+
+
+def _render_options(f):
+    for option in reversed([
+        click.option("--artist", required=True, help="Artist to render (the demo artist is 'demo')."),
+        click.option("--count", type=click.IntRange(1, 100), default=10, show_default=True),
+        click.option("--bpm", type=float, default=None, help="Tempo (default: within the artist's range)."),
+        click.option("--key", default=None, help='Key, e.g. "F minor" (default: one the artist uses).'),
+        click.option("--bars", type=int, default=None, help="Length in bars (default: the artist's song lengths)."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Output folder (default: renders/<artist>)."),
+        click.option("--format", "formats", default="wav,mp3", show_default=True, help="Any of wav,mp3,flac."),
+        click.option("--title", default=None, help="Song title (numbered within a batch)."),
+        click.option("--temperature", type=click.FloatRange(0.1, 3.0), default=1.0, show_default=True),
+        click.option("--top-p", type=click.FloatRange(0.05, 1.0), default=0.95, show_default=True),
+        click.option("--force", is_flag=True, help="Overwrite candidate folders that exist."),
+    ]):
+        f = option(f)
+    return f
+
+
+@main.command("render")
+@_render_options
+@click.pass_context
+def render(ctx: click.Context, **kw) -> None:
+    """Write new candidate songs: mix, stems, MIDI, DAW project, gallery.
+
+    \b
+    Examples:
+      template render --artist demo --count 10
+      template render --artist me --count 3 --bpm 126 --key "F minor" --bars 96 --seed 7
+    """
+    _render(ctx, **kw)
+
+
+def _render(ctx: click.Context, artist: str, count: int, bpm: float | None, key: str | None, bars: int | None,
+            seed: int, out: Path | None, formats: str, title: str | None, temperature: float, top_p: float,
+            force: bool) -> None:
+    from template_engine.render import RenderSettings, render_batch
+
+    root = _root(ctx)
+    if artist == DEMO and not (bundle_path(DEMO, root) / "model" / "model.safetensors").exists():
+        build_demo_artist(root, progress=ctx.obj["progress"])
+    bundle = _bundle(ctx, artist)
+    out = out or Path("renders") / artist
+    settings = RenderSettings(count=count, seed=seed, bpm=bpm, key=key, bars=bars,
+                              formats=tuple(f.strip() for f in formats.split(",") if f.strip()), title=title,
+                              temperature=temperature, top_p=top_p, force=force)
+    folders = render_batch(bundle, out, settings, progress=ctx.obj["progress"])
+    for folder in folders:
+        click.echo(str(folder))
+    click.echo(f"gallery: {out / 'index.html'}")
+
+
+def build_demo_artist(root: Path, *, progress: bool) -> None:
+    """Build the demo artist through the real pipeline: synthesise its material, ingest, train."""
+    from project_ingest.ingest import ingest as run_ingest
+    from template_engine.demo.projects import FULL, build_demo_material
+    from template_engine.train import TrainSettings, train as run_train
+
+    click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects, "
+               "ingesting them, and training its model (a few minutes, once).", err=True)
+    with tempfile.TemporaryDirectory(prefix="demo-material-") as tmp:
+        projects, samples = build_demo_material(Path(tmp), sizes=FULL, progress=progress)
+        run_ingest(projects, artist=DEMO, root=root, sample_dirs=[samples], force=True, progress=progress)
+    summary = run_train(ArtistBundle.load(bundle_path(DEMO, root)), TrainSettings(minutes=DEMO_TRAIN_MINUTES),
+                        progress=progress)
+    click.echo(f"demo artist ready: validation loss {summary['valid_loss']:.3f} "
+               f"(bigram {summary['bigram_valid_loss']:.3f})", err=True)
+
+
+@main.command()
+@click.pass_context
+def artists(ctx: click.Context) -> None:
+    """List installed artists: songs, roles, samples, trained or not, size.
+
+    \b
+    Example:
+      template artists
+    """
+    root = _root(ctx)
+    bundles = list_artists(root)
+    click.echo(f"artists in {root}:")
+    for b in bundles:
+        a = b.artist
+        click.echo(f"  {a['name']:<16} {len(a['projects']):>3} songs  {len(a['roles']):>2} roles  "
+                   f"{sum(a.get('samples', {}).values()):>5} samples  {'trained' if b.is_trained else 'not trained':<11} "
+                   f"{b.size_bytes() / 1e6:8.1f} MB")
+    if not any(b.name == DEMO and b.is_trained for b in bundles):
+        click.echo(f"  {DEMO:<16} available: built on first `render-template --artist {DEMO}`")
+
+
+@main.group(cls=_Group)
+def samples() -> None:
+    """Manage an artist's one-shot library."""
+
+
+@samples.command("add")
+@click.option("--artist", required=True)
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def samples_add(ctx: click.Context, artist: str, folders: tuple[Path, ...]) -> None:
+    """Import one-shot folders (recursively; resumable).
+
+    \b
+    Example:
+      template samples add --artist me ~/Samples/Drums ~/Samples/Vox
+    """
+    from sample_library.importer import import_folders
+    from sample_library.library import SampleLibrary
+
+    bundle = _bundle(ctx.find_root(), artist)
+    with SampleLibrary(bundle.samples_dir) as library:
+        report = import_folders(library, list(folders), progress=ctx.find_root().obj["progress"])
+    click.echo(f"added {report.added}, already in {report.already_in}, problems {len(report.problems)}")
+    for file, reason in report.problems[:20]:
+        click.echo(f"  {file}: {reason}")
+    click.echo("roles added: " + ", ".join(f"{r} {n}" for r, n in sorted(report.roles.items())))
+
+
+@samples.command("ls")
+@click.option("--artist", required=True)
+@click.option("--role", default=None)
+@click.pass_context
+def samples_ls(ctx: click.Context, artist: str, role: str | None) -> None:
+    """List the artist's samples.
+
+    \b
+    Example:
+      template samples ls --artist me --role kick
+    """
+    from sample_library.library import SampleLibrary
+    from sample_library.pitch import midi_to_name
+
+    bundle = _bundle(ctx.find_root(), artist)
+    with SampleLibrary(bundle.samples_dir) as library:
+        for r in library.query(role=role):
+            root = midi_to_name(int(round(r.root_midi))) if r.root_midi is not None else "-"
+            click.echo(f"{r.hash[:10]}  {r.role:<10} {root:<5} {r.duration:6.2f}s  {r.origin:<8} {r.original_name}")
+
+
+@main.command()
+@click.option("--artist", required=True)
+@click.argument("render_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...]) -> None:
+    """Compare candidates with the artist: style fit, novelty, structure, mix.
+
+    \b
+    Example:
+      template evaluate --artist demo renders/demo/*
+    """
+    raise click.ClickException("`template evaluate` is not built yet (issue 7); render.json already holds each "
+                               "candidate's copy rate, loudness and true peak")
+
+
+def render_main() -> None:
+    """``render-template``: the same as ``template render``."""
+    cmd = click.Command("render-template", params=render.params + [
+        click.Option(["--artists-dir"], type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder)."),
+        click.Option(["--debug"], is_flag=True, help="Show tracebacks."),
+        click.Option(["--quiet"], is_flag=True, help="No progress bars.")],
+        callback=None, help=render.help, context_settings={"help_option_names": ["-h", "--help"]})
+
+    def callback(artists_dir: Path | None, debug: bool, quiet: bool, **kw) -> None:
+        ctx = click.get_current_context()
+        ctx.obj = {"root": artists_dir, "debug": debug, "progress": not quiet}
+        try:
+            _render(ctx, **kw)
+        except InputError as exc:
+            _fail(ctx, exc, 2)
+        except Exception as exc:
+            _fail(ctx, exc, 1)
+
+    cmd.callback = callback
+    cmd(prog_name="render-template")

@@ -1,0 +1,142 @@
+"""The learned mixing chain of each role, from the bundle's mix profile.
+
+Gain to the learned loudness relative to the mix, a short FIR that moves the rendered spectrum to
+the learned third-octave curve, a compressor towards the learned crest factor, stereo width, the
+learned ducking curve at every kick, and the learned level and brightness trajectories through each
+section type. Arrays are (2, frames) float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pedalboard import Compressor, Pedalboard, Reverb
+from scipy.signal import firwin2, oaconvolve
+
+from project_ingest.mix_analysis import BAND_CENTRES, band_levels_db, crest_factor_db
+from project_ingest.score import BEATS_PER_BAR, Score
+from sample_library.loudness import integrated_loudness
+from template_engine.dsp import ducking_gain, swept_lowpass
+
+MIX_REFERENCE_LUFS = -16.0
+MAX_EQ_DB = 9.0
+FIR_TAPS = 511
+
+
+def velocity_shaped(velocity: int, position16: int, model: dict | None, amount: float = 0.5) -> int:
+    """Pull a generated velocity towards the artist's mean at that sixteenth of the bar."""
+    if not model:
+        return velocity
+    mean = model["by_position"]["mean"][position16 % 16]
+    if mean is None:
+        return velocity
+    return int(np.clip(round((1 - amount) * velocity + amount * mean), 1, 127))
+
+
+def eq_to_profile(audio: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
+    """Filter ``audio`` with a linear-phase FIR whose response is the learned curve minus the rendered
+    one (third-octave bands, limited to +-9 dB), delay compensated."""
+    current = band_levels_db(audio.mean(axis=0), sample_rate)
+    correction = np.clip(np.array(target_db) - current, -MAX_EQ_DB, MAX_EQ_DB)
+    correction -= np.median(correction)
+    nyq = sample_rate / 2
+    freqs = np.concatenate([[0.0], BAND_CENTRES[BAND_CENTRES < nyq] / nyq, [1.0]])
+    gains_db = np.concatenate([[correction[0]], correction[: freqs.size - 2], [correction[freqs.size - 3]]])
+    fir = firwin2(FIR_TAPS, freqs, 10 ** (gains_db / 20)).astype(np.float32)
+    out = oaconvolve(audio, fir[None, :], mode="full", axes=-1)
+    delay = FIR_TAPS // 2
+    return out[:, delay:delay + audio.shape[1]].astype(np.float32)
+
+
+def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: float | None) -> np.ndarray:
+    """Compress when the rendered crest factor exceeds the learned one by more than 2 dB."""
+    if target_crest_db is None:
+        return audio
+    crest = crest_factor_db(audio, sample_rate)
+    if crest <= target_crest_db + 2:
+        return audio
+    peak_db = 20 * np.log10(np.max(np.abs(audio)) + 1e-12)
+    threshold = peak_db - (crest - target_crest_db) * 1.5
+    comp = Pedalboard([Compressor(threshold_db=float(threshold), ratio=4.0, attack_ms=3.0, release_ms=80.0)])
+    return comp(audio, sample_rate)
+
+
+def set_width(audio: np.ndarray, target: float | None) -> np.ndarray:
+    """Scale the side signal so the side/mid RMS ratio approaches ``target`` (limited to 0..2x)."""
+    if target is None or audio.shape[0] != 2:
+        return audio
+    mid = 0.5 * (audio[0] + audio[1])
+    side = 0.5 * (audio[0] - audio[1])
+    current = np.sqrt(np.mean(side ** 2)) / max(np.sqrt(np.mean(mid ** 2)), 1e-12)
+    if current < 1e-4:
+        return audio
+    scale = float(np.clip(target / current, 0.0, 2.0))
+    side = side * scale
+    return np.stack([mid + side, mid - side]).astype(np.float32)
+
+
+def sidechain(audio: np.ndarray, sample_rate: int, profile_sc: dict | None, kick_times: np.ndarray,
+              seconds_per_beat: float) -> np.ndarray:
+    """The learned ducking curve placed at every kick onset (seconds), sample-accurate."""
+    if not profile_sc or kick_times.size == 0:
+        return audio
+    pre = profile_sc.get("pre_points", 0)
+    curve = np.minimum(np.array(profile_sc["curve_db"][pre:], dtype=float), 0.0)
+    curve[-max(1, curve.size // 8):] = np.linspace(curve[-max(1, curve.size // 8)], 0.0, max(1, curve.size // 8))
+    gain = ducking_gain(kick_times, audio.shape[1], sample_rate, curve_db=curve,
+                        points_per_beat=profile_sc["points_per_beat"], seconds_per_beat=seconds_per_beat)
+    return audio * gain
+
+
+def automate(audio: np.ndarray, sample_rate: int, score: Score, automation: dict | None) -> np.ndarray:
+    """Apply the learned per-section-type level rides and brightness sweeps.
+
+    Brightness (octaves of spectral centroid) that rises through a section type by more than a third
+    of an octave becomes a low-pass sweep over the same normalised time; level trajectories become
+    a gain ride (limited to +-12 dB)."""
+    if not automation:
+        return audio
+    spb = 60.0 / score.bpm
+    gain_db = np.zeros(audio.shape[1], dtype=np.float32)
+    sweeps = []
+    for s in score.sections:
+        curve = automation.get(s.kind)
+        if not curve:
+            continue
+        a = int(s.start_bar * BEATS_PER_BAR * spb * sample_rate)
+        b = min(int(s.end_bar * BEATS_PER_BAR * spb * sample_rate), audio.shape[1])
+        if b <= a:
+            continue
+        t = np.linspace(0, 1, len(curve["level_db"]))
+        level = np.array([np.nan if v is None else v for v in curve["level_db"]], dtype=float)
+        if np.isfinite(level).sum() >= 2:
+            ok = np.isfinite(level)
+            ride = np.interp(np.linspace(0, 1, b - a), t[ok], level[ok] - np.nanmedian(level))
+            gain_db[a:b] = np.clip(ride, -12, 12)
+        bright = np.array([np.nan if v is None else v for v in curve["brightness_oct"]], dtype=float)
+        ok = np.isfinite(bright)
+        if ok.sum() >= 2 and bright[ok][-1] - bright[ok][0] > 1 / 3:
+            sweeps.append((a, b, t[ok], bright[ok] - bright[ok].max()))
+    out = audio * (10 ** (gain_db / 20))[None, :]
+    if sweeps:
+        def cutoff(frame: int) -> float:
+            for a, b, t, rel in sweeps:
+                if a <= frame < b:
+                    return float(np.clip(18000 * 2 ** (3.0 * np.interp((frame - a) / (b - a), t, rel)), 150, 18000))
+            return 20000.0
+        out = swept_lowpass(out.astype(np.float32), sample_rate, cutoff)
+    return out.astype(np.float32)
+
+
+def level_to_profile(audio: np.ndarray, sample_rate: int, relative_db: float | None) -> tuple[np.ndarray, float]:
+    """Gain so the role's loudness sits ``relative_db`` from the mix reference; returns (audio, gain dB)."""
+    loud = integrated_loudness(audio, sample_rate)
+    if relative_db is None or loud <= -69:
+        return audio, 0.0
+    gain = float(np.clip(MIX_REFERENCE_LUFS + relative_db - loud, -40, 30))
+    return (audio * np.float32(10 ** (gain / 20))).astype(np.float32), gain
+
+
+def reverb_return(sends: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The shared reverb bus: 100 % wet plate-like reverb of the summed sends, (2, frames)."""
+    board = Pedalboard([Reverb(room_size=0.7, damping=0.5, wet_level=1.0, dry_level=0.0, width=1.0)])
+    return board(sends.astype(np.float32), sample_rate)

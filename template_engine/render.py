@@ -1,0 +1,256 @@
+"""``render-template``: generate candidates, play them with the artist's samples, mix, master, export.
+
+One folder per candidate::
+
+    <Title>_<BPM>BPM_<Key>/
+      <base>.wav (24-bit), .mp3 [, .flac]     the mastered song
+      stems/<base>_<Group>.wav                 drums, bass, synths, vocals, fx (pre-master)
+      stems/<base>_<Track>.wav                 every track, and the reverb return (pre-master)
+      midi/<Title>_<Track>.mid, <Title>_full.mid
+      <Title>.dawproject
+      render.json
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+from dataclasses import asdict, dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from project_ingest.bundle import ArtistBundle, write_json
+from project_ingest.corpus import load_corpus
+from project_ingest.ingest import safe_song_name
+from project_ingest.midi_io import score_to_midi, write_midi
+from project_ingest.score import BEATS_PER_BAR, Key, Score
+from sample_library.audio_io import write_mp3, write_wav
+from sample_library.errors import InputError
+from sample_library.kit import build_instrument, select_kit
+from sample_library.library import SampleLibrary
+from sample_library.roles import GROUP_OF_ROLE
+from sample_library.sampler import Note
+from template_engine import mixing
+from template_engine.dawproject import write_dawproject
+from template_engine.generate import SamplingSettings, generate_songs
+from template_engine.master import master
+from template_engine.train import load_model
+
+SAMPLE_RATE = 44100
+TAIL_SECONDS = 2.0
+GROUP_ORDER = ("drums", "bass", "synths", "vocals", "fx")
+FORMATS = ("wav", "mp3", "flac")
+
+
+@dataclass
+class RenderSettings:
+    count: int = 10
+    seed: int = 0
+    bpm: float | None = None
+    key: str | None = None
+    bars: int | None = None
+    formats: tuple[str, ...] = ("wav", "mp3")
+    title: str | None = None
+    temperature: float = 1.0
+    top_p: float = 0.95
+    force: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class MixResult:
+    """Pre-master stems per track and group (2, frames), the pre-master mix, and the kit used."""
+
+    tracks: dict[str, np.ndarray]
+    groups: dict[str, np.ndarray]
+    premaster: np.ndarray
+    kit: dict[str, list[str]]
+    gains_db: dict[str, float]
+
+
+def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
+             sample_rate: int = SAMPLE_RATE) -> MixResult:
+    """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``."""
+    roles_profile = profile.get("roles", {})
+    centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
+    kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres)
+    spb = 60.0 / score.bpm
+    frames = int((score.bars * BEATS_PER_BAR * spb + TAIL_SECONDS) * sample_rate)
+    kicks = np.array([n.start * spb for n in score.tracks.get("kick", [])])
+    tracks: dict[str, np.ndarray] = {}
+    gains: dict[str, float] = {}
+    sends = np.zeros((2, frames), dtype=np.float32)
+    for role, notes in score.tracks.items():
+        records = kit.samples.get(role)
+        if not records:
+            continue
+        prof = roles_profile.get(role, {})
+        inst = build_instrument(library, role, records, sample_rate=sample_rate, seed=seed)
+        vel_model = prof.get("velocity")
+        events = [Note(n.start * spb, (n.start + n.duration) * spb, n.pitch,
+                       mixing.velocity_shaped(n.velocity, int(round((n.start % BEATS_PER_BAR) * 4)), vel_model))
+                  for n in notes]
+        audio = inst.render(events, frames)
+        if prof.get("eq_db"):
+            audio = mixing.eq_to_profile(audio, sample_rate, prof["eq_db"]["db"])
+        audio = mixing.compress_to_crest(audio, sample_rate, (prof.get("crest_db") or {}).get("median"))
+        audio = mixing.set_width(audio, (prof.get("width") or {}).get("median"))
+        audio = mixing.automate(audio, sample_rate, score, prof.get("automation"))
+        audio, gains[role] = mixing.level_to_profile(audio, sample_rate, (prof.get("relative_loudness_db") or {}).get("median"))
+        if role != "kick":
+            audio = mixing.sidechain(audio, sample_rate, prof.get("sidechain"), kicks, spb)
+        tail = (prof.get("reverb_tail_s") or {}).get("median")
+        if tail and tail > 0.25:
+            sends += audio * np.float32(min(0.5, tail / 4))
+        tracks[role] = audio.astype(np.float32)
+    if np.any(sends):
+        tracks["reverb_return"] = mixing.reverb_return(sends, sample_rate)
+    groups = {g: np.zeros((2, frames), dtype=np.float32) for g in GROUP_ORDER}
+    for name, audio in tracks.items():
+        groups[GROUP_OF_ROLE.get(name, "fx")] += audio
+    premaster = np.sum([tracks[n] for n in tracks], axis=0).astype(np.float32) if tracks else np.zeros((2, frames), np.float32)
+    return MixResult(tracks=tracks, groups={g: a for g, a in groups.items() if np.any(a)}, premaster=premaster,
+                     kit=kit.hashes(), gains_db=gains)
+
+
+def folder_name(title: str, score: Score) -> str:
+    return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.slug}"
+
+
+def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
+                     formats: tuple[str, ...], sample_rate: int = SAMPLE_RATE) -> dict[str, list[str]]:
+    """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
+    ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder."""
+    safe_title = safe_song_name(title)
+    files: dict[str, list[str]] = {"song": [], "stems": [], "midi": []}
+    if "wav" in formats:
+        write_wav(folder / f"{base}.wav", mastered, sample_rate)
+        files["song"].append(f"{base}.wav")
+    if "flac" in formats:
+        write_wav(folder / f"{base}.flac", mastered, sample_rate)
+        files["song"].append(f"{base}.flac")
+    if "mp3" in formats:
+        write_mp3(folder / f"{base}.mp3", mastered, sample_rate)
+        files["song"].append(f"{base}.mp3")
+    stem_files = []
+    for group, audio in mixed.groups.items():
+        path = folder / "stems" / f"{base}_{group.capitalize()}.wav"
+        write_wav(path, audio, sample_rate)
+        files["stems"].append(f"stems/{path.name}")
+    for name, audio in mixed.tracks.items():
+        path = folder / "stems" / f"{base}_{_track_label(name)}.wav"
+        write_wav(path, audio, sample_rate)
+        files["stems"].append(f"stems/{path.name}")
+        stem_files.append((_track_label(name), path))
+    roles = list(score.tracks)
+    write_midi(folder / "midi" / f"{safe_title}_full.mid",
+               score_to_midi(score, track_names={r: _track_label(r) for r in roles}, roles=roles))
+    files["midi"].append(f"midi/{safe_title}_full.mid")
+    for role in roles:
+        single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
+        write_midi(folder / "midi" / f"{safe_title}_{_track_label(role)}.mid",
+                   score_to_midi(single, track_names={role: _track_label(role)}, roles=[role]))
+        files["midi"].append(f"midi/{safe_title}_{_track_label(role)}.mid")
+    write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist="", stems=stem_files,
+                     sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+    files["dawproject"] = [f"{safe_title}.dawproject"]
+    return files
+
+
+def _track_label(role: str) -> str:
+    return "".join(w.capitalize() for w in role.split("_"))
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "torch", "miditok", "pedalboard", "pyloudnorm", "mido", "soundfile", "scipy"):
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, *, progress: bool = True) -> list[Path]:
+    """Write ``settings.count`` candidates of ``bundle``'s artist under ``out_dir``; returns their folders."""
+    bad = [f for f in settings.formats if f not in FORMATS]
+    if bad:
+        raise InputError("--format", f"unknown format {', '.join(bad)} (choose from {', '.join(FORMATS)})")
+    key = None
+    if settings.key:
+        try:
+            key = Key.parse(settings.key)
+        except ValueError as exc:
+            raise InputError("--key", str(exc)) from None
+    if settings.bpm is not None and not 40 <= settings.bpm <= 250:
+        raise InputError("--bpm", f"{settings.bpm:g} is outside 40..250")
+    if settings.bars is not None and not 4 <= settings.bars <= 512:
+        raise InputError("--bars", f"{settings.bars} is outside 4..512")
+    model, tok = load_model(bundle)
+    corpus = load_corpus(bundle.path)
+    profile = bundle.mix_profile
+    steps = settings.count * 2 + 1
+    bar = tqdm(total=steps, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
+    bar.set_postfix_str("writing MIDI")
+    songs = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm, key=key,
+                           bars=settings.bars, sampling=SamplingSettings(settings.temperature, settings.top_p))
+    bar.update(1)
+    bundle_hash, model_hash = bundle.content_hash(), bundle.model_hash()
+    target = (profile.get("master", {}).get("integrated_lufs") or {}).get("median") or -9.0
+    folders = []
+    library = SampleLibrary(bundle.samples_dir)
+    try:
+        for i, (score, novelty) in enumerate(songs):
+            title = settings.title if settings.title and settings.count == 1 else \
+                f"{settings.title or bundle.name.capitalize()} {settings.seed}-{i + 1:02d}"
+            folder = Path(out_dir) / folder_name(title, score)
+            if folder.exists() and not settings.force:
+                raise InputError(folder, "already exists: choose another --out or --seed, or pass --force")
+            bar.set_postfix_str(f"{title}: mixing")
+            mixed = mix_song(score, library, profile, seed=settings.seed * 1000 + i)
+            mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=-1.0)
+            bar.update(1)
+            bar.set_postfix_str(f"{title}: exporting")
+            staging = folder.parent / f".{folder.name}.partial"
+            if staging.exists():
+                shutil.rmtree(staging)
+            staging.mkdir(parents=True)
+            files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats)
+            info = {
+                "title": title, "artist": bundle.name, "bundle_hash": bundle_hash, "model_hash": model_hash,
+                "seed": settings.seed, "index": i, "settings": {**asdict(settings), "formats": list(settings.formats)},
+                "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
+                "sections": [{"type": s.kind, "start_bar": s.start_bar, "bars": s.bars, "energy": s.energy} for s in score.sections],
+                "roles": {r: len(n) for r, n in score.tracks.items()},
+                "samples": mixed.kit, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
+                "novelty": novelty,
+                "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
+                           "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling},
+                "files": files, "versions": library_versions(), "sample_rate": SAMPLE_RATE,
+            }
+            write_json(staging / "render.json", info)
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+            folders.append(folder)
+            bar.update(1)
+    finally:
+        library.close()
+        bar.close()
+    from template_engine.gallery import write_gallery
+
+    write_gallery(Path(out_dir), folders)
+    return folders
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_render_json(folder: Path) -> dict:
+    return json.loads((Path(folder) / "render.json").read_text())
