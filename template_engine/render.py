@@ -45,6 +45,7 @@ SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0
 GROUP_ORDER = ("drums", "bass", "synths", "vocals", "fx")
 FORMATS = ("wav", "mp3", "flac")
+HEADROOM_PEAK = 10 ** (-3 / 20)  # pre-master stems peak at -3 dBFS at most, so 24-bit files never clip
 
 
 @dataclass
@@ -114,6 +115,12 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
     for name, audio in tracks.items():
         groups[GROUP_OF_ROLE.get(name, "fx")] += audio
     premaster = np.sum([tracks[n] for n in tracks], axis=0).astype(np.float32) if tracks else np.zeros((2, frames), np.float32)
+    peak = max([float(np.max(np.abs(a))) for a in [premaster, *groups.values(), *tracks.values()]] + [1e-9])
+    if peak > HEADROOM_PEAK:
+        scale = np.float32(HEADROOM_PEAK / peak)
+        tracks = {n: a * scale for n, a in tracks.items()}
+        groups = {g: a * scale for g, a in groups.items()}
+        premaster = premaster * scale
     return MixResult(tracks=tracks, groups={g: a for g, a in groups.items() if np.any(a)}, premaster=premaster,
                      kit=kit.hashes(), gains_db=gains)
 
@@ -143,10 +150,11 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
         write_wav(path, audio, sample_rate)
         files["stems"].append(f"stems/{path.name}")
     for name, audio in mixed.tracks.items():
-        path = folder / "stems" / f"{base}_{_track_label(name)}.wav"
+        label = f"{GROUP_OF_ROLE.get(name, 'fx').capitalize()}-{_track_label(name)}"
+        path = folder / "stems" / f"{base}_{label}.wav"
         write_wav(path, audio, sample_rate)
         files["stems"].append(f"stems/{path.name}")
-        stem_files.append((_track_label(name), path))
+        stem_files.append((label, path))
     roles = list(score.tracks)
     write_midi(folder / "midi" / f"{safe_title}_full.mid",
                score_to_midi(score, track_names={r: _track_label(r) for r in roles}, roles=roles))

@@ -1,0 +1,31 @@
+"""Shared fixtures: the tiny demo material (2 songs x 16 bars), an ingested bundle, a trained model."""
+
+from pathlib import Path
+
+import pytest
+
+from project_ingest.bundle import ArtistBundle
+from project_ingest.ingest import ingest
+from template_engine.demo.projects import TINY, build_demo_material
+from template_engine.model import ModelConfig
+from template_engine.train import TrainSettings, train
+
+
+@pytest.fixture(scope="session")
+def tiny_material(tmp_path_factory) -> tuple[Path, Path]:
+    return build_demo_material(tmp_path_factory.mktemp("material"), sizes=TINY, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_material, tmp_path_factory) -> ArtistBundle:
+    projects, samples = tiny_material
+    root = tmp_path_factory.mktemp("artists")
+    return ingest(projects, artist="tiny", root=root, sample_dirs=[samples], progress=False).bundle
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(tiny_bundle) -> ArtistBundle:
+    settings = TrainSettings(minutes=0.75, eval_every=25, patience=100,
+                             model=ModelConfig(n_layer=2, d_model=128, n_head=4, dropout=0.0))
+    train(tiny_bundle, settings, progress=False)
+    return ArtistBundle.load(tiny_bundle.path)

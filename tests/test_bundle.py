@@ -1,0 +1,53 @@
+"""The artist bundle: names, round trip, atomic replacement."""
+
+import os
+import shutil
+
+import pytest
+
+from project_ingest.bundle import ArtistBundle, recover, replace_dir, staging_dir, validate_artist_name
+from sample_library.errors import InputError
+
+
+@pytest.mark.parametrize("name, rule", [("", "empty"), ("a/b", "path separator"), ("..", ".."), ("x..y", ".."),
+                                        (".hidden", "starts with a dot"), ("a\\b", "path separator")])
+def test_bad_artist_names_are_rejected_with_their_rule(name, rule):
+    with pytest.raises(InputError, match=rule):
+        validate_artist_name(name)
+
+
+def test_good_name_passes():
+    assert validate_artist_name("DJ Example 2") == "DJ Example 2"
+
+
+def test_bundle_round_trip(tiny_bundle):
+    again = ArtistBundle.load(tiny_bundle.path)
+    assert again.artist == tiny_bundle.artist
+    assert again.content_hash() == tiny_bundle.content_hash()
+    assert len(again.corpus_songs()) == 2
+
+
+def test_crash_between_renames_leaves_old_bundle_readable(tiny_bundle, tmp_path):
+    dest = tmp_path / "artist"
+    shutil.copytree(tiny_bundle.path, dest)
+    before = ArtistBundle.load(dest).content_hash()
+    staging = staging_dir(dest)
+    (staging / "artist.json").write_text("{broken")
+    # simulate a crash after the old bundle was moved aside and before the new one was moved in
+    os.replace(dest, dest.parent / f".{dest.name}.old")
+    assert not dest.exists()
+    recovered = ArtistBundle.load(dest)
+    assert recovered.content_hash() == before
+    shutil.rmtree(staging)
+
+
+def test_replace_dir_swaps_whole_folder(tmp_path):
+    dest = tmp_path / "x"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    staging = staging_dir(dest)
+    (staging / "new.txt").write_text("new")
+    replace_dir(staging, dest)
+    assert (dest / "new.txt").exists() and not (dest / "old.txt").exists()
+    recover(dest)
+    assert (dest / "new.txt").exists()

@@ -1,0 +1,108 @@
+"""A rendered candidate: stems sum to the mix, lengths agree, MIDI and DAW project are right,
+the master meets its targets, the same seed gives the same bytes, nothing is overwritten."""
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+from lxml import etree
+
+from sample_library.errors import InputError
+from sample_library.loudness import integrated_loudness, true_peak_db
+from template_engine.render import RenderSettings, render_batch
+
+SCHEMA = Path(__file__).resolve().parents[1] / "template_engine" / "schemas" / "Project.xsd"
+
+
+@pytest.fixture(scope="module")
+def rendered(trained_bundle, tmp_path_factory):
+    out = tmp_path_factory.mktemp("renders")
+    folders = render_batch(trained_bundle, out, RenderSettings(count=1, seed=5, bars=16, formats=("wav", "mp3")),
+                           progress=False)
+    return out, folders[0]
+
+
+def _stems(folder):
+    info = json.loads((folder / "render.json").read_text())
+    groups = [folder / f for f in info["files"]["stems"] if f.rsplit("_", 1)[-1][:-4] in ("Drums", "Bass", "Synths", "Vocals", "Fx")]
+    assert groups
+    tracks = [folder / f for f in info["files"]["stems"] if folder / f not in groups]
+    return info, groups, tracks
+
+
+def test_stems_same_length_24bit_and_sum_to_premaster(rendered):
+    _, folder = rendered
+    info, groups, tracks = _stems(folder)
+    infos = [sf.info(str(p)) for p in groups + tracks]
+    assert len({i.frames for i in infos}) == 1 and all(i.subtype == "PCM_24" for i in infos)
+    group_sum = sum(sf.read(str(p), always_2d=True)[0] for p in groups)
+    track_sum = sum(sf.read(str(p), always_2d=True)[0] for p in tracks)
+    residual = np.sqrt(np.mean((group_sum - track_sum) ** 2)) / np.sqrt(np.mean(track_sum ** 2))
+    assert 20 * np.log10(residual + 1e-12) < -60
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (issue 6 stays open): the master misses the loudness target by "
+                   "more than 0.5 LU on kick-heavy 16-bar mixes")
+def test_master_meets_loudness_and_true_peak(rendered):
+    _, folder = rendered
+    info = json.loads((folder / "render.json").read_text())
+    audio, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True)
+    assert abs(integrated_loudness(audio.T, sr) - info["master"]["target_lufs"]) < 0.5
+    assert true_peak_db(audio.T) <= -1.0 + 0.05
+
+
+def test_full_midi_has_notes_tempo_and_markers(rendered):
+    _, folder = rendered
+    full = next((folder / "midi").glob("*_full.mid"))
+    mid = mido.MidiFile(str(full))
+    assert mid.ticks_per_beat >= 480
+    markers = [m.text for t in mid.tracks for m in t if m.type == "marker"]
+    info = json.loads((folder / "render.json").read_text())
+    assert markers == [s["type"] for s in info["sections"]]
+    pm = pretty_midi.PrettyMIDI(str(full))
+    assert abs(pm.get_tempo_changes()[1][0] - info["bpm"]) < 0.01
+    assert sum(len(i.notes) for i in pm.instruments) == sum(info["roles"].values())
+
+
+def test_dawproject_validates_against_schema(rendered):
+    _, folder = rendered
+    archive = next(folder.glob("*.dawproject"))
+    with zipfile.ZipFile(archive) as z:
+        doc = etree.fromstring(z.read("project.xml"))
+        assert "metadata.xml" in z.namelist()
+    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+    assert schema.validate(doc), schema.error_log
+
+
+def test_same_seed_same_bytes_and_no_overwrite(trained_bundle, rendered, tmp_path):
+    out, folder = rendered
+    with pytest.raises(InputError, match="already exists"):
+        render_batch(trained_bundle, out, RenderSettings(count=1, seed=5, bars=16), progress=False)
+    again = render_batch(trained_bundle, tmp_path, RenderSettings(count=1, seed=5, bars=16, formats=("wav", "mp3")),
+                         progress=False)[0]
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".wav", ".mid", ".mp3")):
+        other = again / f.relative_to(folder)
+        assert hashlib.sha256(f.read_bytes()).digest() == hashlib.sha256(other.read_bytes()).digest(), f.name
+
+
+def test_bass_ducks_at_kicks_by_profile_depth(trained_bundle):
+    from project_ingest.mix_analysis import ducking_curve
+    from project_ingest.score import BeatNote, Key, Score, Section
+    from sample_library.library import SampleLibrary
+    from template_engine.render import mix_song
+
+    profile = trained_bundle.mix_profile
+    want = profile["roles"]["sub"]["sidechain"]
+    score = Score(128.0, Key(0, "minor"), [Section("drop", 0, 8, 1.0)],
+                  {"kick": [BeatNote(b, 0.25, 36, 120) for b in range(32)],
+                   "sub": [BeatNote(4 * b, 4, 36, 110) for b in range(8)]})
+    with SampleLibrary(trained_bundle.samples_dir) as lib:
+        mixed = mix_song(score, lib, profile, seed=0)
+    got = ducking_curve(mixed.tracks["sub"].mean(axis=0), 44100, np.arange(32) * 60 / 128, 60 / 128)
+    assert abs(got.depth_db - want["depth_db"]) < 1.0
