@@ -29,7 +29,7 @@ class RoleAssignment:
 
 @dataclass
 class AudioTraits:
-    """What a stem sounds like: spectral centroid (Hz), pitchedness (0..1), median hit decay (s)."""
+    """What a stem sounds like: spectral centroid (Hz), pitchedness (0..1), and whether it sounds at all."""
 
     centroid: float
     pitchedness: float

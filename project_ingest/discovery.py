@@ -153,7 +153,7 @@ def read_project(folder: Path) -> ProjectInput:
             meta = json.loads((folder / "project.json").read_text())
         except json.JSONDecodeError as exc:
             problems.append(Problem(str(folder / "project.json"), f"not valid JSON ({exc.msg})", "ignored"))
-    stems, sample_rate, frames = _valid_stems(folder, problems, flags)
+    stems, sample_rate, frames = _valid_stems(folder, problems)
     midi_tracks, midi_info = _read_midi_folder(folder, problems, flags)
     tracks = _pair(stems, midi_tracks, meta)
     for t in tracks:
@@ -173,7 +173,7 @@ def read_project(folder: Path) -> ProjectInput:
                         sample_rate=sample_rate, frames=frames, mix=mix, problems=problems, flags=flags)
 
 
-def _valid_stems(folder: Path, problems: list[Problem], flags: list[str]) -> tuple[list[Path], int | None, int | None]:
+def _valid_stems(folder: Path, problems: list[Problem]) -> tuple[list[Path], int | None, int | None]:
     infos = {}
     stem_dir = folder / "stems"
     for path in sorted(stem_dir.iterdir()) if stem_dir.is_dir() else []:

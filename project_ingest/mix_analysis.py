@@ -91,7 +91,7 @@ def ducking_curve(mono: np.ndarray, sample_rate: int, kick_onsets: np.ndarray, s
     window = max(8, int(round(hop)))
     cumsq = np.concatenate([[0.0], np.cumsum(mono.astype(np.float64) ** 2)])
     k = np.arange(-DUCK_PRE_POINTS, DUCK_POINTS_PER_BEAT)
-    loud = 10 * np.log10(np.max(cumsq[-1] / max(mono.size, 1)) + 1e-14)
+    loud = 10 * np.log10(cumsq[-1] / max(mono.size, 1) + 1e-14)
     curves = []
     for onset in kick_onsets:
         centres = onset * sample_rate + k * hop

@@ -13,11 +13,9 @@ One folder per candidate::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -60,7 +58,6 @@ class RenderSettings:
     temperature: float = 1.0
     top_p: float = 0.95
     force: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -255,10 +252,3 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     write_gallery(Path(out_dir), folders)
     return folders
 
-
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def read_render_json(folder: Path) -> dict:
-    return json.loads((Path(folder) / "render.json").read_text())

@@ -66,7 +66,6 @@ def train(bundle: ArtistBundle, settings: TrainSettings, *, progress: bool = Tru
     """Train and write ``model/`` into the bundle (atomically). Returns the summary written to the log."""
     torch.manual_seed(settings.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    rng = np.random.default_rng(settings.seed)
     songs = load_corpus(bundle.path)
     if not songs:
         raise InputError(bundle.path / "corpus", "the artist has no corpus songs to train on")
@@ -160,7 +159,7 @@ def _pow2(n: int) -> int:
 
 def _checkpoint(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, state: dict) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    for i, (pid, s) in enumerate(opt.state_dict()["state"].items()):
+    for pid, s in opt.state_dict()["state"].items():
         for name, value in s.items():
             if torch.is_tensor(value):
                 tensors[f"opt.{pid}.{name}"] = value.reshape(-1) if value.dim() == 0 else value
@@ -183,7 +182,8 @@ def _resume(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, tok
     tensors = load_file(str(ckpt))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     opt_state = opt.state_dict()
-    for pid, group_param in enumerate(p for g in opt.param_groups for p in g["params"]):
+    n_params = sum(len(g["params"]) for g in opt.param_groups)
+    for pid in range(n_params):
         entry = {}
         for name in ("step", "exp_avg", "exp_avg_sq"):
             key = f"opt.{pid}.{name}"
