@@ -61,19 +61,14 @@ def sample_sequence(tok: ArtistTokenizer, ep: EncodedPhrase, rng: np.random.Gene
     """One training sequence from an encoded phrase (augmented when ``augment``)."""
     shift = int(rng.choice(TRANSPOSITIONS)) if augment else 0
     tracks = ep.base[shift]
-    velocity_ids = sorted(i for t, i in tok.base_vocab.items() if t.startswith("Velocity_"))
-    position_ids = sorted(i for t, i in tok.base_vocab.items() if t.startswith("Position_"))
     chosen = {}
     for role, ids in tracks.items():
         if augment and len(tracks) > 2 and rng.random() < 0.1:
             continue
         ids = list(ids)
         if augment:
-            for j, b in enumerate(ids):
-                if b in velocity_ids and rng.random() < 0.3:
-                    k = velocity_ids.index(b) + int(rng.choice((-1, 1)))
-                    ids[j] = velocity_ids[int(np.clip(k, 0, len(velocity_ids) - 1))]
-            ids = _timing_jitter(ids, position_ids, rng)
+            ids = _velocity_jitter(ids, tok.velocity_ids, rng)
+            ids = _timing_jitter(ids, tok.position_ids, tok.bar_id, rng)
         chosen[role] = tok.bpe_ids(ids)
     ph = ep.phrase
     shifted = Phrase(ph.section, ph.energy, ph.part, (ph.tonic + shift) % 12, ph.mode,
@@ -81,19 +76,27 @@ def sample_sequence(tok: ArtistTokenizer, ep: EncodedPhrase, rng: np.random.Gene
     return tok.encode_phrase(shifted, chosen)
 
 
-def _timing_jitter(ids: list[int], position_ids: list[int], rng: np.random.Generator) -> list[int]:
+def _velocity_jitter(ids: list[int], velocity_ids: list[int], rng: np.random.Generator) -> list[int]:
+    """Move about a third of the velocities one bin up or down (within the bins)."""
+    bin_of = {b: k for k, b in enumerate(velocity_ids)}
+    for j, b in enumerate(ids):
+        if b in bin_of and rng.random() < 0.3:
+            k = bin_of[b] + int(rng.choice((-1, 1)))
+            ids[j] = velocity_ids[int(np.clip(k, 0, len(velocity_ids) - 1))]
+    return ids
+
+
+def _timing_jitter(ids: list[int], position_ids: list[int], bar_id: int, rng: np.random.Generator) -> list[int]:
     """Move a rare note position by one sixteenth when it stays between its neighbours in the bar."""
-    bar_of, bar = [], 0
-    for b in ids:
-        bar += b not in position_ids and b == ids[0]
-        bar_of.append(bar)
-    at = [j for j, b in enumerate(ids) if b in position_ids]
+    value_of = {b: k for k, b in enumerate(position_ids)}
+    bar_of = np.cumsum([b == bar_id for b in ids])
+    at = [j for j, b in enumerate(ids) if b in value_of]
     for n, j in enumerate(at):
         if rng.random() >= 0.02:
             continue
-        value = position_ids.index(ids[j]) + int(rng.choice((-1, 1)))
-        before = [position_ids.index(ids[k]) for k in at[:n] if bar_of[k] == bar_of[j]]
-        after = [position_ids.index(ids[k]) for k in at[n + 1:] if bar_of[k] == bar_of[j]]
+        value = value_of[ids[j]] + int(rng.choice((-1, 1)))
+        before = [value_of[ids[k]] for k in at[:n] if bar_of[k] == bar_of[j]]
+        after = [value_of[ids[k]] for k in at[n + 1:] if bar_of[k] == bar_of[j]]
         if 0 <= value < len(position_ids) and (not before or before[-1] < value) and (not after or after[0] > value):
             ids[j] = position_ids[value]
     return ids

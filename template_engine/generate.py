@@ -145,8 +145,8 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
                 else:
                     queues[i].append(tok.song_end)
                 states[i] = None
-            elif token in tok.framing.values():
-                name = next(k for k, v in tok.framing.items() if v == token)
+            elif token in tok.framing_names:
+                name = tok.framing_names[token]
                 if name.startswith("Role_"):
                     states[i] = start_state(name[5:])
                     track_len[i] = 0

@@ -71,9 +71,17 @@ class ArtistTokenizer:
         self.remi = REMI(remi_config())
         self.base_vocab: dict[str, int] = dict(self.remi.vocab)
         self.base_names = {i: t for t, i in self.base_vocab.items()}
+        self.bar_id = self.base_vocab["Bar_None"]
+        self.velocity_ids = self._base_ids_of("Velocity_")
+        self.position_ids = self._base_ids_of("Position_")
         self.bpe = bpe
         if bpe is not None:
             self._compile()
+
+    def _base_ids_of(self, prefix: str) -> list[int]:
+        """Base ids of one token type, ordered by value (velocity bins, positions in the bar)."""
+        return sorted((i for t, i in self.base_vocab.items() if t.startswith(prefix)),
+                      key=lambda i: float(self.base_names[i].split("_")[1]))
 
     # -- training and persistence ---------------------------------------------------------------
 
@@ -110,6 +118,7 @@ class ArtistTokenizer:
         for piece, idx in vocab.items():
             self.pieces[idx] = [ord(c) - CHAR_OFFSET for c in piece]
         self.framing = {t: self.n_bpe + i for i, t in enumerate(framing_tokens())}
+        self.framing_names = {i: t for t, i in self.framing.items()}
         self.vocab_size = self.n_bpe + len(self.framing)
         self._compile_grammar()
 
@@ -177,11 +186,10 @@ class ArtistTokenizer:
 
     def decode_phrase(self, ids: list[int]) -> dict[str, list[BeatNote]]:
         """A generated sequence back to role -> notes."""
-        names = {v: k for k, v in self.framing.items()}
         tracks: dict[str, list[BeatNote]] = {}
         role, body = None, []
         for i in ids:
-            name = names.get(i)
+            name = self.framing_names.get(i)
             if name and name.startswith("Role_"):
                 role, body = name[5:], []
             elif i == self.track_end and role is not None:
