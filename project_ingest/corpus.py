@@ -3,11 +3,14 @@ and the song's sections from energy and track activity per bar."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote, Key, Section
+from project_ingest.discovery import read_midi
+from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote, Key, Score, Section
 from sample_library.roles import DRUM_ROLES
 
 GRID = 0.25  # beats: a sixteenth note
@@ -172,14 +175,8 @@ def sections_from_meta(meta: dict, bars: int) -> list[Section] | None:
     return out
 
 
-def load_corpus(bundle_dir: "Path") -> list[tuple[str, "Score"]]:
+def load_corpus(bundle_dir: Path) -> list[tuple[str, Score]]:
     """Every song of a bundle's corpus as (title, Score), sorted by file name."""
-    import json
-    from pathlib import Path
-
-    from project_ingest.discovery import read_midi
-    from project_ingest.score import Score
-
     songs = []
     for meta_path in sorted(Path(bundle_dir, "corpus").glob("*.json")):
         meta = json.loads(meta_path.read_text())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +68,7 @@ def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence
     projects, problems = discover_projects(Path(projects_dir))
     songs: list[SongResult] = []
     for project in tqdm(projects, desc="ingesting projects", unit="song", disable=not progress):
-        song = analyse_project(project, progress=progress)
+        song = analyse_project(project)
         problems += project.problems
         if song is None:
             problems.append(Problem(str(project.folder), "no track with notes could be used", "project skipped"))
@@ -87,7 +89,7 @@ def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence
     return IngestResult(bundle=ArtistBundle.load(dest), report=result)
 
 
-def analyse_project(project: ProjectInput, *, progress: bool = False) -> SongResult | None:
+def analyse_project(project: ProjectInput) -> SongResult | None:
     """Classify, normalise and measure one project. None when nothing in it has notes."""
     stems = _load_stems(project)
     if project.bpm is None:
@@ -99,13 +101,13 @@ def analyse_project(project: ProjectInput, *, progress: bool = False) -> SongRes
             return None
     spb = 60.0 / project.bpm
     sr = project.sample_rate or 44100
-    assignments: list[tuple[RoleAssignment, str | None]] = []
+    assignments: list[tuple[RoleAssignment, Path | None]] = []
     for track in project.tracks:
         audio = stems.get(track.stem) if track.stem is not None else None
         onsets = [n.start * spb for n in track.midi.notes] if track.midi else None
         traits = audio_traits(audio.mean(axis=0), sr, onsets) if audio is not None else None
         for a in classify_track(track, traits):
-            assignments.append((a, str(track.stem) if track.stem is not None else None))
+            assignments.append((a, track.stem))
     role_notes: dict[str, list[BeatNote]] = {}
     for a, _ in assignments:
         if a.notes:
@@ -128,9 +130,9 @@ def analyse_project(project: ProjectInput, *, progress: bool = False) -> SongRes
     sections = _with_energy(sections, bar_db)
     score = Score(bpm=float(project.bpm), key=key, sections=sections, tracks=tracks,
                   names={r: r for r in tracks})
-    mix = _measure_mix(project, stems, assignments, role_notes, sections, spb, offset, sr)
+    mix = _measure_mix(project, stems, mix_audio, assignments, role_notes, sections, spb, offset, sr)
     hits = _harvest(stems, assignments, spb, sr)
-    report_tracks = [{"song": project.name, "track": a.track, "stem": Path(s).name if s else None, "role": a.role,
+    report_tracks = [{"song": project.name, "track": a.track, "stem": s.name if s else None, "role": a.role,
                       "confidence": round(a.confidence, 2), "evidence": a.evidence,
                       "notes": len(a.notes) if a.notes else 0} for a, s in assignments]
     meta = {"title": project.name, "bpm": project.bpm, "bpm_source": project.bpm_source, "key": str(key),
@@ -194,21 +196,21 @@ def _with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Sec
             for s, lv in zip(sections, levels)]
 
 
-def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, str | None]],
+def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.ndarray | None,
+                 assignments: list[tuple[RoleAssignment, Path | None]],
                  role_notes: dict[str, list[BeatNote]], sections: list[Section], spb: float, offset: float, sr: int) -> dict:
     """Per role: the figures of ``project_ingest.mix_analysis``; for the master: loudness and true peak."""
-    if not stems:
+    if mix is None:
         return {"roles": {}, "master": None}
-    mix = sum(stems.values())
     mix_loudness = integrated_loudness(mix, sr)
     role_audio: dict[str, np.ndarray] = {}
     for a, stem in assignments:
-        if stem is None or Path(stem) not in stems:
+        if stem not in stems:
             continue
         shared = sum(1 for b, s in assignments if s == stem) > 1
         if shared and a.role in DRUM_ROLES:
             continue
-        role_audio[a.role] = role_audio.get(a.role, 0) + stems[Path(stem)]
+        role_audio[a.role] = role_audio.get(a.role, 0) + stems[stem]
     kicks = np.array(sorted(n.start * spb for n in role_notes.get("kick", [])))
     spans = [(s.kind, (s.start_bar * BEATS_PER_BAR + offset) * spb, (s.end_bar * BEATS_PER_BAR + offset) * spb)
              for s in sections]
@@ -249,15 +251,15 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], assignmen
                        "true_peak_dbtp": round(true_peak_db(master_audio), 3), "source": master_source}}
 
 
-def _harvest(stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, str | None]], spb: float,
+def _harvest(stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, Path | None]], spb: float,
              sr: int) -> dict[str, list]:
     hits: dict[str, list] = {}
     for a, stem in assignments:
-        if a.role not in DRUM_ROLES or stem is None or Path(stem) not in stems or not a.notes:
+        if a.role not in DRUM_ROLES or stem not in stems or not a.notes:
             continue
         every = np.array(sorted(n.start * spb for b, s in assignments if s == stem and b.notes for n in b.notes))
         onsets = np.array([n.start * spb for n in a.notes])
-        got = slice_hits(stems[Path(stem)], sr, onsets, np.array([n.velocity for n in a.notes]),
+        got = slice_hits(stems[stem], sr, onsets, np.array([n.velocity for n in a.notes]),
                          np.array([n.pitch for n in a.notes]), all_onsets=every, keep=HARVEST_PER_ROLE)
         hits.setdefault(a.role, []).extend(got)
     return hits
@@ -293,7 +295,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
     for song in songs:
         for role, hits in sorted(song.hits.items()):
             for i, hit in enumerate(hits):
-                _, new = library.add_audio(hit.audio, _rate_of(song),
+                _, new = library.add_audio(hit.audio, song.meta["sample_rate"],
                                            name=f"{safe_song_name(song.name)} {role} {i + 1}.wav", role=role,
                                            origin="harvest", song=song.name, velocity=hit.velocity, note=hit.note)
                 harvested += int(new)
@@ -335,14 +337,8 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
     return report
 
 
-def _rate_of(song: SongResult) -> int:
-    return int(song.meta.get("sample_rate", 44100))
-
-
 def _ingest_time() -> str:
     """The time of ingest; pinned by SOURCE_DATE_EPOCH for reproducible bundles."""
-    import os
-
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
     return when.replace(microsecond=0).isoformat()
@@ -350,7 +346,5 @@ def _ingest_time() -> str:
 
 def safe_song_name(name: str) -> str:
     """A song title as a file name that stays inside its folder."""
-    import re
-
     cleaned = re.sub(r"[^A-Za-z0-9 _().\-]+", "_", name).strip(" .") or "song"
     return cleaned.replace("..", "_")[:100]
