@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -60,11 +61,8 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    from pydub import AudioSegment
-
-    _use_bundled_ffmpeg()
     try:
-        seg = AudioSegment.from_file(str(path))
+        seg = _audio_segment().from_file(str(path))
     except Exception as exc:
         raise InputError(path, f"cannot read audio ({exc})") from None
     samples = np.array(seg.get_array_of_samples(), dtype=np.float32)
@@ -72,11 +70,16 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     return samples, seg.frame_rate
 
 
-def _use_bundled_ffmpeg() -> None:
-    from pydub import AudioSegment
+def _audio_segment() -> type:
+    """pydub's AudioSegment, using the ffmpeg that ships inside the imageio-ffmpeg wheel."""
     import imageio_ffmpeg
 
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
+        from pydub import AudioSegment
+
     AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
+    return AudioSegment
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_24") -> None:
@@ -95,11 +98,8 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype:
 
 def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate: str = "320k") -> None:
     """Encode ``audio`` (channels, frames) as MP3 through pydub and ffmpeg, atomically."""
-    from pydub import AudioSegment
-
-    _use_bundled_ffmpeg()
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").T.copy()
-    seg = AudioSegment(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
+    seg = _audio_segment()(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
     with atomic_path(Path(path)) as tmp:
         seg.export(str(tmp), format="mp3", bitrate=bitrate, tags={"encoder": "artist-templates"},
                    parameters=["-fflags", "+bitexact", "-map_metadata", "-1"])
