@@ -20,19 +20,24 @@ DEMO = "demo"
 DEMO_TRAIN_MINUTES = 4.0
 
 
+def _mapped(ctx: click.Context, call):
+    """Run ``call``, turning bad input into exit 2 and internal errors into exit 1, one line each."""
+    try:
+        return call()
+    except InputError as exc:
+        _fail(ctx, exc, 2)
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing was replaced", err=True)
+        sys.exit(130)
+    except Exception as exc:  # an internal error: say so plainly
+        _fail(ctx, exc, 1)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: D102 - maps exceptions to exit codes
-        try:
-            return super().invoke(ctx)
-        except InputError as exc:
-            _fail(ctx, exc, 2)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("interrupted; nothing was replaced", err=True)
-            sys.exit(130)
-        except Exception as exc:  # an internal error: say so plainly
-            _fail(ctx, exc, 1)
+        return _mapped(ctx, lambda: click.Group.invoke(self, ctx))
 
 
 def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:
@@ -282,22 +287,15 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...]) -> 
 
 def render_main() -> None:
     """``render-template``: the same as ``template render``."""
-    cmd = click.Command("render-template", params=render.params + [
+    def callback(artists_dir: Path | None, debug: bool, quiet: bool, **kw) -> None:
+        ctx = click.get_current_context()
+        ctx.obj = {"root": artists_dir, "debug": debug, "progress": not quiet}
+        _mapped(ctx, lambda: _render(ctx, **kw))
+
+    cmd = click.Command("render-template", callback=callback, help=render.help, params=render.params + [
         click.Option(["--artists-dir"], type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder)."),
         click.Option(["--debug"], is_flag=True, help="Show tracebacks."),
         click.Option(["--quiet"], is_flag=True, help="No progress bars.")],
-        callback=None, help=render.help, context_settings={"help_option_names": ["-h", "--help"]})
-
-    def callback(artists_dir: Path | None, debug: bool, quiet: bool, **kw) -> None:
-        ctx = click.get_current_context()
-        ctx.obj = {"root": artists_dir, "debug": debug, "progress": not quiet}
-        try:
-            _render(ctx, **kw)
-        except InputError as exc:
-            _fail(ctx, exc, 2)
-        except Exception as exc:
-            _fail(ctx, exc, 1)
-
-    cmd.callback = callback
+        context_settings={"help_option_names": ["-h", "--help"]})
     cmd(prog_name="render-template")

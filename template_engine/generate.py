@@ -254,8 +254,8 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
         song_key = key or keys[int(rng.integers(len(keys)))]
         song_bpm = float(bpm or round(float(rng.uniform(min(tempos), max(tempos)))))
         songs.append((plan, song_key, song_bpm))
-    jobs = [(k, _phrase_jobs(plan, song_key)) for k, (plan, song_key, _) in enumerate(songs)]
-    flat = [j for _, js in jobs for j in js]
+    jobs = [_phrase_jobs(plan, song_key) for plan, song_key, _ in songs]
+    flat = [j for js in jobs for j in js]
     written = write_phrases(model, tok, [j[2] for j in flat], seed=seed, sampling=sampling)
     threshold = self_borrow + 0.1
     rate, flags = copy_rate(written, table)
@@ -269,7 +269,7 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
             written[i] = w
         retried = len(redo)
     out, offset = [], 0
-    for (k, js), (plan, song_key, song_bpm) in zip(jobs, songs):
+    for js, (plan, song_key, song_bpm) in zip(jobs, songs):
         mine = written[offset:offset + len(js)]
         offset += len(js)
         song_rate, _ = copy_rate(mine, table)
