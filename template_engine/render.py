@@ -235,7 +235,10 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
                 "samples": mixed.kit, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
                 "novelty": novelty,
                 "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
-                           "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling},
+                           "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling,
+                           "limiter_drive_db": round(report.gain_db, 2),
+                           "max_gain_reduction_db": round(report.max_reduction_db, 2),
+                           "limiter_release_db_per_s": report.release_db_per_s},
                 "files": files, "versions": library_versions(), "sample_rate": SAMPLE_RATE,
             }
             write_json(staging / "render.json", info)

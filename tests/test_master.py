@@ -1,0 +1,48 @@
+"""The loudness meter agrees with pyloudnorm; the master reaches its loudness under the true-peak
+ceiling, and its limiter never recovers faster than its release."""
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from sample_library.loudness import integrated_loudness, true_peak_db
+from template_engine.master import gain_reduction_db, master, peak_envelope_db
+
+SR = 44100
+
+
+def _beat_mix(seconds: float = 12.0, seed: int = 0) -> np.ndarray:
+    """A kick every half second over a quieter noise bed: peaky, like a pre-master EDM mix."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(int(0.3 * SR)) / SR
+    kick = np.sin(2 * np.pi * (50 + 120 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
+    mix = rng.standard_normal((2, n)) * 0.03
+    for start in range(0, n - t.size, SR // 2):
+        mix[:, start:start + t.size] += 0.5 * kick
+    return mix.astype(np.float32)
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+def test_loudness_matches_pyloudnorm(sample_rate):
+    rng = np.random.default_rng(1)
+    n = sample_rate * 5 + 77
+    audio = (rng.standard_normal((2, n)) * np.linspace(0, 0.4, n) ** 2).astype(np.float32)
+    want = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
+    assert abs(integrated_loudness(audio, sample_rate) - want) < 0.01
+
+
+@pytest.mark.parametrize("target", [-14.0, -9.0, -7.0])
+def test_master_reaches_target_under_ceiling(target):
+    out, report = master(_beat_mix(), SR, target_lufs=target, ceiling_dbtp=-1.0)
+    assert abs(integrated_loudness(out, SR) - target) < 0.5
+    assert true_peak_db(out) <= -1.0
+    assert abs(report.loudness - integrated_loudness(out, SR)) < 1e-6
+
+
+def test_limiter_recovers_no_faster_than_release():
+    peaks = peak_envelope_db(_beat_mix())
+    reduction = gain_reduction_db(peaks, 20.0, -1.1, SR, release_db_per_s=20.0)
+    assert reduction.max() > 6
+    assert np.diff(reduction).min() >= -20.0 / SR - 1e-9
+    assert np.all(peaks + 20.0 - reduction <= -1.1 + 1e-6)
