@@ -25,7 +25,7 @@ BAND_CENTRES = 1000.0 * 2.0 ** (np.arange(-16, 13) / 3.0)  # 25 Hz .. 16 kHz, th
 
 def band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     """Long-term third-octave band levels (dB), mean over bands removed: shape (29,)."""
-    freqs, psd = welch(mono, fs=sample_rate, nperseg=4096, noverlap=2048, average="mean")
+    freqs, psd = welch(mono, fs=sample_rate, nperseg=4096, noverlap=0, average="mean")
     out = np.empty(BAND_CENTRES.size)
     for i, fc in enumerate(BAND_CENTRES):
         lo, hi = fc / 2 ** (1 / 6), min(fc * 2 ** (1 / 6), sample_rate / 2)

@@ -1,4 +1,5 @@
-"""Command line: ``template`` (ingest, train, render, evaluate, artists, samples) and ``render-template``.
+"""Command line: ``template`` (ingest, train, render, regenerate, evaluate, artists, samples) and
+``render-template``.
 
 Exit status: 0 on success, 2 on bad input or usage, 1 on an internal error. Errors print one line
 naming the file or argument and the problem; ``--debug`` shows the traceback.
@@ -198,6 +199,40 @@ def build_demo_artist(root: Path, *, progress: bool) -> None:
                         progress=progress)
     click.echo(f"demo artist ready: validation loss {summary['valid_loss']:.3f} "
                f"(bigram {summary['bigram_valid_loss']:.3f})", err=True)
+
+
+@main.command()
+@click.argument("render_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--track", required=True, help="Role of the track to rewrite, e.g. bass, lead, hats.")
+@click.option("--bars", required=True, help="Bar range, 1-based and inclusive, e.g. 33-48.")
+@click.option("--artist", default=None, help="Artist (default: the one in the candidate's render.json).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0.1, 3.0), default=1.0, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0.05, 1.0), default=0.95, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the new candidate (default: next to RENDER_DIR, named after the change).")
+@click.option("--force", is_flag=True, help="Overwrite the new candidate's folder if it exists.")
+@click.pass_context
+def regenerate(ctx: click.Context, render_dir: Path, track: str, bars: str, artist: str | None, seed: int,
+               temperature: float, top_p: float, out: Path | None, force: bool) -> None:
+    """Rewrite one track of a candidate over a bar range, keeping everything else, as a new candidate.
+
+    \b
+    Example:
+      template regenerate "renders/demo/Demo 0-03_126BPM_F-minor" --track bass --bars 33-48
+    """
+    import json
+
+    from template_engine.regenerate import regenerate as run_regenerate
+
+    meta = render_dir / "render.json"
+    if artist is None and meta.is_file():
+        artist = json.loads(meta.read_text()).get("artist")
+    if artist is None:
+        raise InputError(render_dir, "has no render.json: not a candidate folder written by render-template")
+    folder = run_regenerate(_bundle(ctx, artist), render_dir, track, bars, seed=seed, temperature=temperature,
+                            top_p=top_p, out=out, force=force)
+    click.echo(str(folder))
 
 
 @main.command()

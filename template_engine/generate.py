@@ -93,20 +93,36 @@ def _phrase_jobs(plan: SongPlan, key: Key) -> list[tuple[int, str, Phrase]]:
 
 @torch.no_grad()
 def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
-                  sampling: SamplingSettings) -> list[dict[str, list[BeatNote]]]:
-    """Write every phrase's tracks in one batched pass; returns role -> notes (beats) per phrase."""
+                  sampling: SamplingSettings) -> tuple[list[dict[str, list[BeatNote]]], int]:
+    """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
+    phrase and the number of tokens the model sampled.
+
+    A track that already has notes is kept: its tokens are fed to the model as given (so a track
+    written later in the role order hears it), which is how one track is regenerated in place.
+    """
     gen = torch.Generator().manual_seed(seed)
     batch = len(phrases)
-    queues = []
-    for ph in phrases:
-        roles = [r for r in ROLES if r in ph.tracks]
-        queues.append(tok.condition_ids(ph) + ([tok.framing[f"Role_{roles[0]}"]] if roles else [tok.song_end]))
-    pending_roles = [[r for r in ROLES if r in ph.tracks][1:] for ph in phrases]
-    current_role = [next((r for r in ROLES if r in ph.tracks), None) for ph in phrases]
+    plans = [[r for r in ROLES if r in ph.tracks] for ph in phrases]
+    queues: list[list[int]] = [tok.condition_ids(ph) for ph in phrases]
+    current_role: list[str | None] = [None] * batch
+
+    def next_track(i: int) -> None:
+        if not plans[i]:
+            queues[i].append(tok.song_end)
+            return
+        role = plans[i].pop(0)
+        current_role[i] = role
+        queues[i].append(tok.framing[f"Role_{role}"])
+        if phrases[i].tracks[role]:
+            queues[i] += [*tok.bpe_ids(tok.track_base_ids(phrases[i].tracks[role])), tok.track_end]
+
+    for i in range(batch):
+        next_track(i)
     states: list[GrammarState | None] = [None] * batch
     track_len = [0] * batch
     out_ids: list[list[int]] = [[] for _ in range(batch)]
     done = [False] * batch
+    sampled = 0
     cache, pos = None, 0
     last_logits = torch.zeros((batch, tok.vocab_size))
     role_temp = sampling.role_temperature or {}
@@ -114,6 +130,7 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
         chosen = torch.zeros(batch, dtype=torch.long)
         need_sample = [i for i in range(batch) if not done[i] and not queues[i]]
         if need_sample:
+            sampled += len(need_sample)
             logits_all = last_logits
             mask = allowed_mask(tok, [states[i] for i in need_sample])
             for row, i in enumerate(need_sample):
@@ -139,11 +156,7 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
             if token == tok.song_end:
                 done[i] = True
             elif token == tok.track_end:
-                if pending_roles[i]:
-                    current_role[i] = pending_roles[i].pop(0)
-                    queues[i].append(tok.framing[f"Role_{current_role[i]}"])
-                else:
-                    queues[i].append(tok.song_end)
+                next_track(i)
                 states[i] = None
             elif token in tok.framing_names:
                 name = tok.framing_names[token]
@@ -156,7 +169,7 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
         logits_step, cache = model(chosen.unsqueeze(1), cache, start=pos)
         last_logits = logits_step[:, -1, :]
         pos += 1
-    return [tok.decode_phrase(ids) for ids in out_ids]
+    return [tok.decode_phrase(ids) for ids in out_ids], sampled
 
 
 def _sample_top_p(logits: torch.Tensor, top_p: float, gen: torch.Generator) -> torch.Tensor:
@@ -240,8 +253,12 @@ def copy_rate(written: list[dict[str, list[BeatNote]]], table: dict[tuple, set[s
 
 def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
                    seed: int, bpm: float | None, key: Key | None, bars: int | None,
-                   sampling: SamplingSettings | None = None) -> list[tuple[Score, dict]]:
-    """``count`` new songs written in one batched pass, each with its novelty figures."""
+                   sampling: SamplingSettings | None = None, stats: dict | None = None) -> list[tuple[Score, dict]]:
+    """``count`` new songs written in one batched pass, each with its novelty figures.
+
+    Phrases of a song whose copy rate exceeds the artist's own self-borrowing (+0.1) are rewritten
+    hotter when they copy a pitched pattern. ``stats``, when given, receives the tokens sampled.
+    """
     sampling = sampling or SamplingSettings()
     rng = np.random.default_rng(seed)
     stats = learn_plan_stats(corpus)
@@ -256,24 +273,28 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
         songs.append((plan, song_key, song_bpm))
     jobs = [_phrase_jobs(plan, song_key) for plan, song_key, _ in songs]
     flat = [j for js in jobs for j in js]
-    written = write_phrases(model, tok, [j[2] for j in flat], seed=seed, sampling=sampling)
+    owner = [n for n, js in enumerate(jobs) for _ in js]
+    written, sampled = write_phrases(model, tok, [j[2] for j in flat], seed=seed, sampling=sampling)
     threshold = self_borrow + 0.1
-    rate, flags = copy_rate(written, table)
-    retried = 0
-    if rate > threshold and any(flags):
-        redo = [i for i, f in enumerate(flags) if f]
+    _, flags = copy_rate(written, table)
+    over = {n for n in range(count)
+            if copy_rate([w for w, o in zip(written, owner) if o == n], table)[0] > threshold}
+    redo = [i for i, f in enumerate(flags) if f and owner[i] in over]
+    if redo:
         hotter = SamplingSettings(sampling.temperature + 0.3, min(1.0, sampling.top_p + 0.03),
                                   sampling.role_temperature, sampling.density)
-        again = write_phrases(model, tok, [flat[i][2] for i in redo], seed=seed + 1, sampling=hotter)
+        again, more = write_phrases(model, tok, [flat[i][2] for i in redo], seed=seed + 1, sampling=hotter)
+        sampled += more
         for i, w in zip(redo, again):
             written[i] = w
-        retried = len(redo)
-    out, offset = [], 0
-    for js, (plan, song_key, song_bpm) in zip(jobs, songs):
-        mine = written[offset:offset + len(js)]
-        offset += len(js)
+    if stats is not None:
+        stats.update(tokens_sampled=sampled, phrases_written=len(flat) + len(redo))
+    out = []
+    for n, (js, (plan, song_key, song_bpm)) in enumerate(zip(jobs, songs)):
+        mine = [w for w, o in zip(written, owner) if o == n]
         song_rate, _ = copy_rate(mine, table)
         score = assemble(plan, js, mine, song_bpm, song_key)
         out.append((score, {"copy_rate": round(song_rate, 3), "artist_self_borrowing": round(self_borrow, 3),
-                            "phrases_rewritten": retried, "passes_guard": song_rate <= threshold}))
+                            "phrases_rewritten": sum(owner[i] == n for i in redo),
+                            "passes_guard": song_rate <= threshold}))
     return out

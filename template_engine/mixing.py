@@ -8,6 +8,8 @@ section type. Arrays are (2, frames) float32.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from pedalboard import Compressor, Pedalboard, Reverb
 from scipy.signal import firwin2, oaconvolve
@@ -116,15 +118,16 @@ def automate(audio: np.ndarray, sample_rate: int, score: Score, automation: dict
         ok = np.isfinite(bright)
         if ok.sum() >= 2 and bright[ok][-1] - bright[ok][0] > 1 / 3:
             sweeps.append((a, b, t[ok], bright[ok] - bright[ok].max()))
-    out = audio * (10 ** (gain_db / 20))[None, :]
-    if sweeps:
-        def cutoff(frame: int) -> float:
-            for a, b, t, rel in sweeps:
-                if a <= frame < b:
-                    return float(np.clip(18000 * 2 ** (3.0 * np.interp((frame - a) / (b - a), t, rel)), 150, 18000))
-            return 20000.0
-        out = swept_lowpass(out.astype(np.float32), sample_rate, cutoff)
-    return out.astype(np.float32)
+    out = audio * (10 ** (gain_db / 20))[None, :] if np.any(gain_db) else audio.copy()
+    for a, b, t, rel in sweeps:
+        out[:, a:b] = swept_lowpass(out[:, a:b].astype(np.float32), sample_rate, _sweep_cutoff(t, rel, b - a))
+    return out.astype(np.float32, copy=False)
+
+
+def _sweep_cutoff(t: np.ndarray, brightness_oct: np.ndarray, frames: int) -> Callable[[int], float]:
+    """Low-pass cutoff (Hz) at a frame of a section: 18 kHz where it is brightest, three octaves of
+    cutoff per octave of brightness below that, at most down to 150 Hz."""
+    return lambda frame: float(np.clip(18000 * 2 ** (3.0 * np.interp(frame / frames, t, brightness_oct)), 150, 18000))
 
 
 def level_to_profile(audio: np.ndarray, sample_rate: int, relative_db: float | None) -> tuple[np.ndarray, float]:

@@ -13,8 +13,11 @@ One folder per candidate::
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -32,9 +35,10 @@ from sample_library.errors import InputError
 from sample_library.kit import build_instrument, select_kit
 from sample_library.library import SampleLibrary
 from sample_library.roles import GROUP_OF_ROLE
-from sample_library.sampler import Note
+from sample_library.sampler import Instrument, Note
 from template_engine import mixing
 from template_engine.dawproject import write_dawproject
+from template_engine.gallery import write_gallery
 from template_engine.generate import SamplingSettings, generate_songs
 from template_engine.master import master
 from template_engine.train import load_model
@@ -43,6 +47,7 @@ SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0
 GROUP_ORDER = ("drums", "bass", "synths", "vocals", "fx")
 FORMATS = ("wav", "mp3", "flac")
+MIX_THREADS = min(4, os.cpu_count() or 1)
 HEADROOM_PEAK = 10 ** (-3 / 20)  # pre-master stems peak at -3 dBFS at most, so 24-bit files never clip
 
 
@@ -73,22 +78,24 @@ class MixResult:
 
 def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
              sample_rate: int = SAMPLE_RATE) -> MixResult:
-    """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``."""
+    """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
+
+    The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
+    FFTs and pedalboard release the GIL); each result depends only on its role, so the mix is the
+    same whatever the scheduling.
+    """
     roles_profile = profile.get("roles", {})
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
     kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres)
     spb = 60.0 / score.bpm
     frames = int((score.bars * BEATS_PER_BAR * spb + TAIL_SECONDS) * sample_rate)
     kicks = np.array([n.start * spb for n in score.tracks.get("kick", [])])
-    tracks: dict[str, np.ndarray] = {}
-    gains: dict[str, float] = {}
-    sends = np.zeros((2, frames), dtype=np.float32)
-    for role, notes in score.tracks.items():
-        records = kit.samples.get(role)
-        if not records:
-            continue
+    played = [(role, build_instrument(library, role, kit.samples[role], sample_rate=sample_rate, seed=seed), notes)
+              for role, notes in score.tracks.items() if kit.samples.get(role)]
+
+    def play(job: tuple[str, Instrument, list]) -> tuple[np.ndarray, float]:
+        role, inst, notes = job
         prof = roles_profile.get(role, {})
-        inst = build_instrument(library, role, records, sample_rate=sample_rate, seed=seed)
         vel_model = prof.get("velocity")
         events = [Note(n.start * spb, (n.start + n.duration) * spb, n.pitch,
                        mixing.velocity_shaped(n.velocity, int(round((n.start % BEATS_PER_BAR) * 4)), vel_model))
@@ -99,19 +106,27 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
         audio = mixing.compress_to_crest(audio, sample_rate, (prof.get("crest_db") or {}).get("median"))
         audio = mixing.set_width(audio, (prof.get("width") or {}).get("median"))
         audio = mixing.automate(audio, sample_rate, score, prof.get("automation"))
-        audio, gains[role] = mixing.level_to_profile(audio, sample_rate, (prof.get("relative_loudness_db") or {}).get("median"))
+        audio, gain = mixing.level_to_profile(audio, sample_rate, (prof.get("relative_loudness_db") or {}).get("median"))
         if role != "kick":
             audio = mixing.sidechain(audio, sample_rate, prof.get("sidechain"), kicks, spb)
-        tail = (prof.get("reverb_tail_s") or {}).get("median")
+        return audio.astype(np.float32, copy=False), gain
+
+    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+        results = list(pool.map(play, played))
+    tracks: dict[str, np.ndarray] = {}
+    gains: dict[str, float] = {}
+    sends = np.zeros((2, frames), dtype=np.float32)
+    for (role, _, _), (audio, gain) in zip(played, results):
+        tracks[role], gains[role] = audio, gain
+        tail = (roles_profile.get(role, {}).get("reverb_tail_s") or {}).get("median")
         if tail and tail > 0.25:
             sends += audio * np.float32(min(0.5, tail / 4))
-        tracks[role] = audio.astype(np.float32)
     if np.any(sends):
         tracks["reverb_return"] = mixing.reverb_return(sends, sample_rate)
     groups = {g: np.zeros((2, frames), dtype=np.float32) for g in GROUP_ORDER}
     for name, audio in tracks.items():
         groups[GROUP_OF_ROLE.get(name, "fx")] += audio
-    premaster = np.sum([tracks[n] for n in tracks], axis=0).astype(np.float32) if tracks else np.zeros((2, frames), np.float32)
+    premaster = np.sum(list(groups.values()), axis=0, dtype=np.float32)
     peak = max([float(np.max(np.abs(a))) for a in [premaster, *groups.values(), *tracks.values()]] + [1e-9])
     if peak > HEADROOM_PEAK:
         scale = np.float32(HEADROOM_PEAK / peak)
@@ -127,47 +142,47 @@ def folder_name(title: str, score: Score) -> str:
 
 
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
-                     formats: tuple[str, ...], sample_rate: int = SAMPLE_RATE) -> dict[str, list[str]]:
+                     formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE) -> dict[str, list[str]]:
     """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
     ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder."""
     safe_title = safe_song_name(title)
     files: dict[str, list[str]] = {"song": [], "stems": [], "midi": []}
-    if "wav" in formats:
-        write_wav(folder / f"{base}.wav", mastered, sample_rate)
-        files["song"].append(f"{base}.wav")
-    if "flac" in formats:
-        write_wav(folder / f"{base}.flac", mastered, sample_rate)
-        files["song"].append(f"{base}.flac")
-    if "mp3" in formats:
-        write_mp3(folder / f"{base}.mp3", mastered, sample_rate)
-        files["song"].append(f"{base}.mp3")
-    stem_files = []
+    writes: list[tuple[Path, np.ndarray]] = []
+    for fmt in ("wav", "flac", "mp3"):
+        if fmt in formats:
+            writes.append((folder / f"{base}.{fmt}", mastered))
+            files["song"].append(f"{base}.{fmt}")
     for group, audio in mixed.groups.items():
-        path = folder / "stems" / f"{base}_{group.capitalize()}.wav"
-        write_wav(path, audio, sample_rate)
-        files["stems"].append(f"stems/{path.name}")
+        writes.append((folder / "stems" / f"{base}_{group.capitalize()}.wav", audio))
+    stem_files = []
     for name, audio in mixed.tracks.items():
-        label = f"{GROUP_OF_ROLE.get(name, 'fx').capitalize()}-{_track_label(name)}"
-        path = folder / "stems" / f"{base}_{label}.wav"
-        write_wav(path, audio, sample_rate)
-        files["stems"].append(f"stems/{path.name}")
-        stem_files.append((label, path))
+        label = f"{GROUP_OF_ROLE.get(name, 'fx').capitalize()}-{track_label(name)}"
+        writes.append((folder / "stems" / f"{base}_{label}.wav", audio))
+        stem_files.append((label, writes[-1][0]))
+    files["stems"] = [f"stems/{path.name}" for path, _ in writes if path.parent.name == "stems"]
+
+    def write(job: tuple[Path, np.ndarray]) -> None:
+        path, audio = job
+        (write_mp3 if path.suffix == ".mp3" else write_wav)(path, audio, sample_rate)
+
+    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+        list(pool.map(write, writes))
     roles = list(score.tracks)
     write_midi(folder / "midi" / f"{safe_title}_full.mid",
-               score_to_midi(score, track_names={r: _track_label(r) for r in roles}, roles=roles))
+               score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
     files["midi"].append(f"midi/{safe_title}_full.mid")
     for role in roles:
         single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
-        write_midi(folder / "midi" / f"{safe_title}_{_track_label(role)}.mid",
-                   score_to_midi(single, track_names={role: _track_label(role)}, roles=[role]))
-        files["midi"].append(f"midi/{safe_title}_{_track_label(role)}.mid")
-    write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist="", stems=stem_files,
+        write_midi(folder / "midi" / f"{safe_title}_{track_label(role)}.mid",
+                   score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
+        files["midi"].append(f"midi/{safe_title}_{track_label(role)}.mid")
+    write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist=artist, stems=stem_files,
                      sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
     files["dawproject"] = [f"{safe_title}.dawproject"]
     return files
 
 
-def _track_label(role: str) -> str:
+def track_label(role: str) -> str:
     return "".join(w.capitalize() for w in role.split("_"))
 
 
@@ -205,8 +220,6 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     songs = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm, key=key,
                            bars=settings.bars, sampling=SamplingSettings(settings.temperature, settings.top_p))
     bar.update(1)
-    bundle_hash, model_hash = bundle.content_hash(), bundle.model_hash()
-    target = (profile.get("master", {}).get("integrated_lufs") or {}).get("median") or -9.0
     folders = []
     library = SampleLibrary(bundle.samples_dir)
     try:
@@ -217,41 +230,54 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
             if folder.exists() and not settings.force:
                 raise InputError(folder, "already exists: choose another --out or --seed, or pass --force")
             bar.set_postfix_str(f"{title}: mixing")
-            mixed = mix_song(score, library, profile, seed=settings.seed * 1000 + i)
-            mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=-1.0)
-            bar.update(1)
-            bar.set_postfix_str(f"{title}: exporting")
-            staging = folder.parent / f".{folder.name}.partial"
-            if staging.exists():
-                shutil.rmtree(staging)
-            staging.mkdir(parents=True)
-            files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats)
-            info = {
-                "title": title, "artist": bundle.name, "bundle_hash": bundle_hash, "model_hash": model_hash,
-                "seed": settings.seed, "index": i, "settings": {**asdict(settings), "formats": list(settings.formats)},
-                "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
-                "sections": [{"type": s.kind, "start_bar": s.start_bar, "bars": s.bars, "energy": s.energy} for s in score.sections],
-                "roles": {r: len(n) for r, n in score.tracks.items()},
-                "samples": mixed.kit, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
-                "novelty": novelty,
-                "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
-                           "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling,
-                           "limiter_drive_db": round(report.gain_db, 2),
-                           "max_gain_reduction_db": round(report.max_reduction_db, 2),
-                           "limiter_release_db_per_s": report.release_db_per_s},
-                "files": files, "versions": library_versions(), "sample_rate": SAMPLE_RATE,
-            }
-            write_json(staging / "render.json", info)
-            if folder.exists():
-                shutil.rmtree(folder)
-            staging.rename(folder)
-            folders.append(folder)
+            folders.append(write_candidate(bundle, library, folder, title, score, novelty, settings, index=i,
+                                           on_mixed=lambda: bar.update(1)))
             bar.update(1)
     finally:
         library.close()
         bar.close()
-    from template_engine.gallery import write_gallery
-
     write_gallery(Path(out_dir), folders)
     return folders
 
+
+def kit_seed(seed: int, index: int) -> int:
+    """The seed of a candidate's kit and round robin: a regenerated candidate keeps its sounds."""
+    return seed * 1000 + index
+
+
+def write_candidate(bundle: ArtistBundle, library: SampleLibrary, folder: Path, title: str, score: Score,
+                    novelty: dict, settings: RenderSettings, *, index: int, extra: dict | None = None,
+                    on_mixed: Callable[[], None] | None = None) -> Path:
+    """Mix, master and export one candidate into ``folder`` through a staging folder renamed into place."""
+    profile = bundle.mix_profile
+    target = (profile.get("master", {}).get("integrated_lufs") or {}).get("median") or -9.0
+    mixed = mix_song(score, library, profile, seed=kit_seed(settings.seed, index))
+    mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=-1.0)
+    if on_mixed:
+        on_mixed()
+    staging = folder.parent / f".{folder.name}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats,
+                             artist=bundle.name)
+    info = {
+        "title": title, "artist": bundle.name, "bundle_hash": bundle.content_hash(), "model_hash": bundle.model_hash(),
+        "seed": settings.seed, "index": index, "settings": {**asdict(settings), "formats": list(settings.formats)},
+        "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
+        "sections": [{"type": s.kind, "start_bar": s.start_bar, "bars": s.bars, "energy": s.energy} for s in score.sections],
+        "roles": {r: len(n) for r, n in score.tracks.items()},
+        "samples": mixed.kit, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
+        "novelty": novelty,
+        "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
+                   "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling,
+                   "limiter_drive_db": round(report.gain_db, 2),
+                   "max_gain_reduction_db": round(report.max_reduction_db, 2),
+                   "limiter_release_db_per_s": report.release_db_per_s},
+        "files": files, "versions": library_versions(), "sample_rate": SAMPLE_RATE, **(extra or {}),
+    }
+    write_json(staging / "render.json", info)
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    return folder

@@ -6,7 +6,7 @@ import torch
 from project_ingest.corpus import load_corpus
 from project_ingest.score import BeatNote, Key
 from template_engine.dataset import song_phrases
-from template_engine.generate import SamplingSettings, generate_songs, write_phrases
+from template_engine.generate import SamplingSettings, generate_songs
 from template_engine.model import ModelConfig, MusicTransformer
 from template_engine.tokens import ArtistTokenizer, Phrase, advance, allowed_mask, start_state
 from template_engine.train import load_model

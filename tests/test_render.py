@@ -76,6 +76,10 @@ def test_dawproject_validates_against_schema(rendered):
         assert "metadata.xml" in z.namelist()
     schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
     assert schema.validate(doc), schema.error_log
+    files = doc.findall(".//File")
+    assert files and all(f.get("external") == "true" and (archive.parent / f.get("path")).is_file() for f in files)
+    info, _, tracks = _stems(folder)
+    assert {f.get("path") for f in files} == {str(t.relative_to(folder)) for t in tracks}
 
 
 def test_same_seed_same_bytes_and_no_overwrite(trained_bundle, rendered, tmp_path):
@@ -104,3 +108,37 @@ def test_bass_ducks_at_kicks_by_profile_depth(trained_bundle):
         mixed = mix_song(score, lib, profile, seed=0)
     got = ducking_curve(mixed.tracks["sub"].mean(axis=0), 44100, np.arange(32) * 60 / 128, 60 / 128)
     assert abs(got.depth_db - want["depth_db"]) < 1.0
+
+
+def test_regenerate_rewrites_one_track_in_the_bar_range_only(trained_bundle, rendered):
+    from template_engine.regenerate import load_candidate, regenerate
+
+    _, folder = rendered
+    before = {p: hashlib.sha256(p.read_bytes()).digest() for p in folder.rglob("*") if p.is_file()}
+    info, old = load_candidate(folder)
+    role = next(r for r in ("bass", "lead", "chords", "arp", "sub") if r in old.tracks)
+    new_folder = regenerate(trained_bundle, folder, role, "5-12", seed=3)
+    _, new = load_candidate(new_folder)
+    inside = lambda n: 16 <= n.start < 48  # noqa: E731 - bars 5-12 in beats
+    for r in old.tracks:
+        if r != role:
+            assert new.tracks[r] == old.tracks[r], r
+    assert [n for n in new.tracks[role] if not inside(n)] == [n for n in old.tracks[role] if not inside(n)]
+    assert [n for n in new.tracks[role] if inside(n)] != [n for n in old.tracks[role] if inside(n)]
+    assert all(n.start + n.duration <= 48 + 1e-6 for n in new.tracks[role] if inside(n))
+    meta = json.loads((new_folder / "render.json").read_text())
+    assert meta["regenerated"] == {"from": folder.name, "track": role, "bars": [5, 12], "seed": 3}
+    assert meta["samples"] == info["samples"]
+    assert before == {p: hashlib.sha256(p.read_bytes()).digest() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_regenerate_rejects_a_bad_bar_range(trained_bundle, rendered):
+    from click.testing import CliRunner
+
+    from template_engine.cli import main
+
+    _, folder = rendered
+    root = trained_bundle.path.parent
+    result = CliRunner().invoke(main, ["--artists-dir", str(root), "regenerate", str(folder), "--track", "bass",
+                                       "--bars", "40-9000"])
+    assert result.exit_code == 2 and "--bars" in result.output
