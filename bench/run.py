@@ -1,56 +1,217 @@
-"""Benchmarks: print speed figures with the machine's CPU count. ``--quick`` uses the tiny demo material.
+"""Benchmarks: speed and peak memory of every stage, printed with the machine's CPU count.
 
-Measures: sampler speed (notes per second into a 3-minute stereo buffer), ingest speed (x real time
-of stem audio), and render speed of one candidate (x real time). Not tests: figures only.
+    python bench/run.py --quick    # CI: tiny demo material, a minute or two
+    python bench/run.py            # full: the 12-song demo artist, 3-minute songs, a batch of ten
+
+Each stage runs in its own process, so its peak memory (max RSS) is its own. Stages: sampler (notes
+per second into a 3-minute stereo buffer), sample import (files per second) and index queries (ms),
+ingest (x real time of stem audio), training (steps and tokens per second within the time budget,
+validation loss against the bigram baseline), generation (tokens per second, seconds for one
+3-minute song and for a batch of ten), render (mix, master and every stem of a 3-minute song, in x
+real time) and a batch of candidates end to end through ``render_batch``. Figures, not tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import platform
+import resource
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+SR = 44100
 
-def bench_sampler() -> str:
+
+@dataclass
+class Plan:
+    """What a run measures on: the demo material's size, training minutes, batch size, song bars."""
+
+    quick: bool
+    work: Path
+
+    @property
+    def train_minutes(self) -> float:
+        return 0.5 if self.quick else 4.0
+
+    @property
+    def batch(self) -> int:
+        return 2 if self.quick else 10
+
+    @property
+    def batch_bars(self) -> int | None:
+        return 16 if self.quick else None
+
+    @property
+    def import_files(self) -> int:
+        return 200 if self.quick else 2000
+
+
+def bench_sampler(plan: Plan) -> str:
     from sample_library.sampler import Instrument, Note, Zone
 
-    sr = 44100
-    t = np.arange(int(0.5 * sr)) / sr
+    t = np.arange(int(0.5 * SR)) / SR
     tone = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    inst = Instrument(role="lead", zones=[Zone("z", np.stack([tone, tone]), root_midi=57)], sample_rate=sr, sustained=True)
+    inst = Instrument(role="lead", zones=[Zone("z", np.stack([tone, tone]), root_midi=57)], sample_rate=SR, sustained=True)
     notes = [Note(i * 0.125, i * 0.125 + 0.2, 48 + (i * 5) % 24, 100) for i in range(1440)]
     start = time.perf_counter()
-    inst.render(notes, 180 * sr)
-    dt = time.perf_counter() - start
-    return f"sampler: {len(notes) / dt:,.0f} notes/s into a 3-minute stereo buffer"
+    inst.render(notes, 180 * SR)
+    return f"sampler: {len(notes) / (time.perf_counter() - start):,.0f} notes/s into a 3-minute stereo buffer"
 
 
-def bench_ingest(work: Path) -> str:
+def bench_import(plan: Plan) -> str:
+    import soundfile as sf
+
+    from sample_library.importer import import_folders
+    from sample_library.library import SampleLibrary
+
+    folder = plan.work / "oneshots"
+    rng = np.random.default_rng(0)
+    kinds = [("Kicks/Kick_{}.wav", 55.0), ("Snares/Snare_{}.wav", 0.0), ("Hats/Hat_{}.wav", 0.0),
+             ("Bass/Bass_{}_C2.wav", 65.41), ("Leads/Lead_{}_A3.wav", 220.0)]
+    for i in range(plan.import_files):
+        name, hz = kinds[i % len(kinds)]
+        t = np.arange(int(rng.uniform(0.15, 0.6) * SR)) / SR
+        body = np.sin(2 * np.pi * hz * t) if hz else rng.standard_normal(t.size)
+        path = folder / name.format(i)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), (0.5 * body * np.exp(-t * rng.uniform(4, 12))).astype(np.float32), SR)
+    with SampleLibrary(plan.work / "library") as library:
+        start = time.perf_counter()
+        report = import_folders(library, [folder], progress=False)
+        dt = time.perf_counter() - start
+        queries = [dict(role="kick"), dict(role="bass", pitch_range=(30, 50)), dict(role="hats", max_duration=0.3)]
+        start = time.perf_counter()
+        for _ in range(20):
+            for q in queries:
+                library.query(**q)
+        per_query = (time.perf_counter() - start) / 60 * 1000
+        some_kick = library.query(role="kick")[0]
+        start = time.perf_counter()
+        for _ in range(20):
+            library.similar(some_kick, role="kick")
+        per_similar = (time.perf_counter() - start) / 20 * 1000
+    return (f"sample import: {report.added / dt:,.1f} files/s ({report.added} files in {dt:.1f} s); "
+            f"index query {per_query:.2f} ms, timbre similarity {per_similar:.1f} ms")
+
+
+def bench_ingest(plan: Plan) -> str:
     import soundfile as sf
 
     from project_ingest.ingest import ingest
-    from template_engine.demo.projects import TINY, build_demo_material
+    from template_engine.demo.projects import FULL, TINY, build_demo_material
 
-    projects, _ = build_demo_material(work / "material", sizes=TINY, progress=False)
+    projects, samples = build_demo_material(plan.work / "material", sizes=TINY if plan.quick else FULL, progress=False)
     audio_seconds = sum(sf.info(str(p)).duration for p in projects.glob("*/stems/*.wav"))
     start = time.perf_counter()
-    ingest(projects, artist="bench", root=work / "artists", progress=False)
+    ingest(projects, artist="bench", root=plan.work / "artists", sample_dirs=[samples], progress=False)
     dt = time.perf_counter() - start
     return f"ingest: {audio_seconds / dt:,.1f}x real time of stem audio ({audio_seconds:.0f} s of stems in {dt:.1f} s)"
 
 
+def bench_train(plan: Plan) -> str:
+    from project_ingest.bundle import ArtistBundle
+    from template_engine.train import TrainSettings, train
+
+    start = time.perf_counter()
+    summary = train(ArtistBundle.load(plan.work / "artists" / "bench"), TrainSettings(minutes=plan.train_minutes),
+                    progress=False)
+    dt = time.perf_counter() - start
+    return (f"training: {dt:.0f} s for a {plan.train_minutes:g}-minute budget, {summary['steps']} steps "
+            f"({summary['steps'] / dt:.1f}/s), {summary['params']:,} parameters; validation loss "
+            f"{summary['valid_loss']:.3f} against bigram {summary['bigram_valid_loss']:.3f}")
+
+
+def bench_generate(plan: Plan) -> str:
+    from project_ingest.bundle import ArtistBundle
+    from project_ingest.corpus import load_corpus
+    from template_engine.generate import generate_songs
+    from template_engine.train import load_model
+
+    bundle = ArtistBundle.load(plan.work / "artists" / "bench")
+    model, tok = load_model(bundle)
+    corpus = load_corpus(bundle.path)
+    stats: dict = {}
+    start = time.perf_counter()
+    (song, _), = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=None, bars=96, stats=stats)
+    one = time.perf_counter() - start
+    tracks = len(song.tracks)
+    start = time.perf_counter()
+    generate_songs(model, tok, corpus, count=10, seed=2, bpm=128, key=None, bars=96, stats=stats)
+    ten = time.perf_counter() - start
+    return (f"generation: {stats['tokens_sampled'] / ten:,.0f} tokens/s; one 3-minute song ({tracks} tracks) "
+            f"{one:.1f} s; a batch of 10 {ten:.1f} s")
+
+
+def bench_render(plan: Plan) -> str:
+    import shutil
+
+    from project_ingest.bundle import ArtistBundle
+    from project_ingest.corpus import load_corpus
+    from sample_library.library import SampleLibrary
+    from template_engine.generate import generate_songs
+    from template_engine.master import master
+    from template_engine.render import SAMPLE_RATE, export_candidate, mix_song
+    from template_engine.train import load_model
+
+    bundle = ArtistBundle.load(plan.work / "artists" / "bench")
+    model, tok = load_model(bundle)
+    (song, _), = generate_songs(model, tok, load_corpus(bundle.path), count=1, seed=3, bpm=128, key=None, bars=96)
+    seconds = song.bars * 4 * 60 / song.bpm
+    folder = plan.work / "render-one"
+    with SampleLibrary(bundle.samples_dir) as library:
+        start = time.perf_counter()
+        mixed = mix_song(song, library, bundle.mix_profile, seed=0)
+        mixed_at = time.perf_counter()
+        mastered, _ = master(mixed.premaster, SAMPLE_RATE, target_lufs=-9.0)
+        mastered_at = time.perf_counter()
+        export_candidate(folder, "bench", "Bench", song, mixed, mastered, formats=("wav", "mp3"))
+        done = time.perf_counter()
+    shutil.rmtree(folder)
+    total = done - start
+    return (f"render: {seconds / total:.1f}x real time for a {seconds:.0f} s song with {len(mixed.tracks)} stems "
+            f"({total:.1f} s: mix {mixed_at - start:.1f}, master {mastered_at - mixed_at:.1f}, "
+            f"export {done - mastered_at:.1f})")
+
+
+def bench_batch(plan: Plan) -> str:
+    from project_ingest.bundle import ArtistBundle
+    from template_engine.render import RenderSettings, render_batch
+
+    bundle = ArtistBundle.load(plan.work / "artists" / "bench")
+    start = time.perf_counter()
+    folders = render_batch(bundle, plan.work / "renders", RenderSettings(count=plan.batch, seed=0, bars=plan.batch_bars),
+                           progress=False)
+    dt = time.perf_counter() - start
+    length = "16-bar" if plan.quick else "full-length"
+    return f"batch: {len(folders)} {length} candidates end to end in {dt:.1f} s"
+
+
+STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_batch)
+
+
+def _run_stage(stage_name: str, quick: bool, work: str) -> tuple[str, float]:
+    line = globals()[stage_name](Plan(quick, Path(work)))
+    return line, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="small inputs (CI)")
-    parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs")
-    print(bench_sampler())
-    with tempfile.TemporaryDirectory() as tmp:
-        print(bench_ingest(Path(tmp)))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small inputs (CI, a minute or two)")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}; "
+          f"mode: {'quick' if args.quick else 'full'}")
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        for stage in STAGES:
+            with context.Pool(1) as pool:
+                line, peak_mb = pool.apply(_run_stage, (stage.__name__, args.quick, work))
+            print(f"{line}; peak memory {peak_mb:,.0f} MB", flush=True)
 
 
 if __name__ == "__main__":

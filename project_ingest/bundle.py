@@ -102,12 +102,27 @@ def replace_dir(staging: Path, dest: Path) -> None:
 
 
 def staging_dir(dest: Path) -> Path:
-    """A fresh temporary folder beside ``dest`` to build its replacement in."""
+    """A fresh temporary folder beside ``dest`` to build its replacement in; staging folders left by
+    writers that were killed (their process is gone) are removed."""
+    for stale in dest.parent.glob(f".{dest.name}.staging-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     staging = dest.parent / f".{dest.name}.staging-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def recover(dest: Path) -> None:

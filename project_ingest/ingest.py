@@ -121,13 +121,13 @@ def analyse_project(project: ProjectInput) -> SongResult | None:
     bars = int(np.ceil(end_beat / BEATS_PER_BAR - 1e-6))
     key, key_conf, key_source = _key(project, tracks)
     mix_audio = sum(stems.values()) if stems else None
-    bar_db = _bar_levels(mix_audio, sr, spb, offset, bars) if mix_audio is not None else None
+    bar_db = bar_levels_db(mix_audio, sr, spb, offset, bars) if mix_audio is not None else None
     sections = sections_from_meta(project.meta, bars)
     section_source = "project.json"
     if sections is None:
         sections = detect_sections(tracks, bars, bar_db)
         section_source = "detected"
-    sections = _with_energy(sections, bar_db)
+    sections = with_energy(sections, bar_db)
     score = Score(bpm=float(project.bpm), key=key, sections=sections, tracks=tracks,
                   names={r: r for r in tracks})
     mix = _measure_mix(project, stems, mix_audio, assignments, role_notes, sections, spb, offset, sr)
@@ -175,7 +175,8 @@ def _key(project: ProjectInput, tracks: dict[str, list[BeatNote]]) -> tuple[Key,
     return key, conf, "detected"
 
 
-def _bar_levels(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int) -> np.ndarray:
+def bar_levels_db(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int) -> np.ndarray:
+    """Mean-square level (dB) of each bar of ``mix`` (2, frames), bars starting ``offset`` beats in: (bars,)."""
     mono = mix.mean(axis=0)
     out = np.full(bars, -120.0)
     for b in range(bars):
@@ -187,7 +188,8 @@ def _bar_levels(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int) 
     return out
 
 
-def _with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Section]:
+def with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Section]:
+    """Sections with energy 0..1: their mean bar level against the loudest section's (24 dB range)."""
     if bar_db is None or not sections:
         return sections
     levels = [float(np.mean(bar_db[s.start_bar:s.end_bar])) if s.end_bar <= bar_db.size else -120.0 for s in sections]
@@ -216,28 +218,10 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
              for s in sections]
     roles = {}
     for role, audio in sorted(role_audio.items()):
-        mono = audio.mean(axis=0)
-        if np.max(np.abs(mono)) < 1e-5:
-            continue
-        level, centroid = mx.frame_features(mono, sr)
-        frame_s = 1024 / sr
-        notes = sorted(role_notes.get(role, []), key=lambda n: n.start)
-        ends = [(n.start + n.duration) * spb for n in notes]
-        nexts = [notes[i + 1].start * spb if i + 1 < len(notes) else mono.size / sr for i in range(len(notes))]
-        tail, tail_n = mx.reverb_tail(level, frame_s, ends, nexts)
-        duck = mx.ducking_curve(mono, sr, kicks, spb) if role in DUCKABLE_ROLES else None
-        vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
-        roles[role] = {
-            "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),
-            "eq_db": [round(float(v), 2) for v in mx.band_levels_db(mono, sr)],
-            "crest_db": round(mx.crest_factor_db(audio, sr), 2),
-            "width": round(mx.stereo_width(audio), 3),
-            "reverb_tail_s": None if tail is None else round(tail, 3), "reverb_tail_n": tail_n,
-            "sidechain": duck.to_dict() if duck else None,
-            "automation": mx.automation(level, centroid, frame_s, spans),
-            "velocity": mx.velocity_stats(vel_notes, sections),
-            "n": 1,
-        }
+        figures = measure_role(role, audio, sr, mix_loudness=mix_loudness, notes=role_notes.get(role, []),
+                               kicks=kicks, spans=spans, sections=sections, spb=spb, offset=offset)
+        if figures is not None:
+            roles[role] = figures
     master_audio = mix
     master_source = "sum of stems"
     if project.mix is not None:
@@ -249,6 +233,35 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
     return {"roles": roles, "stems_sum_lufs": round(mix_loudness, 3),
             "master": {"integrated_lufs": round(integrated_loudness(master_audio, sr), 3),
                        "true_peak_dbtp": round(true_peak_db(master_audio), 3), "source": master_source}}
+
+
+def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, notes: list[BeatNote],
+                 kicks: np.ndarray, spans: list[tuple[str, float, float]], sections: list[Section], spb: float,
+                 offset: float = 0.0) -> dict | None:
+    """The mix figures of one role's stem (2, frames) against a mix of ``mix_loudness`` LUFS; ``kicks``
+    and ``spans`` (section type, start s, end s) are in seconds, ``notes`` in beats. None when silent."""
+    mono = audio.mean(axis=0)
+    if np.max(np.abs(mono)) < 1e-5:
+        return None
+    level, centroid = mx.frame_features(mono, sr)
+    frame_s = 1024 / sr
+    notes = sorted(notes, key=lambda n: n.start)
+    ends = [(n.start + n.duration) * spb for n in notes]
+    nexts = [notes[i + 1].start * spb if i + 1 < len(notes) else mono.size / sr for i in range(len(notes))]
+    tail, tail_n = mx.reverb_tail(level, frame_s, ends, nexts)
+    duck = mx.ducking_curve(mono, sr, kicks, spb) if role in DUCKABLE_ROLES else None
+    vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
+    return {
+        "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),
+        "eq_db": [round(float(v), 2) for v in mx.band_levels_db(mono, sr)],
+        "crest_db": round(mx.crest_factor_db(audio, sr), 2),
+        "width": round(mx.stereo_width(audio), 3),
+        "reverb_tail_s": None if tail is None else round(tail, 3), "reverb_tail_n": tail_n,
+        "sidechain": duck.to_dict() if duck else None,
+        "automation": mx.automation(level, centroid, frame_s, spans),
+        "velocity": mx.velocity_stats(vel_notes, sections),
+        "n": 1,
+    }
 
 
 def _harvest(stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, Path | None]], spb: float,

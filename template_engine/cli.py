@@ -308,16 +308,41 @@ def samples_ls(ctx: click.Context, artist: str, role: str | None) -> None:
 @main.command()
 @click.option("--artist", required=True)
 @click.argument("render_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--mix-fidelity", is_flag=True,
+              help="Re-render the artist's held-out songs from their MIDI and compare each role with the real stems.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the JSON report (default: evaluation.json in the batch folder, or mix_fidelity_<artist>.json here).")
 @click.pass_context
-def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...]) -> None:
-    """Compare candidates with the artist: style fit, novelty, structure, mix.
+def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix_fidelity: bool,
+             json_path: Path | None) -> None:
+    """Compare candidates with the artist: style fit, novelty, sanity, structure, audio; or check the
+    learned mixing chains against the artist's real stems (--mix-fidelity).
 
     \b
-    Example:
-      template evaluate --artist demo renders/demo/*
+    Examples:
+      template evaluate --artist demo renders/demo
+      template evaluate --artist demo --mix-fidelity
     """
-    raise click.ClickException("`template evaluate` is not built yet (issue 7); render.json already holds each "
-                               "candidate's copy rate, loudness and true peak")
+    from project_ingest.bundle import write_json
+    from template_engine.evaluate import default_report_path, evaluate as run_evaluate, format_table
+    from template_engine.mix_fidelity import mix_fidelity as run_mix_fidelity
+
+    bundle = _bundle(ctx, artist)
+    if not render_dirs and not mix_fidelity:
+        raise click.UsageError("give candidate folders (or a batch folder) to evaluate, or --mix-fidelity")
+    report: dict = {}
+    if render_dirs:
+        report = run_evaluate(bundle, list(render_dirs))
+        click.echo(format_table(report))
+    if mix_fidelity:
+        report["mix_fidelity"] = fidelity = run_mix_fidelity(bundle)
+        click.echo("mix fidelity over held-out songs: " + ", ".join(f"{k} {v}" for k, v in fidelity["mean"].items()))
+        for song, roles in fidelity["songs"].items():
+            for role, row in roles.items():
+                click.echo(f"  {song[:28]:<28} {role:<10} " + "  ".join(f"{k} {v}" for k, v in row.items()))
+    path = json_path or (default_report_path(list(render_dirs)) if render_dirs else Path(f"mix_fidelity_{bundle.name}.json"))
+    write_json(path, report)
+    click.echo(f"report: {path}")
 
 
 def render_main() -> None:

@@ -10,7 +10,7 @@ import torch
 
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
 from sample_library.roles import DRUM_ROLES, ROLES
-from template_engine.dataset import song_phrases
+from template_engine.dataset import key_shift, song_phrases, transposed
 from template_engine.model import MusicTransformer
 from template_engine.tokens import (PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask,
                                     start_state)
@@ -83,11 +83,12 @@ class SamplingSettings:
 
 
 def _phrase_jobs(plan: SongPlan, key: Key) -> list[tuple[int, str, Phrase]]:
+    """The phrases to write for a plan, in C (the model writes key-relative; see ``dataset``)."""
     jobs = []
     for i, (s, roles) in enumerate(zip(plan.sections, plan.roles)):
         parts = ["end"] if s.bars <= PHRASE_BARS else ["main", "end"]
         for part in parts:
-            jobs.append((i, part, Phrase(s.kind, s.energy, part, key.tonic, key.mode, {r: [] for r in roles})))
+            jobs.append((i, part, Phrase(s.kind, s.energy, part, 0, key.mode, {r: [] for r in roles})))
     return jobs
 
 
@@ -184,7 +185,8 @@ def _sample_top_p(logits: torch.Tensor, top_p: float, gen: torch.Generator) -> t
 
 def assemble(plan: SongPlan, jobs: list[tuple[int, str, Phrase]], written: list[dict[str, list[BeatNote]]],
              bpm: float, key: Key) -> Score:
-    """Sections filled with their phrases: the main phrase repeats, the end phrase closes the section."""
+    """Sections filled with their phrases (written in C): the main phrase repeats, the end phrase closes
+    the section; the pitched roles are then moved into ``key``."""
     parts: dict[tuple[int, str], dict[str, list[BeatNote]]] = {(i, part): w for (i, part, _), w in zip(jobs, written)}
     tracks: dict[str, list[BeatNote]] = {}
     for i, s in enumerate(plan.sections):
@@ -199,6 +201,7 @@ def assemble(plan: SongPlan, jobs: list[tuple[int, str, Phrase]], written: list[
                         tracks.setdefault(role, []).append(
                             BeatNote(n.start + bar * BEATS_PER_BAR, min(n.duration, span - n.start), n.pitch, n.velocity))
     tracks = {r: sorted(ns, key=lambda n: (n.start, n.pitch)) for r, ns in tracks.items() if ns}
+    tracks = transposed(tracks, -key_shift(key.tonic))
     return Score(bpm=bpm, key=key, sections=plan.sections, tracks=tracks, names={r: r for r in tracks})
 
 

@@ -20,6 +20,7 @@ from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
 from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.roles import ROLES
+from template_engine.dataset import in_c, key_shift, transposed
 from template_engine.generate import SamplingSettings, catalogue, copy_rate, write_phrases
 from template_engine.render import RenderSettings, track_label, write_candidate
 from template_engine.tokens import PHRASE_BARS, Phrase, phrase_slice
@@ -56,8 +57,9 @@ def load_candidate(folder: Path) -> tuple[dict, Score]:
 def rewrite_track(score: Score, role: str, first_bar: int, end_bar: int,
                   written: list[dict[str, list[BeatNote]]]) -> Score:
     """``score`` with ``role``'s notes in [first_bar, end_bar) replaced by the phrases in ``written``
-    (one per 4-bar block from the block holding ``first_bar``)."""
+    (one per 4-bar block from the block holding ``first_bar``, in C, as the model writes them)."""
     a, b = first_bar * BEATS_PER_BAR, end_bar * BEATS_PER_BAR
+    written = [transposed(w, -key_shift(score.key.tonic)) for w in written]
     kept = [n for n in score.tracks.get(role, []) if not a <= n.start < b]
     block0 = first_bar // PHRASE_BARS * PHRASE_BARS
     new = []
@@ -72,7 +74,8 @@ def rewrite_track(score: Score, role: str, first_bar: int, end_bar: int,
 
 
 def infill_phrases(score: Score, role: str, first_bar: int, end_bar: int) -> list[Phrase]:
-    """One phrase per 4-bar block of the range: the roles before ``role`` as they are, ``role`` empty."""
+    """One phrase per 4-bar block of the range, in C: the roles before ``role`` as they are, ``role`` empty."""
+    score = in_c(score)
     before = [r for r in ROLES[:ROLES.index(role)] if r in score.tracks]
     phrases = []
     for bar in range(first_bar // PHRASE_BARS * PHRASE_BARS, end_bar, PHRASE_BARS):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from project_ingest.bundle import ArtistBundle, replace_dir, write_json
 from project_ingest.corpus import load_corpus
 from sample_library.errors import InputError
-from template_engine.dataset import EncodedPhrase, encode_phrases, sample_sequence, song_phrases
+from template_engine.dataset import EncodedPhrase, encode_phrases, in_c, sample_sequence, song_phrases
 from template_engine.model import ModelConfig, MusicTransformer, bigram_cross_entropy
 from template_engine.tokens import ArtistTokenizer
 
@@ -70,14 +70,14 @@ def train(bundle: ArtistBundle, settings: TrainSettings, *, progress: bool = Tru
     if not songs:
         raise InputError(bundle.path / "corpus", "the artist has no corpus songs to train on")
     train_titles, valid_titles = split_songs([t for t, _ in songs], settings.seed)
-    phrases = {title: song_phrases(score) for title, score in songs}
+    phrases = {title: song_phrases(in_c(score)) for title, score in songs}
     tok = ArtistTokenizer()
     work = bundle.model_dir.parent / ".model.work"
     work.mkdir(exist_ok=True)
     encoded: dict[str, list[EncodedPhrase]] = {}
     for title in tqdm(sorted(phrases), desc="tokenising", unit="song", disable=not progress):
         encoded[title] = encode_phrases(tok, phrases[title])
-    base_for_bpe = [ids for t in train_titles for ep in encoded[t] for shift in ep.base.values() for ids in shift.values()]
+    base_for_bpe = [ids for t in train_titles for ep in encoded[t] for ids in ep.base.values()]
     tok.train_bpe(base_for_bpe, settings.bpe_vocab)
     train_eps = [ep for t in train_titles for ep in encoded[t]]
     valid_eps = [ep for t in valid_titles for ep in encoded[t]] or train_eps[-max(1, len(train_eps) // 10):]

@@ -111,3 +111,78 @@ def test_existing_artist_needs_force(tiny_material, tiny_bundle):
     projects, _ = tiny_material
     with pytest.raises(InputError, match="--update"):
         ingest(projects, artist="tiny", root=tiny_bundle.path.parent, progress=False)
+
+
+def test_more_bad_inputs_are_reported_by_file(tiny_material, tmp_path):
+    import mido
+    from scipy.signal import resample_poly
+
+    song = _copy_song(tiny_material, tmp_path)
+    stems = sorted((song / "stems").glob("*.wav"))
+    data, sr = sf.read(str(stems[2]), always_2d=True)
+    sf.write(str(stems[2]), resample_poly(data, 160, 147, axis=0), 48000)
+    shutil.copy(stems[3], song / "stems" / "50_Extra Noise.wav")
+    stems[4].unlink()
+    mid_path = next((song / "midi").glob("*.mid"))
+    mid = mido.MidiFile(str(mid_path))
+    for track in mid.tracks:
+        for i, msg in enumerate(track):
+            if msg.type == "time_signature":
+                track[i] = msg.copy(numerator=3)
+    mid.save(str(mid_path))
+    empty = mido.MidiFile()
+    empty.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="Nothing")]))
+    empty.save(str(song / "midi" / "zz_empty.mid"))
+    result = ingest(song.parent, artist="odd", root=tmp_path / "artists", progress=False)
+    problems = {Path(p["file"]).name: p for p in result.report["problems"]}
+    assert "48000 Hz" in problems[stems[2].name]["reason"] and "resampled" in problems[stems[2].name]["action"]
+    assert problems["50_Extra Noise.wav"]["action"] == "used for mix analysis only"
+    assert problems["zz_empty.mid"]["reason"] == "MIDI file has no notes"
+    assert any(p["reason"] == "MIDI track with no stem" and p["action"] == "used for writing only"
+               for p in result.report["problems"])
+    meta = json.loads(next((result.bundle.path / "corpus").glob("*.json")).read_text())
+    assert any("3/4 is not 4/4" in flag for flag in meta["flags"])
+
+
+def test_update_adds_projects_to_the_artist(tiny_material, tmp_path):
+    projects, samples = tiny_material
+    first, second = sorted(p for p in projects.iterdir() if p.is_dir())
+    for name, song in (("one", first), ("two", second)):
+        shutil.copytree(song, tmp_path / name / song.name)
+    root = tmp_path / "artists"
+    before = ingest(tmp_path / "one", artist="grow", root=root, sample_dirs=[samples], progress=False).bundle
+    samples_before = sum(before.artist["samples"].values())
+    after = ingest(tmp_path / "two", artist="grow", root=root, update=True, progress=False).bundle
+    assert sorted(p["title"] for p in after.artist["projects"]) == sorted([first.name, second.name])
+    assert len(list((after.path / "corpus").glob("*.json"))) == 2
+    assert sum(after.artist["samples"].values()) > samples_before
+    assert after.mix_profile["roles"]["kick"]["relative_loudness_db"]["n"] == 2
+
+
+def test_ingest_killed_midway_leaves_the_previous_bundle_whole(tiny_material, tiny_bundle, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from project_ingest.bundle import ArtistBundle
+
+    projects, samples = tiny_material
+    root = tmp_path / "artists"
+    shutil.copytree(tiny_bundle.path, root / "tiny")
+    before = ArtistBundle.load(root / "tiny").content_hash()
+    code = ("from pathlib import Path; from project_ingest.ingest import ingest; "
+            f"ingest(Path({str(projects)!r}), artist='tiny', root=Path({str(root)!r}), "
+            f"sample_dirs=[Path({str(samples)!r})], force=True, progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1])
+    deadline = time.monotonic() + 120
+    while not list(root.glob(".tiny.staging-*")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert child.poll() is None, "ingest ended before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert ArtistBundle.load(root / "tiny").content_hash() == before
+    again = ingest(projects, artist="tiny", root=root, sample_dirs=[samples], force=True, progress=False).bundle
+    assert again.content_hash() == before
+    assert not list(root.glob(".tiny.staging-*"))

@@ -142,3 +142,31 @@ def test_regenerate_rejects_a_bad_bar_range(trained_bundle, rendered):
     result = CliRunner().invoke(main, ["--artists-dir", str(root), "regenerate", str(folder), "--track", "bass",
                                        "--bars", "40-9000"])
     assert result.exit_code == 2 and "--bars" in result.output
+
+
+def test_evaluate_reports_a_rendered_batch(trained_bundle, rendered):
+    from click.testing import CliRunner
+
+    from template_engine.cli import main
+
+    out, folder = rendered
+    report_path = out / "report.json"
+    result = CliRunner().invoke(main, ["--artists-dir", str(trained_bundle.path.parent), "evaluate", "--artist",
+                                       trained_bundle.name, str(out), "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    (candidate,) = [c for c in report["candidates"] if c["folder"] == str(folder)]
+    assert candidate["audio"]["stems_same_length"] and candidate["audio"]["stems_vs_mix_residual_db"] < -60
+    assert candidate["audio"]["true_peak_dbtp"] <= -1.0 + 0.05
+    assert 0 <= candidate["novelty"]["copied_share"] <= 1 and set(report["style_fit"]) >= {"pitch_class_histogram", "ioi"}
+    assert candidate["structure"]["found"] and "style" in result.output
+
+
+def test_mix_fidelity_recovers_the_learned_chains(trained_bundle):
+    from template_engine.mix_fidelity import mix_fidelity
+
+    report = mix_fidelity(trained_bundle)
+    assert report["mean"]["roles_compared"] >= 5
+    assert report["mean"]["abs_loudness_error_db"] < 3.0
+    subs = [roles["sub"] for roles in report["songs"].values() if "sub" in roles]
+    assert subs and all(r["ducking_curve_correlation"] > 0.8 and abs(r["ducking_depth_error_db"]) < 2 for r in subs)

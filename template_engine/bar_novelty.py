@@ -1,0 +1,109 @@
+"""How much of a song is the artist's catalogue again, bar by bar.
+
+A bar of a track is its pattern of onsets (16ths), lengths and pitches; pitched tracks are taken
+relative to the bar's lowest note, so a transposed copy is still a copy. Per track: the share of
+non-empty bars found anywhere in the artist's catalogue for that role, the longest run of such bars,
+and the longest run copied in order from one song of the artist (a phrase lifted whole). Runs go on
+through empty bars once they have started on a copied bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
+from sample_library.roles import DRUM_ROLES
+
+Pattern = tuple | None
+
+
+def bar_patterns(role: str, notes: list[BeatNote], bars: int) -> list[Pattern]:
+    """One pattern per bar (None for an empty bar): shape (bars,)."""
+    per_bar: list[list[BeatNote]] = [[] for _ in range(bars)]
+    for n in notes:
+        b = int(n.start // BEATS_PER_BAR)
+        if 0 <= b < bars:
+            per_bar[b].append(n)
+    out: list[Pattern] = []
+    for b, ns in enumerate(per_bar):
+        if not ns:
+            out.append(None)
+            continue
+        base = 0 if role in DRUM_ROLES else min(n.pitch for n in ns)
+        out.append(tuple(sorted((round((n.start - b * BEATS_PER_BAR) * 4), round(n.duration * 4), n.pitch - base)
+                                for n in ns)))
+    return out
+
+
+@dataclass
+class TrackNovelty:
+    """Copied share of non-empty bars, longest run of copied bars, longest run copied in order (bars)."""
+
+    copied_share: float
+    longest_copied_run: int
+    longest_in_order: int
+    bars: int
+
+
+def _longest_run(flags: list[bool | None]) -> int:
+    """Longest run of True, carried through None (an empty bar) once it has started."""
+    best = run = 0
+    for f in flags:
+        run = run + 1 if f or (f is None and run > 0) else 0
+        best = max(best, run)
+    return best
+
+
+def _longest_common_run(a: list[Pattern], b: list[Pattern]) -> int:
+    """Longest run of consecutive bars of ``a`` equal to consecutive bars of ``b``; a run starts on a
+    non-empty bar and goes on through bars empty in both."""
+    best = 0
+    prev = np.zeros(len(b) + 1, dtype=int)
+    for x in a:
+        cur = np.zeros(len(b) + 1, dtype=int)
+        for j, y in enumerate(b):
+            if x == y and (x is not None or prev[j] > 0):
+                cur[j + 1] = prev[j] + 1
+        best = max(best, int(cur.max()))
+        prev = cur
+    return best
+
+
+def track_novelty(patterns: list[Pattern], catalogue: list[list[Pattern]]) -> TrackNovelty:
+    """``patterns`` of one track against the same role's bar patterns in each catalogue song."""
+    known = {p for song in catalogue for p in song if p is not None}
+    flags = [p in known for p in patterns if p is not None]
+    copied_flags = [None if p is None else p in known for p in patterns]
+    return TrackNovelty(copied_share=float(np.mean(flags)) if flags else 0.0,
+                        longest_copied_run=_longest_run(copied_flags),
+                        longest_in_order=max((_longest_common_run(patterns, song) for song in catalogue), default=0),
+                        bars=len(flags))
+
+
+def song_novelty(score: Score, artist: list[Score]) -> dict[str, TrackNovelty]:
+    """Every track of ``score`` against the artist's songs (the same role in each)."""
+    out = {}
+    for role, notes in score.tracks.items():
+        catalogue = [bar_patterns(role, s.tracks[role], s.bars) for s in artist if role in s.tracks]
+        out[role] = track_novelty(bar_patterns(role, notes, score.bars), catalogue)
+    return out
+
+
+def summary(tracks: dict[str, TrackNovelty]) -> dict[str, float | int]:
+    """A song's figures: copied share over all non-empty bars, the longest copied run and in-order run."""
+    bars = sum(t.bars for t in tracks.values())
+    return {"copied_share": round(sum(t.copied_share * t.bars for t in tracks.values()) / max(bars, 1), 3),
+            "longest_copied_run": max((t.longest_copied_run for t in tracks.values()), default=0),
+            "longest_in_order": max((t.longest_in_order for t in tracks.values()), default=0)}
+
+
+def self_borrowing(artist: list[Score]) -> dict[str, float | int]:
+    """The artist's own habit: each song against the others, averaged (share) and at most (runs)."""
+    rows = [summary(song_novelty(s, artist[:i] + artist[i + 1:])) for i, s in enumerate(artist)]
+    if not rows:
+        return {"copied_share": 0.0, "longest_copied_run": 0, "longest_in_order": 0}
+    return {"copied_share": round(float(np.mean([r["copied_share"] for r in rows])), 3),
+            "longest_copied_run": max(r["longest_copied_run"] for r in rows),
+            "longest_in_order": max(r["longest_in_order"] for r in rows)}

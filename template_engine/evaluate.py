@@ -1,0 +1,150 @@
+"""``template evaluate``: how close to the artist, how new and how well made the candidates are.
+
+For rendered candidate folders (or batch folders holding them): symbolic style fit against the
+artist's songs (``style_metrics``), bar-level novelty against the artist's own self-borrowing
+(``bar_novelty``), musical sanity against the artist's spread, the structure found in the MIDI and
+audio, and audio checks (loudness, true peak, clipping, stem lengths, stems against the group mix).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from project_ingest.bundle import ArtistBundle
+from project_ingest.corpus import detect_sections, load_corpus
+from project_ingest.ingest import bar_levels_db, with_energy
+from project_ingest.score import Score
+from sample_library.errors import InputError
+from sample_library.loudness import integrated_loudness, true_peak_db
+from template_engine import bar_novelty
+from template_engine.regenerate import load_candidate
+from template_engine.style_metrics import sanity, style_fit
+
+GROUP_NAMES = ("Drums", "Bass", "Synths", "Vocals", "Fx")
+CLIP_LEVEL = 0.9999
+SANITY_KEYS = ("scale_consistency", "groove_consistency", "empty_beat_rate", "polyphony")
+
+
+def find_candidates(paths: list[Path]) -> list[Path]:
+    """Candidate folders (holding render.json) among ``paths`` and their direct subfolders."""
+    found = []
+    for path in map(Path, paths):
+        if (path / "render.json").is_file():
+            found.append(path)
+            continue
+        inner = sorted(p for p in path.glob("*") if (p / "render.json").is_file()) if path.is_dir() else []
+        if not inner:
+            raise InputError(path, "is neither a candidate folder (render.json) nor a folder of candidates")
+        found += inner
+    return found
+
+
+def audio_checks(folder: Path, info: dict) -> dict:
+    """Loudness (LUFS), true peak (dBTP) and clipped samples of the song; stem lengths; the per-track
+    stems' sum against the group stems' sum (the pre-master mix), as a residual in dB."""
+    song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
+    stems = [folder / f for f in info["files"]["stems"]]
+    lengths = {sf.info(str(p)).frames for p in stems}
+    groups = [p for p in stems if p.stem.rsplit("_", 1)[-1] in GROUP_NAMES]
+    tracks = [p for p in stems if p not in groups]
+    residual = None
+    if groups and tracks and len(lengths) == 1:
+        group_sum = sum(sf.read(str(p), always_2d=True)[0] for p in groups)
+        track_sum = sum(sf.read(str(p), always_2d=True)[0] for p in tracks)
+        rms = np.sqrt(np.mean(np.square(group_sum)))
+        residual = round(float(20 * np.log10(np.sqrt(np.mean(np.square(group_sum - track_sum))) / max(rms, 1e-12) + 1e-12)), 1)
+    return {"integrated_lufs": round(integrated_loudness(song.T, sr), 2), "true_peak_dbtp": round(true_peak_db(song.T), 2),
+            "clipped_samples": int(np.sum(np.abs(song) >= CLIP_LEVEL)), "stems": len(stems),
+            "stems_same_length": len(lengths) == 1, "stems_vs_mix_residual_db": residual}
+
+
+def structure(folder: Path, info: dict, score: Score) -> dict:
+    """The sections ingest would find in this song (from its MIDI and the mix's bar levels), the share
+    of their boundaries on 8-bar lines, and each one's energy; next to the sections it was written with."""
+    song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
+    bar_db = bar_levels_db(song.T, sr, 60.0 / score.bpm, 0.0, score.bars)
+    found = with_energy(detect_sections(score.tracks, score.bars, bar_db), bar_db)
+    on_lines = [s.start_bar % 8 == 0 for s in found[1:]]
+    return {"found": [{"type": s.kind, "start_bar": s.start_bar + 1, "bars": s.bars, "energy": s.energy} for s in found],
+            "boundaries_on_8_bar_lines": round(float(np.mean(on_lines)), 3) if on_lines else 1.0,
+            "planned": [f"{s['type']}:{s['bars']}" for s in info["sections"]]}
+
+
+def _spread(rows: list[dict]) -> dict[str, list[float]]:
+    return {k: [round(min(r[k] for r in rows), 3), round(max(r[k] for r in rows), 3)] for k in SANITY_KEYS}
+
+
+def _ranges_outside(ranges: dict[str, list[int]], artist: list[dict]) -> list[str]:
+    """Roles whose pitch range leaves the artist's range for that role by more than two semitones."""
+    out = []
+    for role, (lo, hi) in ranges.items():
+        known = [a["ranges"][role] for a in artist if role in a["ranges"]]
+        if known and (lo < min(k[0] for k in known) - 2 or hi > max(k[1] for k in known) + 2):
+            out.append(role)
+    return out
+
+
+def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
+    """The report for the candidates in ``paths`` against ``bundle``'s artist (a JSON-ready dict)."""
+    artist = [s for _, s in load_corpus(bundle.path)]
+    if len(artist) < 2:
+        raise InputError(bundle.path, "needs at least two ingested songs to compare candidates with")
+    folders = find_candidates(paths)
+    loaded = [(f, *load_candidate(f)) for f in folders]
+    artist_sanity = [sanity(s) for s in artist]
+    borrowing = bar_novelty.self_borrowing(artist)
+    candidates = []
+    for folder, info, score in loaded:
+        checks = sanity(score)
+        tracks = bar_novelty.song_novelty(score, artist)
+        candidates.append({
+            "folder": str(folder), "title": info["title"], "bpm": info["bpm"], "key": info["key"],
+            "style_fit": _mean_overlap(style_fit([score], artist)),
+            "novelty": {**bar_novelty.summary(tracks),
+                        "tracks": {r: vars(t) for r, t in tracks.items()}},
+            "sanity": {**{k: round(checks[k], 3) for k in SANITY_KEYS},
+                       "ranges_outside_artist": _ranges_outside(checks["ranges"], artist_sanity)},
+            "structure": structure(folder, info, score),
+            "audio": audio_checks(folder, info),
+        })
+    return {"artist": bundle.name, "artist_songs": len(artist), "candidates": candidates,
+            "style_fit": style_fit([s for _, _, s in loaded], artist),
+            "artist_self_borrowing": borrowing, "artist_sanity_spread": _spread(artist_sanity)}
+
+
+def _mean_overlap(fit: dict[str, dict]) -> float | None:
+    values = [v["overlap"] for v in fit.values() if v["overlap"] is not None]
+    return round(float(np.mean(values)), 3) if values else None
+
+
+def format_table(report: dict) -> str:
+    """The report as the lines ``template evaluate`` prints."""
+    lines = [f"artist {report['artist']} ({report['artist_songs']} songs); self-borrowing: "
+             f"{report['artist_self_borrowing']['copied_share']:.2f} of bars, runs up to "
+             f"{report['artist_self_borrowing']['longest_copied_run']} bars, in order up to "
+             f"{report['artist_self_borrowing']['longest_in_order']}",
+             f"{'candidate':<34} {'style':>5} {'copied':>6} {'run':>3} {'ord':>3} {'scale':>5} {'groove':>6} "
+             f"{'empty':>5} {'LUFS':>6} {'dBTP':>5} {'clip':>4} {'resid':>6} {'8bar':>4}"]
+    for c in report["candidates"]:
+        n, s, a = c["novelty"], c["sanity"], c["audio"]
+        resid = "-" if a["stems_vs_mix_residual_db"] is None else f"{a['stems_vs_mix_residual_db']:.0f}"
+        lines.append(f"{c['title'][:34]:<34} {c['style_fit'] or 0:5.2f} {n['copied_share']:6.2f} {n['longest_copied_run']:3d} "
+                     f"{n['longest_in_order']:3d} {s['scale_consistency']:5.2f} {s['groove_consistency']:6.2f} "
+                     f"{s['empty_beat_rate']:5.2f} {a['integrated_lufs']:6.1f} {a['true_peak_dbtp']:5.1f} "
+                     f"{a['clipped_samples']:4d} {resid:>6} {c['structure']['boundaries_on_8_bar_lines']:4.2f}")
+    spread = report["artist_sanity_spread"]
+    lines.append("artist spread: " + ", ".join(f"{k} {lo:.2f}..{hi:.2f}" for k, (lo, hi) in spread.items()))
+    lines.append(f"{'style feature':<26} {'overlap':>7} {'ceiling':>7}")
+    for name, v in report["style_fit"].items():
+        fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+        lines.append(f"{name:<26} {fmt(v['overlap']):>7} {fmt(v['ceiling']):>7}")
+    return "\n".join(lines)
+
+
+def default_report_path(paths: list[Path]) -> Path:
+    """evaluation.json in the batch folder: the folder given, or the parent of a candidate given."""
+    first = Path(paths[0])
+    return (first.parent if (first / "render.json").is_file() else first) / "evaluation.json"

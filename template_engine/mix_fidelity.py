@@ -1,0 +1,93 @@
+"""Mix fidelity: are the learned mixing chains right?
+
+Each song held out of training is rendered again from its own MIDI with the learned profile and the
+artist's samples, and every role of that render is measured exactly as ingest measured the real
+frozen stem (``project_ingest.ingest.measure_role``); the two are compared: loudness relative to the
+mix (dB), spectrum (mean absolute third-octave difference, dB), ducking depth (dB) and the ducking
+curve's correlation, and the correlation of the brightness trajectories through each section type.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from project_ingest.bundle import ArtistBundle
+from project_ingest.corpus import load_corpus
+from project_ingest.ingest import measure_role
+from project_ingest.score import BEATS_PER_BAR
+from sample_library.library import SampleLibrary
+from sample_library.loudness import integrated_loudness
+from template_engine.render import SAMPLE_RATE, mix_song
+
+
+def _correlation(a: list[float | None], b: list[float | None]) -> float | None:
+    x = np.array([np.nan if v is None else v for v in a], dtype=float)
+    y = np.array([np.nan if v is None else v for v in b], dtype=float)
+    n = min(x.size, y.size)
+    ok = np.isfinite(x[:n]) & np.isfinite(y[:n])
+    if ok.sum() < 3 or np.std(x[:n][ok]) < 1e-9 or np.std(y[:n][ok]) < 1e-9:
+        return None
+    return float(np.corrcoef(x[:n][ok], y[:n][ok])[0, 1])
+
+
+def compare_role(got: dict, want: dict) -> dict[str, float | None]:
+    """One role's rendered figures against the real stem's (both as ``measure_role`` writes them)."""
+    out: dict[str, float | None] = {
+        "loudness_error_db": round(got["relative_loudness_db"] - want["relative_loudness_db"], 2),
+        "spectral_distance_db": round(float(np.mean(np.abs(np.subtract(got["eq_db"], want["eq_db"])))), 2),
+        "ducking_depth_error_db": None, "ducking_curve_correlation": None, "automation_correlation": None}
+    if got.get("sidechain") and want.get("sidechain"):
+        out["ducking_depth_error_db"] = round(got["sidechain"]["depth_db"] - want["sidechain"]["depth_db"], 2)
+        out["ducking_curve_correlation"] = _correlation(got["sidechain"]["curve_db"], want["sidechain"]["curve_db"])
+    shared = set(got.get("automation") or {}) & set(want.get("automation") or {})
+    corrs = [c for kind in shared
+             if (c := _correlation(got["automation"][kind]["brightness_oct"], want["automation"][kind]["brightness_oct"])) is not None]
+    out["automation_correlation"] = round(float(np.mean(corrs)), 3) if corrs else None
+    return out
+
+
+def held_out_titles(bundle: ArtistBundle) -> list[str]:
+    """The songs the model did not train on (all songs when it is not trained)."""
+    summary = bundle.model_dir / "training_summary.json"
+    if summary.is_file():
+        return list(json.loads(summary.read_text()).get("valid_songs", []))
+    return [t for t, _ in load_corpus(bundle.path)]
+
+
+def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0) -> dict:
+    """Per held-out song and role, the comparison of ``compare_role``; and the means over all of them."""
+    measured = {}
+    for song in bundle.corpus_songs():
+        meta = bundle.song_meta(song)
+        measured[meta["title"]] = (meta.get("mix") or {}).get("roles") or {}
+    songs = dict(load_corpus(bundle.path))
+    rows: dict[str, dict[str, dict]] = {}
+    with SampleLibrary(bundle.samples_dir) as library:
+        for title in held_out_titles(bundle):
+            score, real = songs.get(title), measured.get(title, {})
+            if score is None or not real:
+                continue
+            mixed = mix_song(score, library, bundle.mix_profile, seed=seed)
+            spb = 60.0 / score.bpm
+            loudness = integrated_loudness(mixed.premaster, SAMPLE_RATE)
+            kicks = np.array(sorted(n.start * spb for n in score.tracks.get("kick", [])))
+            spans = [(s.kind, s.start_bar * BEATS_PER_BAR * spb, s.end_bar * BEATS_PER_BAR * spb) for s in score.sections]
+            for role in sorted(set(real) & set(mixed.tracks)):
+                got = measure_role(role, mixed.tracks[role], SAMPLE_RATE, mix_loudness=loudness,
+                                   notes=score.tracks.get(role, []), kicks=kicks, spans=spans,
+                                   sections=score.sections, spb=spb)
+                if got is not None:
+                    rows.setdefault(title, {})[role] = compare_role(got, real[role])
+    flat = [r for song in rows.values() for r in song.values()]
+
+    def mean(key: str, absolute: bool = False) -> float | None:
+        values = [abs(r[key]) if absolute else r[key] for r in flat if r[key] is not None]
+        return round(float(np.mean(values)), 3) if values else None
+
+    return {"songs": rows, "mean": {
+        "abs_loudness_error_db": mean("loudness_error_db", True), "spectral_distance_db": mean("spectral_distance_db"),
+        "abs_ducking_depth_error_db": mean("ducking_depth_error_db", True),
+        "ducking_curve_correlation": mean("ducking_curve_correlation"),
+        "automation_correlation": mean("automation_correlation"), "roles_compared": len(flat)}}

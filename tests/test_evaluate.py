@@ -1,0 +1,65 @@
+"""The evaluator's metrics on cases with a known answer: a copied song, a transposed copy, random notes."""
+
+import numpy as np
+import pytest
+
+from project_ingest.score import BeatNote, Key, Score
+from template_engine.bar_novelty import self_borrowing, song_novelty, summary
+from template_engine.dataset import transposed
+from template_engine.demo.compose import compose_song
+from template_engine.style_metrics import overlapped_area, sanity, style_fit
+
+
+@pytest.fixture(scope="module")
+def artist() -> list[Score]:
+    return [compose_song(seed) for seed in range(6)]
+
+
+def _random_song(like: Score, seed: int = 0) -> Score:
+    rng = np.random.default_rng(seed)
+    tracks = {}
+    for role, notes in like.tracks.items():
+        tracks[role] = sorted((BeatNote(float(rng.integers(like.bars * 16)) / 4, float(rng.choice([0.25, 0.75, 1.5, 3])),
+                                        int(rng.integers(30, 96)), int(rng.integers(20, 127))) for _ in notes),
+                              key=lambda n: n.start)
+    return Score(like.bpm, like.key, like.sections, tracks, names={r: r for r in tracks})
+
+
+def test_a_copied_song_has_copy_rate_one_and_a_long_copied_run(artist):
+    copy = artist[2]
+    figures = summary(song_novelty(copy, artist))
+    assert figures["copied_share"] == 1.0
+    assert figures["longest_in_order"] >= copy.bars - 4
+    assert figures["longest_copied_run"] >= copy.bars - 4
+
+
+def test_a_transposed_training_song_is_caught(artist):
+    song = artist[1]
+    moved = Score(song.bpm, Key((song.key.tonic + 5) % 12, song.key.mode), song.sections,
+                  transposed(song.tracks, 5), names=song.names)
+    tracks = song_novelty(moved, artist)
+    for role in ("lead", "chords", "bass", "arp"):
+        if role in tracks:
+            assert tracks[role].copied_share == 1.0, role
+    assert summary(tracks)["longest_in_order"] >= song.bars - 4
+
+
+def test_a_new_song_copies_less_than_a_copy(artist):
+    fresh = summary(song_novelty(_random_song(artist[0]), artist))
+    assert fresh["copied_share"] < 0.2 and fresh["longest_in_order"] <= 2
+    assert self_borrowing(artist)["copied_share"] < 1.0
+
+
+def test_random_notes_score_far_from_the_artist(artist):
+    def mean_fit(song):
+        fit = style_fit([song], artist[:5])
+        return np.mean([v["overlap"] for v in fit.values()])
+    in_style, random = mean_fit(compose_song(99)), mean_fit(_random_song(artist[0]))
+    assert in_style > random + 0.3
+    assert sanity(_random_song(artist[0]))["scale_consistency"] < sanity(compose_song(99))["scale_consistency"] - 0.2
+
+
+def test_overlapped_area_of_identical_and_disjoint_sets():
+    same = overlapped_area([1.0, 1.2, 0.9, 1.1], [1.0, 1.2, 0.9, 1.1])
+    apart = overlapped_area([1.0, 1.2, 0.9, 1.1], [10.0, 10.2, 9.9, 10.1])
+    assert same > 0.95 and apart < 0.01
