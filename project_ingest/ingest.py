@@ -249,7 +249,7 @@ def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, 
     ends = [(n.start + n.duration) * spb for n in notes]
     nexts = [notes[i + 1].start * spb if i + 1 < len(notes) else mono.size / sr for i in range(len(notes))]
     tail, tail_n = mx.reverb_tail(level, frame_s, ends, nexts)
-    duck = mx.ducking_curve(mono, sr, kicks, spb) if role in DUCKABLE_ROLES else None
+    duck = mx.ducking_curve(mono, sr, mx.held_over(kicks, notes, spb), spb) if role in DUCKABLE_ROLES else None
     vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
     return {
         "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),

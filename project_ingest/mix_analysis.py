@@ -20,6 +20,7 @@ from project_ingest.score import BEATS_PER_BAR, BeatNote, Section
 DUCK_POINTS_PER_BEAT = 64
 DUCK_PRE_POINTS = 8
 AUTOMATION_POINTS = 16
+MAX_DUCK_ATTACK_BEATS = 0.25
 BAND_CENTRES = 1000.0 * 2.0 ** (np.arange(-16, 13) / 3.0)  # 25 Hz .. 16 kHz, third octaves
 
 
@@ -82,9 +83,24 @@ class Ducking:
                 "curve_db": [round(float(v), 3) for v in self.curve_db], "n": self.n}
 
 
+def held_over(kick_onsets: np.ndarray, notes: list[BeatNote], seconds_per_beat: float) -> np.ndarray:
+    """The kick onsets (seconds) across which a note of the part is held, from before the kick's
+    window to half a beat after it: only there is a dip in the stem's level the sidechain's doing,
+    not a rest or a new note of the part."""
+    if not notes:
+        return kick_onsets[:0]
+    starts = np.array([n.start for n in notes]) * seconds_per_beat
+    ends = np.array([n.start + n.duration for n in notes]) * seconds_per_beat
+    pre = DUCK_PRE_POINTS / DUCK_POINTS_PER_BEAT * seconds_per_beat
+    keep = [k for k in kick_onsets if np.any((starts <= k - pre) & (ends >= k + 0.5 * seconds_per_beat))]
+    return np.array(keep, dtype=float)
+
+
 def ducking_curve(mono: np.ndarray, sample_rate: int, kick_onsets: np.ndarray, seconds_per_beat: float) -> Ducking | None:
     """The stem's level around each kick onset (seconds), each normalised to its own recovered level
-    and combined by the median; None with fewer than 4 kicks where the stem plays."""
+    and combined by the median; None with fewer than 4 kicks where the stem plays, or when the dip
+    is under 1.5 dB or bottoms out later than a quarter beat after the kick (a part's own rhythm,
+    not a sidechain)."""
     if kick_onsets.size < 4:
         return None
     hop = seconds_per_beat * sample_rate / DUCK_POINTS_PER_BEAT
@@ -108,7 +124,7 @@ def ducking_curve(mono: np.ndarray, sample_rate: int, kick_onsets: np.ndarray, s
     body = curve[DUCK_PRE_POINTS:]
     lowest = int(np.argmin(body))
     depth = float(-body[lowest])
-    if depth < 1.5:
+    if depth < 1.5 or lowest > MAX_DUCK_ATTACK_BEATS * DUCK_POINTS_PER_BEAT:
         return None
     hold_end = lowest
     while hold_end + 1 < body.size and body[hold_end + 1] <= body[lowest] + 0.5:
@@ -140,7 +156,8 @@ def frame_features(mono: np.ndarray, sample_rate: int, *, hop: int = 1024) -> tu
 
 def automation(level: np.ndarray, centroid: np.ndarray, frame_seconds: float, spans: list[tuple[str, float, float]]) -> dict:
     """Per section type: median trajectory of level (dB re the stem's median) and brightness
-    (octaves re its median centroid) over ``AUTOMATION_POINTS`` steps of normalised section time.
+    (octaves re its median centroid) over ``AUTOMATION_POINTS`` steps of normalised section time,
+    measured where the stem plays (within 40 dB of its loudest frame); None where it is silent.
 
     ``spans`` are (section type, start s, end s)."""
     active = level > level.max() - 40
@@ -157,9 +174,9 @@ def automation(level: np.ndarray, centroid: np.ndarray, frame_seconds: float, sp
             sel = slice(a, min(b, level.size))
             if a >= level.size:
                 break
-            lv[i] = float(np.mean(level[sel])) - ref_level
             on = active[sel]
             if on.any():
+                lv[i] = float(10 * np.log10(np.mean(10 ** (level[sel][on] / 10)))) - ref_level
                 br[i] = float(np.log2(max(np.median(centroid[sel][on]), 1.0) / ref_centroid))
         if np.isfinite(lv).any():
             per_kind.setdefault(kind, []).append((lv, br))
