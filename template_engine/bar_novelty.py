@@ -3,8 +3,8 @@
 A bar of a track is its pattern of onsets (16ths), lengths and pitches; pitched tracks are taken
 relative to the bar's lowest note, so a transposed copy is still a copy. Per track: the share of
 non-empty bars found anywhere in the artist's catalogue for that role, the longest run of such bars,
-and the longest run copied in order from one song of the artist (a phrase lifted whole). Runs go on
-through empty bars once they have started on a copied bar.
+and the longest run copied in order from one song of the artist (a phrase lifted whole). Runs are
+counted in non-empty bars and go on through empty bars once they have started on a copied bar.
 """
 
 from __future__ import annotations
@@ -48,24 +48,26 @@ class TrackNovelty:
 
 
 def _longest_run(flags: list[bool | None]) -> int:
-    """Longest run of True, carried through None (an empty bar) once it has started."""
+    """Longest run of True (counted in True bars), carried through None (an empty bar) once started."""
     best = run = 0
     for f in flags:
-        run = run + 1 if f or (f is None and run > 0) else 0
+        if f is None:
+            continue
+        run = run + 1 if f else 0
         best = max(best, run)
     return best
 
 
 def _longest_common_run(a: list[Pattern], b: list[Pattern]) -> int:
-    """Longest run of consecutive bars of ``a`` equal to consecutive bars of ``b``; a run starts on a
-    non-empty bar and goes on through bars empty in both."""
+    """Longest run of consecutive bars of ``a`` equal to consecutive bars of ``b``, counted in non-empty
+    bars; a run starts on a non-empty bar and goes on through bars empty in both."""
     best = 0
     prev = np.zeros(len(b) + 1, dtype=int)
     for x in a:
         cur = np.zeros(len(b) + 1, dtype=int)
         for j, y in enumerate(b):
             if x == y and (x is not None or prev[j] > 0):
-                cur[j + 1] = prev[j] + 1
+                cur[j + 1] = prev[j] + (x is not None)
         best = max(best, int(cur.max()))
         prev = cur
     return best
@@ -92,18 +94,24 @@ def song_novelty(score: Score, artist: list[Score]) -> dict[str, TrackNovelty]:
 
 
 def summary(tracks: dict[str, TrackNovelty]) -> dict[str, float | int]:
-    """A song's figures: copied share over all non-empty bars, the longest copied run and in-order run."""
-    bars = sum(t.bars for t in tracks.values())
-    return {"copied_share": round(sum(t.copied_share * t.bars for t in tracks.values()) / max(bars, 1), 3),
-            "longest_copied_run": max((t.longest_copied_run for t in tracks.values()), default=0),
-            "longest_in_order": max((t.longest_in_order for t in tracks.values()), default=0)}
+    """A song's figures over all its tracks, and over its pitched tracks alone (drum grooves are
+    shared across a genre; a melody or bass line lifted whole is what a producer would call a copy):
+    copied share of non-empty bars, the longest copied run and the longest run copied in order."""
+    def figures(rows: list[TrackNovelty], prefix: str) -> dict[str, float | int]:
+        bars = sum(t.bars for t in rows)
+        return {f"{prefix}copied_share": round(sum(t.copied_share * t.bars for t in rows) / max(bars, 1), 3),
+                f"{prefix}longest_copied_run": max((t.longest_copied_run for t in rows), default=0),
+                f"{prefix}longest_in_order": max((t.longest_in_order for t in rows), default=0)}
+
+    pitched = [t for role, t in tracks.items() if role not in DRUM_ROLES]
+    return {**figures(list(tracks.values()), ""), **figures(pitched, "pitched_")}
 
 
 def self_borrowing(artist: list[Score]) -> dict[str, float | int]:
     """The artist's own habit: each song against the others, averaged (share) and at most (runs)."""
     rows = [summary(song_novelty(s, artist[:i] + artist[i + 1:])) for i, s in enumerate(artist)]
+    keys = [f"{p}{k}" for p in ("", "pitched_") for k in ("copied_share", "longest_copied_run", "longest_in_order")]
     if not rows:
-        return {"copied_share": 0.0, "longest_copied_run": 0, "longest_in_order": 0}
-    return {"copied_share": round(float(np.mean([r["copied_share"] for r in rows])), 3),
-            "longest_copied_run": max(r["longest_copied_run"] for r in rows),
-            "longest_in_order": max(r["longest_in_order"] for r in rows)}
+        return {k: 0 for k in keys}
+    return {k: round(float(np.mean([r[k] for r in rows])), 3) if k.endswith("share") else max(r[k] for r in rows)
+            for k in keys}

@@ -122,17 +122,18 @@ def _mean_overlap(fit: dict[str, dict]) -> float | None:
 
 def format_table(report: dict) -> str:
     """The report as the lines ``template evaluate`` prints."""
-    lines = [f"artist {report['artist']} ({report['artist_songs']} songs); self-borrowing: "
-             f"{report['artist_self_borrowing']['copied_share']:.2f} of bars, runs up to "
-             f"{report['artist_self_borrowing']['longest_copied_run']} bars, in order up to "
-             f"{report['artist_self_borrowing']['longest_in_order']}",
-             f"{'candidate':<34} {'style':>5} {'copied':>6} {'run':>3} {'ord':>3} {'scale':>5} {'groove':>6} "
+    own = report["artist_self_borrowing"]
+    lines = [f"artist {report['artist']} ({report['artist_songs']} songs); its own self-borrowing: all tracks "
+             f"{own['copied_share']:.2f} of bars (in order up to {own['longest_in_order']} bars), pitched tracks "
+             f"{own['pitched_copied_share']:.2f} (in order up to {own['pitched_longest_in_order']} bars)",
+             f"{'candidate':<30} {'style':>5} {'copied':>6} {'ord':>3} {'pitch':>5} {'ord':>3} {'scale':>5} {'groove':>6} "
              f"{'empty':>5} {'LUFS':>6} {'dBTP':>5} {'clip':>4} {'resid':>6} {'8bar':>4}"]
     for c in report["candidates"]:
         n, s, a = c["novelty"], c["sanity"], c["audio"]
         resid = "-" if a["stems_vs_mix_residual_db"] is None else f"{a['stems_vs_mix_residual_db']:.0f}"
-        lines.append(f"{c['title'][:34]:<34} {c['style_fit'] or 0:5.2f} {n['copied_share']:6.2f} {n['longest_copied_run']:3d} "
-                     f"{n['longest_in_order']:3d} {s['scale_consistency']:5.2f} {s['groove_consistency']:6.2f} "
+        lines.append(f"{c['title'][:30]:<30} {c['style_fit'] or 0:5.2f} {n['copied_share']:6.2f} {n['longest_in_order']:3d} "
+                     f"{n['pitched_copied_share']:5.2f} {n['pitched_longest_in_order']:3d} "
+                     f"{s['scale_consistency']:5.2f} {s['groove_consistency']:6.2f} "
                      f"{s['empty_beat_rate']:5.2f} {a['integrated_lufs']:6.1f} {a['true_peak_dbtp']:5.1f} "
                      f"{a['clipped_samples']:4d} {resid:>6} {c['structure']['boundaries_on_8_bar_lines']:4.2f}")
     spread = report["artist_sanity_spread"]
