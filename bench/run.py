@@ -20,6 +20,7 @@ import platform
 import resource
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,8 +210,8 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         for stage in STAGES:
-            with context.Pool(1) as pool:
-                line, peak_mb = pool.apply(_run_stage, (stage.__name__, args.quick, work))
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                line, peak_mb = pool.submit(_run_stage, stage.__name__, args.quick, work).result()
             print(f"{line}; peak memory {peak_mb:,.0f} MB", flush=True)
 
 

@@ -33,11 +33,11 @@ _KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fx", ("riser", "rise", "uplifter", "downlifter", "sweep", "impact", "fx", "sfx", "whoosh",
             "noise", "crash fx", "reverse", "boom", "hit fx", "zap", "laser")),
     ("kick", ("kick", "kik", "bd", "bassdrum", "bass drum", "bdrum", "kck")),
-    ("snare", ("snare", "snr", "sd", "rim", "rimshot")),
+    ("snare", ("snare", "snr", "sd", "sn", "rim", "rimshot")),
     ("clap", ("clap", "clp", "handclap", "snap")),
-    ("hats", ("hat", "hh", "hihat", "hi hat", "hi-hat", "shaker", "oh", "ch", "ride")),
-    ("cymbal", ("crash", "cymbal", "cym", "splash", "china")),
-    ("perc", ("perc", "tom", "conga", "bongo", "cowbell", "clave", "tamb", "tambourine", "block",
+    ("hats", ("hat", "hh", "hihat", "hi hat", "hi-hat", "shaker", "oh", "ch")),
+    ("cymbal", ("crash", "cymbal", "cym", "splash", "china", "ride")),
+    ("perc", ("perc", "tom", "tm", "conga", "bongo", "cowbell", "clave", "tamb", "tambourine", "block",
               "timbale", "wood", "drum", "drums", "beat", "808 cl")),
     ("sub", ("sub", "808", "subbass", "sub bass")),
     ("bass", ("bass", "bassline", "reese", "wobble", "low")),
@@ -50,10 +50,11 @@ _KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def words_of(name: str) -> list[str]:
-    """Lower-case words of a name: '03_Kick 2' -> ['kick']; 'HiHatOpen' -> ['hi', 'hat', 'open']."""
+    """Lower-case words of a name, numbering dropped: '03_Kick 2' -> ['kick']; 'HiHatOpen' -> ['hi', 'hat',
+    'open']; 'SN4_07' -> ['sn'] (drum kits number their layers)."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
     spaced = re.sub(r"[^A-Za-z0-9#]+", " ", spaced).lower()
-    return [w for w in spaced.split() if not w.isdigit()]
+    return [w.rstrip("0123456789") for w in spaced.split() if not w.isdigit()]
 
 
 def role_from_name(name: str) -> tuple[str | None, float]:

@@ -264,13 +264,13 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     """
     sampling = sampling or SamplingSettings()
     rng = np.random.default_rng(seed)
-    stats = learn_plan_stats(corpus)
+    plan_stats = learn_plan_stats(corpus)
     table, self_borrow = catalogue(corpus)
     tempos = [s.bpm for _, s in corpus]
     keys = [s.key for _, s in corpus]
     songs = []
     for _ in range(count):
-        plan = plan_song(stats, rng, bars)
+        plan = plan_song(plan_stats, rng, bars)
         song_key = key or keys[int(rng.integers(len(keys)))]
         song_bpm = float(bpm or round(float(rng.uniform(min(tempos), max(tempos)))))
         songs.append((plan, song_key, song_bpm))

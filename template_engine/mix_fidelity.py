@@ -3,7 +3,7 @@
 Each song held out of training is rendered again from its own MIDI with the learned profile and the
 artist's samples, and every role of that render is measured exactly as ingest measured the real
 frozen stem (``project_ingest.ingest.measure_role``); the two are compared: loudness relative to the
-mix (dB), spectrum (mean absolute third-octave difference, dB), ducking depth (dB) and the ducking
+mix (dB), spectrum (mean absolute third-octave difference where the stem has energy, dB), ducking depth (dB) and the ducking
 curve's correlation, and the correlation of the brightness trajectories through each section type.
 """
 
@@ -32,11 +32,19 @@ def _correlation(a: list[float | None], b: list[float | None]) -> float | None:
     return float(np.corrcoef(x[:n][ok], y[:n][ok])[0, 1])
 
 
+def spectral_distance_db(got: list[float], want: list[float], within_db: float = 30.0) -> float:
+    """Mean absolute difference (dB) of two third-octave curves over the bands where the real stem
+    is within ``within_db`` of its loudest band (60 dB down, a difference is not heard)."""
+    got_a, want_a = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    audible = want_a >= want_a.max() - within_db
+    return round(float(np.mean(np.abs(got_a[audible] - want_a[audible]))), 2)
+
+
 def compare_role(got: dict, want: dict) -> dict[str, float | None]:
     """One role's rendered figures against the real stem's (both as ``measure_role`` writes them)."""
     out: dict[str, float | None] = {
         "loudness_error_db": round(got["relative_loudness_db"] - want["relative_loudness_db"], 2),
-        "spectral_distance_db": round(float(np.mean(np.abs(np.subtract(got["eq_db"], want["eq_db"])))), 2),
+        "spectral_distance_db": spectral_distance_db(got["eq_db"], want["eq_db"]),
         "ducking_depth_error_db": None, "ducking_curve_correlation": None, "automation_correlation": None}
     if got.get("sidechain") and want.get("sidechain"):
         out["ducking_depth_error_db"] = round(got["sidechain"]["depth_db"] - want["sidechain"]["depth_db"], 2)

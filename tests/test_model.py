@@ -105,3 +105,52 @@ def test_generated_song_has_roles_in_their_sections(trained_bundle):
     kicks = [n for n in score.tracks.get("kick", []) if drop.start_bar * 4 <= n.start < drop.end_bar * 4]
     assert kicks, "the artist's drops have a kick"
     assert 0.0 <= novelty["copy_rate"] <= 1.0
+
+
+def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path):
+    import json
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from project_ingest.bundle import ArtistBundle
+    from template_engine.train import TrainSettings, train
+
+    path = tmp_path / "resume"
+    shutil.copytree(tiny_bundle.path, path)
+    for leftover in ("model", ".model.work"):
+        shutil.rmtree(path / leftover, ignore_errors=True)
+    small = "ModelConfig(n_layer=1, d_model=64, n_head=2, dropout=0.0)"
+    code = ("from pathlib import Path; from project_ingest.bundle import ArtistBundle; "
+            "from template_engine.model import ModelConfig; from template_engine.train import TrainSettings, train; "
+            f"train(ArtistBundle.load(Path({str(path)!r})), TrainSettings(minutes=5, eval_every=5, patience=1000, "
+            f"model={small}), progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1])
+    meta = path / ".model.work" / "checkpoint.json"
+    deadline = time.monotonic() + 240
+    while child.poll() is None and time.monotonic() < deadline:
+        if meta.exists() and json.loads(meta.read_text())["step"] >= 10:
+            break
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    killed_at = json.loads(meta.read_text())["step"]
+    assert killed_at >= 10 and not (path / "model" / "model.safetensors").exists()
+    summary = train(ArtistBundle.load(path), TrainSettings(minutes=0.1, eval_every=5, patience=1000,
+                                                           model=ModelConfig(n_layer=1, d_model=64, n_head=2, dropout=0.0)),
+                    progress=False)
+    assert summary["steps"] > killed_at
+    log = [json.loads(line) for line in (path / "model" / "training_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log][: killed_at // 5] == list(range(5, killed_at + 1, 5))
+
+
+def test_generation_reports_the_tokens_it_sampled(trained_bundle):
+    model, tok = load_model(trained_bundle)
+    stats: dict = {}
+    generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None, bars=8,
+                   stats=stats)
+    assert stats["tokens_sampled"] > 0 and stats["phrases_written"] >= 2
