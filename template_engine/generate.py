@@ -238,7 +238,7 @@ def catalogue(corpus: list[tuple[str, Score]]) -> tuple[dict[tuple, set[str]], f
 
 def copy_rate(written: list[dict[str, list[BeatNote]]], table: dict[tuple, set[str]]) -> tuple[float, list[bool]]:
     """Share of generated role-phrases found verbatim in the catalogue, and which phrases hold a copy
-    of a pitched pattern (drum grooves are shared by a genre and are only counted)."""
+    of a pattern of four notes or more (a copied drum groove as much as a copied melody)."""
     copied, total, flags = 0, 0, []
     for phrase in written:
         flag = False
@@ -249,7 +249,7 @@ def copy_rate(written: list[dict[str, list[BeatNote]]], table: dict[tuple, set[s
             total += 1
             hit = (role, sig) in table
             copied += hit
-            flag |= hit and role not in DRUM_ROLES and len(notes) >= 4
+            flag |= hit and len(notes) >= 4
         flags.append(flag)
     return copied / max(total, 1), flags
 
@@ -260,7 +260,7 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     """``count`` new songs written in one batched pass, each with its novelty figures.
 
     Phrases of a song whose copy rate exceeds the artist's own self-borrowing (+0.1) are rewritten
-    hotter when they copy a pitched pattern. ``stats``, when given, receives the tokens sampled.
+    hotter when they copy a pattern of the catalogue. ``stats``, when given, receives the tokens sampled.
     """
     sampling = sampling or SamplingSettings()
     rng = np.random.default_rng(seed)
