@@ -256,11 +256,13 @@ def copy_rate(written: list[dict[str, list[BeatNote]]], table: dict[tuple, set[s
 
 def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
                    seed: int, bpm: float | None, key: Key | None, bars: int | None,
-                   sampling: SamplingSettings | None = None, stats: dict | None = None) -> list[tuple[Score, dict]]:
+                   sampling: SamplingSettings | None = None, roles: tuple[str, ...] | None = None,
+                   stats: dict | None = None) -> list[tuple[Score, dict]]:
     """``count`` new songs written in one batched pass, each with its novelty figures.
 
     Phrases of a song whose copy rate exceeds the artist's own self-borrowing (+0.1) are rewritten
-    hotter when they copy a pattern of the catalogue. ``stats``, when given, receives the tokens sampled.
+    hotter when they copy a pattern of the catalogue. ``roles``, when given, keeps only those roles of
+    the plan. ``stats``, when given, receives the tokens sampled.
     """
     sampling = sampling or SamplingSettings()
     rng = np.random.default_rng(seed)
@@ -271,6 +273,8 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     songs = []
     for _ in range(count):
         plan = plan_song(plan_stats, rng, bars)
+        if roles is not None:
+            plan.roles = [[r for r in section_roles if r in roles] for section_roles in plan.roles]
         song_key = key or keys[int(rng.integers(len(keys)))]
         song_bpm = float(bpm or round(float(rng.uniform(min(tempos), max(tempos)))))
         songs.append((plan, song_key, song_bpm))

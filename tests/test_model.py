@@ -154,3 +154,10 @@ def test_generation_reports_the_tokens_it_sampled(trained_bundle):
     generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None, bars=8,
                    stats=stats)
     assert stats["tokens_sampled"] > 0 and stats["phrases_written"] >= 2
+
+
+def test_generation_keeps_only_the_roles_asked_for(trained_bundle):
+    model, tok = load_model(trained_bundle)
+    (score, _), = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None,
+                                 bars=16, roles=("kick", "bass", "lead"))
+    assert score.tracks and set(score.tracks) <= {"kick", "bass", "lead"}
