@@ -230,13 +230,13 @@ def find_loop(audio: np.ndarray, sample_rate: int) -> tuple[int, int, int]:
     start = max(start, xf)
     ref = mono[start - xf:start]
     lo = max(start + 2 * xf, end_limit - int(0.25 * (end_limit - start)) - xf)
-    best_end, best_score = end_limit, -np.inf
+    best_end = end_limit
     if end_limit - lo > 4:
         windows = np.lib.stride_tricks.sliding_window_view(mono[lo - xf:end_limit], xf)
         norms = np.linalg.norm(windows, axis=1) * (np.linalg.norm(ref) + 1e-9) + 1e-9
         scores = windows @ ref / norms
         best = int(np.argmax(scores))
-        best_end, best_score = lo + best, scores[best]
+        best_end = lo + best
     return int(start), int(best_end), int(xf)
 
 

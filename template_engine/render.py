@@ -213,7 +213,6 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
         raise InputError("--bars", f"{settings.bars} is outside 4..512")
     model, tok = load_model(bundle)
     corpus = load_corpus(bundle.path)
-    profile = bundle.mix_profile
     steps = settings.count * 2 + 1
     bar = tqdm(total=steps, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
     bar.set_postfix_str("writing MIDI")

@@ -4,11 +4,11 @@ import numpy as np
 import torch
 
 from project_ingest.corpus import load_corpus
-from project_ingest.score import BeatNote, Key
+from project_ingest.score import Key
 from template_engine.dataset import song_phrases
-from template_engine.generate import SamplingSettings, generate_songs
+from template_engine.generate import generate_songs
 from template_engine.model import ModelConfig, MusicTransformer
-from template_engine.tokens import ArtistTokenizer, Phrase, advance, allowed_mask, start_state
+from template_engine.tokens import ArtistTokenizer, advance, allowed_mask, start_state
 from template_engine.train import load_model
 
 
