@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import welch
@@ -21,6 +22,7 @@ DUCK_POINTS_PER_BEAT = 64
 DUCK_PRE_POINTS = 8
 AUTOMATION_POINTS = 16
 MAX_DUCK_ATTACK_BEATS = 0.25
+MIN_DUCK_DB = 2.0  # a smaller dip is the part's own movement, not a sidechain anyone hears
 BAND_CENTRES = 1000.0 * 2.0 ** (np.arange(-16, 13) / 3.0)  # 25 Hz .. 16 kHz, third octaves
 
 
@@ -98,9 +100,10 @@ def held_over(kick_onsets: np.ndarray, notes: list[BeatNote], seconds_per_beat: 
 
 def ducking_curve(mono: np.ndarray, sample_rate: int, kick_onsets: np.ndarray, seconds_per_beat: float) -> Ducking | None:
     """The stem's level around each kick onset (seconds), each normalised to its own recovered level
-    and combined by the median; None with fewer than 4 kicks where the stem plays, or when the dip
-    is under 1.5 dB or bottoms out later than a quarter beat after the kick (a part's own rhythm,
-    not a sidechain)."""
+    and combined by the median; depth, attack, hold and release are those of the ducking shape
+    that fits the curve best. None with fewer than 4 kicks where the stem plays, or when the dip is
+    under 2 dB or bottoms out later than a quarter beat after the kick (a part's own rhythm, not a
+    sidechain)."""
     if kick_onsets.size < 4:
         return None
     hop = seconds_per_beat * sample_rate / DUCK_POINTS_PER_BEAT
@@ -122,23 +125,42 @@ def ducking_curve(mono: np.ndarray, sample_rate: int, kick_onsets: np.ndarray, s
         return None
     curve = np.median(np.array(curves), axis=0)
     body = curve[DUCK_PRE_POINTS:]
-    lowest = int(np.argmin(body))
-    depth = float(-body[lowest])
-    if depth < 1.5 or lowest > MAX_DUCK_ATTACK_BEATS * DUCK_POINTS_PER_BEAT:
+    depth, attack, hold, release = fit_duck_shape(body)
+    if depth < MIN_DUCK_DB or attack > MAX_DUCK_ATTACK_BEATS:
         return None
-    hold_end = lowest
-    while hold_end + 1 < body.size and body[hold_end + 1] <= body[lowest] + 0.5:
-        hold_end += 1
-    half = -depth / 2
-    release = 0.0
-    for i in range(hold_end, body.size - 1):
-        if body[i] < half <= body[i + 1]:
-            crossing = i + (half - body[i]) / max(body[i + 1] - body[i], 1e-9)
-            release = 2 * (crossing - hold_end) / DUCK_POINTS_PER_BEAT
-            break
-    return Ducking(depth_db=depth, attack_beats=lowest / DUCK_POINTS_PER_BEAT,
-                   hold_beats=(hold_end - lowest) / DUCK_POINTS_PER_BEAT, release_beats=release,
+    return Ducking(depth_db=depth, attack_beats=attack, hold_beats=hold, release_beats=release,
                    curve_db=curve.tolist(), n=len(curves))
+
+
+def duck_shape(t: np.ndarray, attack: float, hold: float, release: float) -> np.ndarray:
+    """A ducking shape (0..1 of the depth) at ``t`` beats after a kick: falls linearly over ``attack``,
+    holds for ``hold``, comes back linearly in dB over ``release`` beats."""
+    t = np.asarray(t, dtype=float)
+    falling = np.clip(t / max(attack, 1e-9), 0.0, 1.0)
+    rising = 1.0 - np.clip((t - attack - hold) / max(release, 1e-9), 0.0, 1.0)
+    return np.where(t < attack, falling, rising)
+
+
+@lru_cache(maxsize=4)
+def _duck_shapes(points: int) -> tuple[list[tuple[float, float, float]], np.ndarray]:
+    """Every (attack, hold, release) on a 1/64-beat grid and its shape over ``points`` points."""
+    t = np.arange(points) / DUCK_POINTS_PER_BEAT
+    step = 1 / DUCK_POINTS_PER_BEAT
+    grid = [(float(a), float(h), float(r)) for a in np.arange(0, MAX_DUCK_ATTACK_BEATS + 2 * step, step)
+            for h in np.arange(0, 0.25 + step / 2, step) for r in np.arange(step, 1.0 + step / 2, step)]
+    return grid, np.array([duck_shape(t, a, h, r) for a, h, r in grid])
+
+
+def fit_duck_shape(body: np.ndarray) -> tuple[float, float, float, float]:
+    """Depth (dB), attack, hold and release (beats) of the shape that fits ``body`` (dB from the kick,
+    ``DUCK_POINTS_PER_BEAT`` points per beat) best in least squares; robust where the part's own
+    movement makes the curve ragged, unlike reading the half-depth crossing."""
+    grid, shapes = _duck_shapes(body.size)
+    depths = np.maximum(-(shapes @ body) / np.maximum((shapes ** 2).sum(axis=1), 1e-9), 0.0)
+    errors = ((body[None, :] + depths[:, None] * shapes) ** 2).sum(axis=1)
+    best = int(np.argmin(errors))
+    attack, hold, release = grid[best]
+    return float(depths[best]), float(attack), float(hold), float(release)
 
 
 def frame_features(mono: np.ndarray, sample_rate: int, *, hop: int = 1024) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,8 @@ from typing import Callable
 import numpy as np
 from pedalboard import HighShelfFilter, LowpassFilter, LowShelfFilter, Pedalboard
 
+from project_ingest.mix_analysis import duck_shape
+
 SWEEP_BLOCK = 512
 
 
@@ -20,14 +22,7 @@ def duck_curve_db(*, depth_db: float, attack: float, hold: float, release: float
     """A ducking curve in dB from a kick onset: falls to ``-depth_db`` over ``attack`` beats, holds for
     ``hold`` beats, comes back linearly in dB over ``release`` beats. Shape (points_per_beat * length,)."""
     t = np.arange(int(points_per_beat * length)) / points_per_beat
-    curve = np.zeros_like(t)
-    falling = t < attack
-    curve[falling] = -depth_db * t[falling] / max(attack, 1e-9)
-    held = (t >= attack) & (t < attack + hold)
-    curve[held] = -depth_db
-    rising = t >= attack + hold
-    curve[rising] = -depth_db * np.clip(1 - (t[rising] - attack - hold) / max(release, 1e-9), 0, 1)
-    return curve
+    return -depth_db * duck_shape(t, attack, hold, release)
 
 
 def ducking_gain(onsets: np.ndarray, frames: int, sample_rate: int, *, curve_db: np.ndarray,

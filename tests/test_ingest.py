@@ -34,7 +34,7 @@ def test_relative_loudness_within_1db(tiny_bundle, tiny_material):
             assert abs(got - meta["measured"]["relative_loudness_db"][track]) < 1.0, track
 
 
-@pytest.mark.parametrize("role, track", [("sub", "SUB")])
+@pytest.mark.parametrize("role, track", [("sub", "SUB"), ("pad", "Pad"), ("chords", "Chord Stabs")])
 def test_sidechain_depth_and_release_recovered(tiny_bundle, tiny_material, role, track):
     projects, _ = tiny_material
     for meta in _truth(projects):
