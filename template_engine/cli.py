@@ -110,13 +110,17 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
 @click.option("--minutes", type=click.FloatRange(0.05, 24 * 60), default=10.0, show_default=True, help="Time budget.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-steps", type=click.IntRange(1), default=None,
+              help="Stop after this many steps: with a seed, the same weights on any machine (a time budget "
+                   "alone stops wherever the machine's speed gets it).")
 @click.pass_context
-def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: int) -> None:
+def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: int, max_steps: int | None) -> None:
     """Train the artist's model on its corpus (resumes after a kill).
 
     \b
-    Example:
+    Examples:
       template train --artist me --minutes 10
+      template train --artist me --minutes 60 --max-steps 2000 --seed 3
     """
     from template_engine.train import TrainSettings, train as run_train
 
@@ -125,8 +129,10 @@ def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: in
 
         if not torch.cuda.is_available():
             raise InputError("--device", "cuda was asked for but no CUDA device is available")
-    summary = run_train(_bundle(ctx, artist), TrainSettings(minutes=minutes, device=device, seed=seed),
-                        progress=ctx.obj["progress"])
+    settings = TrainSettings(minutes=minutes, device=device, seed=seed)
+    if max_steps is not None:
+        settings.max_steps = max_steps
+    summary = run_train(_bundle(ctx, artist), settings, progress=ctx.obj["progress"])
     click.echo(f"validation loss {summary['valid_loss']:.3f} nats/token (bigram baseline {summary['bigram_valid_loss']:.3f}), "
                f"{summary['steps']} steps, {summary['params']:,} parameters")
 

@@ -161,3 +161,25 @@ def test_generation_keeps_only_the_roles_asked_for(trained_bundle):
     (score, _), = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None,
                                  bars=16, roles=("kick", "bass", "lead"))
     assert score.tracks and set(score.tracks) <= {"kick", "bass", "lead"}
+
+
+def test_same_seed_and_steps_give_the_same_weights(tiny_bundle, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from project_ingest.bundle import ArtistBundle
+    from template_engine.cli import main
+
+    hashes = []
+    for run in ("a", "b"):
+        root = tmp_path / run
+        shutil.copytree(tiny_bundle.path, root / "tiny")
+        for leftover in ("model", ".model.work"):
+            shutil.rmtree(root / "tiny" / leftover, ignore_errors=True)
+        result = CliRunner().invoke(main, ["--artists-dir", str(root), "--quiet", "train", "--artist", "tiny",
+                                           "--minutes", "5", "--max-steps", "6", "--seed", "2"])
+        assert result.exit_code == 0, result.output
+        assert "6 steps" in result.output
+        hashes.append(ArtistBundle.load(root / "tiny").model_hash())
+    assert hashes[0] == hashes[1]
