@@ -182,7 +182,7 @@ def load_corpus(bundle_dir: Path) -> list[tuple[str, Score]]:
         meta = json.loads(meta_path.read_text())
         tracks, _ = read_midi(meta_path.with_suffix(".mid"))
         score = Score(bpm=float(meta["bpm"]), key=Key.parse(meta["key"]),
-                      sections=[Section(s["type"], s["start_bar"], s["bars"], s.get("energy", 0.5)) for s in meta["sections"]],
+                      sections=[Section.from_dict(s) for s in meta["sections"]],
                       tracks={t.name: t.notes for t in tracks if t.notes}, names={t.name: t.name for t in tracks})
         songs.append((meta["title"], score))
     return songs

@@ -138,7 +138,7 @@ def analyse_project(project: ProjectInput) -> SongResult | None:
     meta = {"title": project.name, "bpm": project.bpm, "bpm_source": project.bpm_source, "key": str(key),
             "key_confidence": round(key_conf, 3), "key_source": key_source, "bars": bars,
             "offset_beats": offset, "sections_source": section_source,
-            "sections": [{"type": s.kind, "start_bar": s.start_bar, "bars": s.bars, "energy": s.energy} for s in sections],
+            "sections": [s.to_dict() for s in sections],
             "quantisation_16ths": {r: round(q.mean_offset_16ths, 3) for r, q in quantised.items()},
             "roles": sorted(tracks), "flags": project.flags, "sample_rate": sr, "source_hash": _project_hash(project),
             "bar_energy_db": [round(float(v), 2) for v in bar_db] if bar_db is not None else None}

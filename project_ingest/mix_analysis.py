@@ -206,7 +206,7 @@ def automation(level: np.ndarray, centroid: np.ndarray, frame_seconds: float, sp
     for kind, rows in per_kind.items():
         lv = nanmedian_rows(np.array([r[0] for r in rows]))
         br = nanmedian_rows(np.array([r[1] for r in rows]))
-        out[kind] = {"level_db": _rounded(lv), "brightness_oct": _rounded(br), "n": len(rows)}
+        out[kind] = {"level_db": rounded_or_none(lv), "brightness_oct": rounded_or_none(br), "n": len(rows)}
     return out
 
 
@@ -217,8 +217,14 @@ def nanmedian_rows(rows: np.ndarray) -> np.ndarray:
         return np.nanmedian(rows, axis=0)
 
 
-def _rounded(values: np.ndarray) -> list[float | None]:
+def rounded_or_none(values: np.ndarray) -> list[float | None]:
+    """Values for JSON: rounded to 3 decimals, None where there is no value (NaN)."""
     return [None if not np.isfinite(v) else round(float(v), 3) for v in values]
+
+
+def as_floats(values: list) -> np.ndarray:
+    """JSON values (lists, nested or not) back as a float array, NaN where they hold None."""
+    return np.array(values, dtype=float)
 
 
 def velocity_stats(notes: list[BeatNote], sections: list[Section]) -> dict:

@@ -76,11 +76,10 @@ def _combine_automation(autos: list[dict]) -> dict:
     kinds = sorted({k for a in autos for k in a})
     for kind in kinds:
         rows = [a[kind] for a in autos if kind in a]
-        lv = np.array([[np.nan if v is None else v for v in r["level_db"]] for r in rows], dtype=float)
-        br = np.array([[np.nan if v is None else v for v in r["brightness_oct"]] for r in rows], dtype=float)
-        lvm, brm = mx.nanmedian_rows(lv), mx.nanmedian_rows(br)
-        out[kind] = {"level_db": [None if not np.isfinite(v) else round(float(v), 3) for v in lvm],
-                     "brightness_oct": [None if not np.isfinite(v) else round(float(v), 3) for v in brm],
+        lv = mx.as_floats([r["level_db"] for r in rows])
+        br = mx.as_floats([r["brightness_oct"] for r in rows])
+        out[kind] = {"level_db": mx.rounded_or_none(mx.nanmedian_rows(lv)),
+                     "brightness_oct": mx.rounded_or_none(mx.nanmedian_rows(br)),
                      "n": int(sum(r["n"] for r in rows))}
     return out
 

@@ -35,6 +35,14 @@ class Section:
     def end_bar(self) -> int:
         return self.start_bar + self.bars
 
+    def to_dict(self) -> dict:
+        """As written in corpus and render metadata: type, start_bar (0-based), bars, energy."""
+        return {"type": self.kind, "start_bar": self.start_bar, "bars": self.bars, "energy": self.energy}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Section":
+        return cls(data["type"], data["start_bar"], data["bars"], data.get("energy", 0.5))
+
 
 @dataclass
 class Key:

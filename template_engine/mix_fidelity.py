@@ -16,6 +16,7 @@ import numpy as np
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import load_corpus
 from project_ingest.ingest import measure_role
+from project_ingest.mix_analysis import as_floats
 from project_ingest.score import BEATS_PER_BAR
 from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness
@@ -23,8 +24,7 @@ from template_engine.render import SAMPLE_RATE, mix_song
 
 
 def _correlation(a: list[float | None], b: list[float | None]) -> float | None:
-    x = np.array([np.nan if v is None else v for v in a], dtype=float)
-    y = np.array([np.nan if v is None else v for v in b], dtype=float)
+    x, y = as_floats(a), as_floats(b)
     n = min(x.size, y.size)
     ok = np.isfinite(x[:n]) & np.isfinite(y[:n])
     if ok.sum() < 3 or np.std(x[:n][ok]) < 1e-9 or np.std(y[:n][ok]) < 1e-9:

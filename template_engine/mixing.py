@@ -14,7 +14,7 @@ import numpy as np
 from pedalboard import Compressor, Pedalboard, Reverb
 from scipy.signal import firwin2, oaconvolve
 
-from project_ingest.mix_analysis import BAND_CENTRES, band_levels_db, crest_factor_db
+from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db
 from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
 from template_engine.dsp import ducking_gain, swept_lowpass
@@ -109,12 +109,12 @@ def automate(audio: np.ndarray, sample_rate: int, score: Score, automation: dict
         if b <= a:
             continue
         t = np.linspace(0, 1, len(curve["level_db"]))
-        level = np.array([np.nan if v is None else v for v in curve["level_db"]], dtype=float)
+        level = as_floats(curve["level_db"])
         if np.isfinite(level).sum() >= 2:
             ok = np.isfinite(level)
             ride = np.interp(np.linspace(0, 1, b - a), t[ok], level[ok] - np.nanmedian(level))
             gain_db[a:b] = np.clip(ride, -12, 12)
-        bright = np.array([np.nan if v is None else v for v in curve["brightness_oct"]], dtype=float)
+        bright = as_floats(curve["brightness_oct"])
         ok = np.isfinite(bright)
         if ok.sum() >= 2 and bright[ok][-1] - bright[ok][0] > 1 / 3:
             sweeps.append((a, b, t[ok], bright[ok] - bright[ok].max()))

@@ -50,7 +50,7 @@ def load_candidate(folder: Path) -> tuple[dict, Score]:
     role_of = {track_label(r): r for r in info["roles"]}
     tracks, _ = read_midi(full)
     notes = {role_of[t.name]: t.notes for t in tracks if t.name in role_of and t.notes}
-    sections = [Section(s["type"], s["start_bar"], s["bars"], s["energy"]) for s in info["sections"]]
+    sections = [Section.from_dict(s) for s in info["sections"]]
     return info, Score(info["bpm"], Key.parse(info["key"]), sections, notes, names={r: r for r in notes})
 
 
@@ -101,7 +101,7 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
     model, tok = load_model(bundle)
     written, _ = write_phrases(model, tok, infill_phrases(score, role, first, end), seed=seed,
                                sampling=SamplingSettings(temperature, top_p))
-    table, self_borrow = catalogue(load_corpus(bundle.path))
+    table, _ = catalogue(load_corpus(bundle.path))
     rate, _ = copy_rate([{role: w.get(role, [])} for w in written], table)
     novelty = {**info.get("novelty", {}), "regenerated_copy_rate": round(rate, 3)}
     known = {f.name for f in fields(RenderSettings)}
