@@ -219,6 +219,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     songs = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm, key=key,
                            bars=settings.bars, sampling=SamplingSettings(settings.temperature, settings.top_p))
     bar.update(1)
+    provenance = bundle_provenance(bundle)
     folders = []
     library = SampleLibrary(bundle.samples_dir)
     try:
@@ -230,7 +231,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
                 raise InputError(folder, "already exists: choose another --out or --seed, or pass --force")
             bar.set_postfix_str(f"{title}: mixing")
             folders.append(write_candidate(bundle, library, folder, title, score, novelty, settings, index=i,
-                                           on_mixed=lambda: bar.update(1)))
+                                           provenance=provenance, on_mixed=lambda: bar.update(1)))
             bar.update(1)
     finally:
         library.close()
@@ -239,15 +240,22 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     return folders
 
 
+def bundle_provenance(bundle: ArtistBundle) -> dict[str, str | None]:
+    """The bundle's and the model's hashes for render.json; hashing reads every file of the bundle,
+    so a batch does it once."""
+    return {"bundle_hash": bundle.content_hash(), "model_hash": bundle.model_hash()}
+
+
 def kit_seed(seed: int, index: int) -> int:
     """The seed of a candidate's kit and round robin: a regenerated candidate keeps its sounds."""
     return seed * 1000 + index
 
 
 def write_candidate(bundle: ArtistBundle, library: SampleLibrary, folder: Path, title: str, score: Score,
-                    novelty: dict, settings: RenderSettings, *, index: int, extra: dict | None = None,
-                    on_mixed: Callable[[], None] | None = None) -> Path:
-    """Mix, master and export one candidate into ``folder`` through a staging folder renamed into place."""
+                    novelty: dict, settings: RenderSettings, *, index: int, provenance: dict[str, str | None],
+                    extra: dict | None = None, on_mixed: Callable[[], None] | None = None) -> Path:
+    """Mix, master and export one candidate into ``folder`` through a staging folder renamed into place;
+    ``provenance`` is ``bundle_provenance(bundle)``."""
     profile = bundle.mix_profile
     target = (profile.get("master", {}).get("integrated_lufs") or {}).get("median") or -9.0
     mixed = mix_song(score, library, profile, seed=kit_seed(settings.seed, index))
@@ -261,7 +269,7 @@ def write_candidate(bundle: ArtistBundle, library: SampleLibrary, folder: Path, 
     files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats,
                              artist=bundle.name)
     info = {
-        "title": title, "artist": bundle.name, "bundle_hash": bundle.content_hash(), "model_hash": bundle.model_hash(),
+        "title": title, "artist": bundle.name, **provenance,
         "seed": settings.seed, "index": index, "settings": {**asdict(settings), "formats": list(settings.formats)},
         "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
         "sections": [s.to_dict() for s in score.sections],
