@@ -79,7 +79,7 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
     peaks_db = peak_envelope_db(mix)
     limit = ceiling_dbtp - CEILING_MARGIN_DB
     powers_of_frames = frame_powers(k_weighted(mix, sample_rate))
-    start = integrated_loudness(mix, sample_rate)
+    start = gated_loudness(block_powers(powers_of_frames, sample_rate))
     lowest, highest = target_lufs - start - MAX_EXTRA_DRIVE_DB, target_lufs - start + MAX_EXTRA_DRIVE_DB
     release = RELEASE_DB_PER_S
 
@@ -108,6 +108,8 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
             if abs(step) < 1e-3:
                 break
             drive += step
+        else:
+            loud = estimated(drive)
         return drive, loud
 
     drive, loud = search(target_lufs, target_lufs - start)
