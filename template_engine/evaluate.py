@@ -42,10 +42,15 @@ def find_candidates(paths: list[Path]) -> list[Path]:
     return found
 
 
-def audio_checks(folder: Path, info: dict) -> dict:
-    """Loudness (LUFS), true peak (dBTP) and clipped samples of the song; stem lengths; the per-track
-    stems' sum against the group stems' sum (the pre-master mix), as a residual in dB."""
+def read_song(folder: Path, info: dict) -> tuple[np.ndarray, int]:
+    """The candidate's mastered song as (channels, frames) float32, and its sample rate."""
     song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
+    return song.T, sr
+
+
+def audio_checks(folder: Path, info: dict, song: np.ndarray, sr: int) -> dict:
+    """Loudness (LUFS), true peak (dBTP) and clipped samples of ``song`` (channels, frames); stem
+    lengths; the per-track stems' sum against the group stems' sum (the pre-master mix), in dB."""
     stems = [folder / f for f in info["files"]["stems"]]
     lengths = {sf.info(str(p)).frames for p in stems}
     groups = [p for p in stems if p.stem.rsplit("_", 1)[-1] in GROUP_NAMES]
@@ -56,16 +61,16 @@ def audio_checks(folder: Path, info: dict) -> dict:
         track_sum = sum(sf.read(str(p), always_2d=True)[0] for p in tracks)
         rms = np.sqrt(np.mean(np.square(group_sum)))
         residual = round(float(20 * np.log10(np.sqrt(np.mean(np.square(group_sum - track_sum))) / max(rms, 1e-12) + 1e-12)), 1)
-    return {"integrated_lufs": round(integrated_loudness(song.T, sr), 2), "true_peak_dbtp": round(true_peak_db(song.T), 2),
+    return {"integrated_lufs": round(integrated_loudness(song, sr), 2), "true_peak_dbtp": round(true_peak_db(song), 2),
             "clipped_samples": int(np.sum(np.abs(song) >= CLIP_LEVEL)), "stems": len(stems),
             "stems_same_length": len(lengths) == 1, "stems_vs_mix_residual_db": residual}
 
 
-def structure(folder: Path, info: dict, score: Score) -> dict:
-    """The sections ingest would find in this song (from its MIDI and the mix's bar levels), the share
-    of their boundaries on 8-bar lines, and each one's energy; next to the sections it was written with."""
-    song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
-    bar_db = bar_levels_db(song.T, sr, 60.0 / score.bpm, 0.0, score.bars)
+def structure(info: dict, score: Score, song: np.ndarray, sr: int) -> dict:
+    """The sections ingest would find in this song (from its MIDI and the bar levels of ``song``,
+    (channels, frames)), the share of their boundaries on 8-bar lines, and each one's energy; next to
+    the sections it was written with."""
+    bar_db = bar_levels_db(song, sr, 60.0 / score.bpm, 0.0, score.bars)
     found = with_energy(detect_sections(score.tracks, score.bars, bar_db), bar_db)
     on_lines = [s.start_bar % 8 == 0 for s in found[1:]]
     return {"found": [{"type": s.kind, "start_bar": s.start_bar + 1, "bars": s.bars, "energy": s.energy} for s in found],
@@ -100,6 +105,7 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
     for folder, info, score in loaded:
         checks = sanity(score)
         tracks = bar_novelty.song_novelty(score, artist)
+        song, sr = read_song(folder, info)
         candidates.append({
             "folder": str(folder), "title": info["title"], "bpm": info["bpm"], "key": info["key"],
             "style_fit": _mean_overlap(style_fit([score], artist)),
@@ -107,8 +113,8 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
                         "tracks": {r: vars(t) for r, t in tracks.items()}},
             "sanity": {**{k: round(checks[k], 3) for k in SANITY_KEYS},
                        "ranges_outside_artist": _ranges_outside(checks["ranges"], artist_sanity)},
-            "structure": structure(folder, info, score),
-            "audio": audio_checks(folder, info),
+            "structure": structure(info, score, song, sr),
+            "audio": audio_checks(folder, info, song, sr),
         })
     return {"artist": bundle.name, "artist_songs": len(artist), "candidates": candidates,
             "style_fit": style_fit([s for _, _, s in loaded], artist),
