@@ -11,11 +11,12 @@ import torch
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
 from sample_library.roles import DRUM_ROLES, ROLES
 from template_engine.dataset import key_shift, song_phrases, transposed
-from template_engine.model import MusicTransformer
+from template_engine.model import KVCache, MusicTransformer
 from template_engine.tokens import (PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask,
                                     start_state)
 
 MAX_TRACK_TOKENS = 400
+COMPACT_BELOW = 0.75  # drop finished phrases from the batch once a quarter of its rows are done
 
 
 @dataclass
@@ -124,35 +125,35 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
     out_ids: list[list[int]] = [[] for _ in range(batch)]
     done = [False] * batch
     sampled = 0
-    cache, pos = None, 0
+    cache, pos = KVCache(model.cfg, batch), 0
+    rows = list(range(batch))  # the phrase in each row of the model's batch; finished ones are dropped
     last_logits = torch.zeros((batch, tok.vocab_size))
     role_temp = sampling.role_temperature or {}
     while not all(done) and pos < model.cfg.context - 1:
-        chosen = torch.zeros(batch, dtype=torch.long)
-        need_sample = [i for i in range(batch) if not done[i] and not queues[i]]
+        row_of = {i: r for r, i in enumerate(rows)}
+        chosen = torch.full((len(rows),), tok.song_end, dtype=torch.long)
+        need_sample = [i for i in rows if not done[i] and not queues[i]]
         if need_sample:
             sampled += len(need_sample)
-            logits_all = last_logits
             mask = allowed_mask(tok, [states[i] for i in need_sample])
             for row, i in enumerate(need_sample):
                 if track_len[i] >= MAX_TRACK_TOKENS and mask[row, tok.track_end]:
                     mask[row] = False
                     mask[row, tok.track_end] = True
-            logits = logits_all[need_sample].clone()
+            logits = last_logits[[row_of[i] for i in need_sample]]
             logits[~torch.from_numpy(mask)] = -float("inf")
             temps = torch.tensor([role_temp.get(current_role[i], sampling.temperature) for i in need_sample]).unsqueeze(1)
             if sampling.density != 1.0:
                 logits[:, tok.track_end] -= float(np.log(max(sampling.density, 1e-3)))
             picks = _sample_top_p(logits / temps.clamp(min=1e-3), sampling.top_p, gen)
             for row, i in enumerate(need_sample):
-                chosen[i] = picks[row]
-        for i in range(batch):
+                chosen[row_of[i]] = picks[row]
+        for i in rows:
             if done[i]:
-                chosen[i] = tok.song_end
                 continue
             if queues[i]:
-                chosen[i] = queues[i].pop(0)
-            token = int(chosen[i])
+                chosen[row_of[i]] = queues[i].pop(0)
+            token = int(chosen[row_of[i]])
             out_ids[i].append(token)
             if token == tok.song_end:
                 done[i] = True
@@ -167,8 +168,13 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
             else:
                 states[i] = advance(tok, states[i], token)
                 track_len[i] += 1
-        logits_step, cache = model(chosen.unsqueeze(1), cache, start=pos)
-        last_logits = logits_step[:, -1, :]
+        live = [r for r, i in enumerate(rows) if not done[i]]
+        if len(live) <= COMPACT_BELOW * len(rows):
+            index = torch.tensor(live, dtype=torch.long)
+            cache.keep(index)
+            rows, chosen = [rows[r] for r in live], chosen[index]
+        if rows:
+            last_logits = model(chosen.unsqueeze(1), cache, start=pos)[:, -1, :]
         pos += 1
     return [tok.decode_phrase(ids) for ids in out_ids], sampled
 

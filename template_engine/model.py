@@ -1,4 +1,4 @@
-"""A small decoder-only transformer with rotary positions and a KV cache."""
+"""A small decoder-only transformer with rotary positions and a preallocated KV cache."""
 
 from __future__ import annotations
 
@@ -37,6 +37,30 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return out.flatten(-2)
 
 
+class KVCache:
+    """Keys and values of every layer, written in place: each layer holds two (batch, heads, capacity,
+    head_dim) tensors whose capacity doubles when a step needs more, so a step copies nothing of the
+    past and memory follows the longest sequence, not the context."""
+
+    def __init__(self, cfg: ModelConfig, batch: int, capacity: int = 256) -> None:
+        self.context = cfg.context
+        shape = (batch, cfg.n_head, min(capacity, cfg.context), cfg.d_model // cfg.n_head)
+        self.layers = [(torch.zeros(shape), torch.zeros(shape)) for _ in range(cfg.n_layer)]
+
+    def reserve(self, length: int) -> None:
+        """Make room for ``length`` positions."""
+        capacity = self.layers[0][0].shape[2]
+        if length <= capacity:
+            return
+        grown = min(self.context, max(2 * capacity, length))
+        self.layers = [tuple(torch.cat([z, z.new_zeros((*z.shape[:2], grown - capacity, z.shape[3]))], dim=2)
+                             for z in kv) for kv in self.layers]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only the batch ``rows`` (indices), in that order."""
+        self.layers = [(k[rows], v[rows]) for k, v in self.layers]
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -46,24 +70,26 @@ class Attention(nn.Module):
         self.dropout = cfg.dropout
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+                cache: tuple[torch.Tensor, torch.Tensor] | None, start: int) -> torch.Tensor:
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         shape = (b, t, self.n_head, c // self.n_head)
         q, k, v = (z.view(shape).transpose(1, 2) for z in (q, k, v))
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if cache is not None:
-            k = torch.cat([cache[0], k], dim=2)
-            v = torch.cat([cache[1], v], dim=2)
-        past = k.shape[2] - t
-        if past == 0:
+            cache[0][:, :, start:start + t] = k
+            cache[1][:, :, start:start + t] = v
+            k, v = cache[0][:, :, :start + t], cache[1][:, :, :start + t]
+        if start == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                dropout_p=self.dropout if self.training else 0.0)
+        elif t == 1:
+            y = F.scaled_dot_product_attention(q, k, v)
         else:
-            mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(diagonal=past)
+            mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(diagonal=start)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         y = y.transpose(1, 2).contiguous().view(b, t, c)
-        return self.proj(y), (k, v)
+        return self.proj(y)
 
 
 class Block(nn.Module):
@@ -75,10 +101,10 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
                                  nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
 
-    def forward(self, x, cos, sin, cache):
-        a, new_cache = self.attn(self.ln1(x), cos, sin, cache)
-        x = x + a
-        return x + self.mlp(self.ln2(x)), new_cache
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: tuple[torch.Tensor, torch.Tensor] | None, start: int) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cos, sin, cache, start)
+        return x + self.mlp(self.ln2(x))
 
 
 class MusicTransformer(nn.Module):
@@ -107,19 +133,20 @@ class MusicTransformer(nn.Module):
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, ids: torch.Tensor, cache: list | None = None, start: int = 0) -> tuple[torch.Tensor, list]:
-        """Logits for ``ids`` (batch, time) placed at positions ``start..``; returns the updated cache."""
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None, start: int = 0) -> torch.Tensor:
+        """Logits (batch, time, vocab) for ``ids`` (batch, time) placed at positions ``start..``; with a
+        ``cache``, the keys and values of those positions are written into it and the earlier ones read."""
         t = ids.shape[1]
         cos, sin = self.cos[start:start + t], self.sin[start:start + t]
         x = self.drop(self.embed(ids))
-        new_cache = []
+        if cache is not None:
+            cache.reserve(start + t)
         for i, block in enumerate(self.blocks):
-            x, c = block(x, cos, sin, cache[i] if cache is not None else None)
-            new_cache.append(c)
-        return self.head(self.ln(x)), new_cache
+            x = block(x, cos, sin, cache.layers[i] if cache is not None else None, start)
+        return self.head(self.ln(x))
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits, _ = self(ids)
+        logits = self(ids)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
 

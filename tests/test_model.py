@@ -7,7 +7,7 @@ from project_ingest.corpus import load_corpus
 from project_ingest.score import Key
 from template_engine.dataset import song_phrases
 from template_engine.generate import generate_songs
-from template_engine.model import ModelConfig, MusicTransformer
+from template_engine.model import KVCache, ModelConfig, MusicTransformer
 from template_engine.tokens import ArtistTokenizer, advance, allowed_mask, start_state
 from template_engine.train import load_model
 
@@ -38,12 +38,12 @@ def test_kv_cache_step_matches_full_forward():
     torch.manual_seed(0)
     model = MusicTransformer(ModelConfig(vocab_size=50, context=64, n_layer=2, n_head=2, d_model=32, dropout=0.0)).eval()
     ids = torch.randint(0, 50, (2, 12))
-    full, _ = model(ids)
-    cache, steps = None, []
-    for t in range(12):
-        logits, cache = model(ids[:, t:t + 1], cache, start=t)
-        steps.append(logits[:, -1])
-    assert torch.allclose(torch.stack(steps, dim=1), full, atol=1e-5)
+    full = model(ids)
+    cache = KVCache(model.cfg, batch=2)
+    steps = [model(ids[:, :4], cache)]
+    steps += [model(ids[:, 4:7], cache, start=4)]
+    steps += [model(ids[:, t:t + 1], cache, start=t) for t in range(7, 12)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
 
 def test_model_overfits_a_tiny_fixture():
