@@ -24,11 +24,21 @@ AUTOMATION_POINTS = 16
 MAX_DUCK_ATTACK_BEATS = 0.25
 MIN_DUCK_DB = 2.0  # a smaller dip is the part's own movement, not a sidechain anyone hears
 BAND_CENTRES = 1000.0 * 2.0 ** (np.arange(-16, 13) / 3.0)  # 25 Hz .. 16 kHz, third octaves
+WELCH_SEGMENT = 4096
 
 
 def band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Long-term third-octave band levels (dB), mean over bands removed: shape (29,)."""
-    freqs, psd = welch(mono, fs=sample_rate, nperseg=4096, noverlap=0, average="mean")
+    """Long-term third-octave band levels (dB), mean over bands removed: shape (29,).
+
+    Silent 4096-frame segments add nothing to the averaged spectrum but a constant factor, which the
+    mean removal takes away, so only the segments that sound are transformed."""
+    whole = mono.size // WELCH_SEGMENT * WELCH_SEGMENT
+    if whole:
+        segments = mono[:whole].reshape(-1, WELCH_SEGMENT)
+        heard = segments[segments.any(axis=1)]
+        if heard.size:
+            mono = heard.ravel()
+    freqs, psd = welch(mono, fs=sample_rate, nperseg=WELCH_SEGMENT, noverlap=0, average="mean")
     out = np.empty(BAND_CENTRES.size)
     for i, fc in enumerate(BAND_CENTRES):
         lo, hi = fc / 2 ** (1 / 6), min(fc * 2 ** (1 / 6), sample_rate / 2)

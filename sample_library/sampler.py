@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Callable
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -17,6 +18,8 @@ from sample_library.audio_io import to_stereo
 DEFAULT_VELOCITY_EXPONENT = 1.5
 CHOKE_FADE_SECONDS = 0.003
 MAX_LOOP_CROSSFADE_SECONDS = 0.05
+
+ClipFilter = Callable[[np.ndarray], "tuple[np.ndarray, int]"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +80,22 @@ class Instrument:
         """Linear gain for a velocity (1..127)."""
         return float((np.clip(velocity, 1, 127) / 127.0) ** self.velocity_exponent)
 
-    def render(self, notes: list[Note], length: int) -> np.ndarray:
-        """Play ``notes`` into a buffer of ``length`` frames: returns (2, length) float32."""
+    def render(self, notes: list[Note], length: int, clip_filter: ClipFilter | None = None) -> np.ndarray:
+        """Play ``notes`` into a buffer of ``length`` frames: returns (2, length) float32.
+
+        Each distinct note clip (same zone, pitch, length and cut) is built once and placed at every
+        note that plays it, scaled by the note's velocity gain. ``clip_filter``, when given, filters
+        each distinct clip before it is placed and returns it with its offset in frames from the
+        note's start (negative: it begins earlier); a linear filter applied this way equals the same
+        filter run over the whole track, at the cost of the distinct clips only.
+        """
         out = np.zeros((2, length), dtype=np.float32)
         if not self.zones or not notes:
             return out
         notes = sorted(notes, key=lambda n: (n.start, n.pitch))
         rng = np.random.default_rng(self.seed)
         last_choice: dict[tuple[int, ...], int] = {}
+        clips: dict[tuple, tuple[np.ndarray, int]] = {}
         sr = self.sample_rate
         for i, note in enumerate(notes):
             start = int(round(note.start * sr))
@@ -95,27 +106,45 @@ class Instrument:
             gain = self.velocity_gain(note.velocity)
             if zone.velocity is not None:
                 gain /= max(self.velocity_gain(zone.velocity), 1e-3)
-            if self.sustained:
-                hold = max(1, int(round((note.end - note.start) * sr)))
-                release = max(1, int(self.release * sr))
-                if cut is not None:
-                    hold = max(1, min(hold, cut - start))
-                    release = min(release, max(1, int(CHOKE_FADE_SECONDS * sr)))
-                glide_from = self._glide_source(notes, i)
-                source = self._pitched(zone, note.pitch, hold + release, glide_from)
-                clip = source[:, :hold + release].copy()
-                clip[:, hold:] *= _fade_out(clip.shape[1] - hold)
-            else:
-                source = self._pitched(zone, note.pitch, 0, None)
-                clip = source
-                if cut is not None and cut - start < clip.shape[1]:
-                    fade = max(1, int(CHOKE_FADE_SECONDS * sr))
-                    keep = max(0, cut - start)
-                    clip = clip[:, :keep + fade].copy()
-                    clip[:, keep:] *= _fade_out(clip.shape[1] - keep)
-            end = min(length, start + clip.shape[1])
-            out[:, start:end] += clip[:, :end - start] * gain
+            key = self._clip_key(zone, note, notes, i, start, cut)
+            if key not in clips:
+                clip = self._clip(zone, key)
+                clips[key] = clip_filter(clip) if clip_filter is not None else (clip, 0)
+            clip, offset = clips[key]
+            a = start + offset
+            lo, hi = max(a, 0), min(length, a + clip.shape[1])
+            if hi > lo:
+                out[:, lo:hi] += clip[:, lo - a:hi - a] * np.float32(gain)
         return out
+
+    def _clip_key(self, zone: Zone, note: Note, notes: list[Note], i: int, start: int, cut: int | None) -> tuple:
+        """What decides a note's clip: (zone, pitch, glide source, frames held, release frames) for a
+        sustained instrument; (zone, pitch, frames kept before a choke) for a one-shot."""
+        sr = self.sample_rate
+        if self.sustained:
+            hold = max(1, int(round((note.end - note.start) * sr)))
+            release = max(1, int(self.release * sr))
+            if cut is not None:
+                hold = max(1, min(hold, cut - start))
+                release = min(release, max(1, int(CHOKE_FADE_SECONDS * sr)))
+            return zone.key, note.pitch, self._glide_source(notes, i), hold, release
+        return zone.key, note.pitch, None if cut is None else max(0, cut - start)
+
+    def _clip(self, zone: Zone, key: tuple) -> np.ndarray:
+        """The unscaled audio (2, frames) of ``zone`` for a clip key from ``_clip_key``."""
+        if self.sustained:
+            _, pitch, glide_from, hold, release = key
+            source = self._pitched(zone, pitch, hold + release, glide_from)
+            clip = source[:, :hold + release].copy()
+            clip[:, hold:] *= _fade_out(clip.shape[1] - hold)
+            return clip
+        _, pitch, keep = key
+        clip = self._pitched(zone, pitch, 0, None)
+        if keep is not None and keep < clip.shape[1]:
+            fade = max(1, int(CHOKE_FADE_SECONDS * self.sample_rate))
+            clip = clip[:, :keep + fade].copy()
+            clip[:, keep:] *= _fade_out(clip.shape[1] - keep)
+        return clip
 
     # -- zone choice ------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from scipy.signal import firwin2, oaconvolve
 from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db
 from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
+from sample_library.sampler import ClipFilter
 from template_engine.dsp import ducking_gain, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
@@ -34,19 +35,26 @@ def velocity_shaped(velocity: int, position16: int, model: dict | None, amount: 
     return int(np.clip(round((1 - amount) * velocity + amount * mean), 1, 127))
 
 
-def eq_to_profile(audio: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
-    """Filter ``audio`` with a linear-phase FIR whose response is the learned curve minus the rendered
-    one (third-octave bands, limited to +-9 dB), delay compensated."""
+def eq_fir(audio: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
+    """A linear-phase FIR (FIR_TAPS,) whose response is the learned third-octave curve ``target_db``
+    minus the one of ``audio`` (channels, frames), limited to +-9 dB around a 0 dB median."""
     current = band_levels_db(audio.mean(axis=0), sample_rate)
     correction = np.clip(np.array(target_db) - current, -MAX_EQ_DB, MAX_EQ_DB)
     correction -= np.median(correction)
     nyq = sample_rate / 2
     freqs = np.concatenate([[0.0], BAND_CENTRES[BAND_CENTRES < nyq] / nyq, [1.0]])
     gains_db = np.concatenate([[correction[0]], correction[: freqs.size - 2], [correction[freqs.size - 3]]])
-    fir = firwin2(FIR_TAPS, freqs, 10 ** (gains_db / 20)).astype(np.float32)
-    out = oaconvolve(audio, fir[None, :], mode="full", axes=-1)
-    delay = FIR_TAPS // 2
-    return out[:, delay:delay + audio.shape[1]].astype(np.float32)
+    return firwin2(FIR_TAPS, freqs, 10 ** (gains_db / 20)).astype(np.float32)
+
+
+def fir_clip_filter(fir: np.ndarray) -> ClipFilter:
+    """The sampler's clip filter for ``fir``: a clip (2, n) becomes its full convolution (2, n + taps - 1)
+    placed half the filter's length early, so the linear-phase delay is compensated."""
+    delay = fir.size // 2
+
+    def apply(clip: np.ndarray) -> tuple[np.ndarray, int]:
+        return oaconvolve(clip, fir[None, :], mode="full", axes=-1).astype(np.float32), -delay
+    return apply
 
 
 def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: float | None) -> np.ndarray:

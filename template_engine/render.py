@@ -102,7 +102,8 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
                   for n in notes]
         audio = inst.render(events, frames)
         if prof.get("eq_db"):
-            audio = mixing.eq_to_profile(audio, sample_rate, prof["eq_db"]["db"])
+            fir = mixing.eq_fir(audio, sample_rate, prof["eq_db"]["db"])
+            audio = inst.render(events, frames, clip_filter=mixing.fir_clip_filter(fir))
         audio = mixing.compress_to_crest(audio, sample_rate, (prof.get("crest_db") or {}).get("median"))
         audio = mixing.set_width(audio, (prof.get("width") or {}).get("median"))
         audio = mixing.automate(audio, sample_rate, score, prof.get("automation"))

@@ -109,3 +109,19 @@ def test_repitch_changes_length_by_the_ratio() -> None:
     x = np.zeros((2, 44100), np.float32)
     assert abs(repitch(x, 12).shape[1] - 22050) <= 1
     assert abs(repitch(x, -12).shape[1] - 88200) <= 1
+
+
+@pytest.mark.parametrize("sustained", [True, False])
+def test_clip_filter_equals_the_filter_over_the_whole_track(sustained: bool) -> None:
+    """A linear filter run once per distinct note clip lands exactly where it would over the track."""
+    from scipy.signal import oaconvolve
+
+    inst = Instrument(role="lead", zones=[sine_zone(decay=6.0)], sample_rate=SR, sustained=sustained, mono=True)
+    notes = [Note(0.05 + 0.25 * i, 0.05 + 0.25 * i + 0.2, 60 + (i % 3) * 4, 40 + 20 * (i % 4)) for i in range(12)]
+    length = int(3.5 * SR)
+    fir = np.hanning(255).astype(np.float32)
+    fir /= fir.sum()
+    whole = oaconvolve(inst.render(notes, length), fir[None, :], mode="full", axes=-1)[:, 127:127 + length]
+    per_clip = inst.render(notes, length, clip_filter=lambda clip: (
+        oaconvolve(clip, fir[None, :], mode="full", axes=-1).astype(np.float32), -127))
+    assert np.max(np.abs(per_clip - whole)) < 1e-5 * np.max(np.abs(whole))
