@@ -38,7 +38,7 @@ def frame_powers(weighted: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->j", weighted, weighted, dtype=np.float64)
 
 
-def block_powers(squares: np.ndarray, sample_rate: int) -> np.ndarray:
+def block_powers(squares: np.ndarray, sample_rate: float) -> np.ndarray:
     """Mean of ``squares`` (frames,) over 400 ms blocks every 100 ms: shape (blocks,)."""
     size = int(BLOCK_SECONDS * sample_rate)
     count = int(np.round((squares.size / sample_rate - BLOCK_SECONDS) / STEP_SECONDS)) + 1

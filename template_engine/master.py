@@ -9,8 +9,9 @@ sample-peak limiter with a fixed ratio-4 pre-compressor at -10 dBFS, which both 
 peaks and capped the loudness reachable at a ceiling; this one reaches the target within 0.1 LU.
 
 Because the limiter's gain moves slowly against the K-weighting filters, the loudness of the limited
-mix is the K-weighted mix's power weighted by the squared gain: the drive is searched on that, cheaply,
-and an exact measurement of the limited audio corrects what is left.
+mix is the K-weighted mix's power weighted by the squared gain: the drive is searched on that, on
+1 ms blocks (the block's loudest peak, the block's mean power), cheaply, and an exact measurement of
+the limited audio at full resolution corrects what is left.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LOOKAHEAD_S = 0.0015
 RELEASE_DB_PER_S = 20.0
 MAX_RELEASE_DB_PER_S = 160.0
 MAX_EXTRA_DRIVE_DB = 18.0  # beyond this much limiting a target is out of reach for the mix; stop there
+SEARCH_BLOCK_S = 0.001
 
 
 @dataclass
@@ -53,9 +55,17 @@ def peak_envelope_db(audio: np.ndarray) -> np.ndarray:
     return 20 * np.log10(np.maximum(peaks, 1e-9))
 
 
-def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, sample_rate: int,
+def per_block(values: np.ndarray, size: int, reduce: str) -> np.ndarray:
+    """``values`` (frames,) reduced over consecutive blocks of ``size`` frames ("max" or "mean"); the
+    last partial block is dropped: shape (frames // size,)."""
+    blocks = values[: values.size // size * size].reshape(-1, size)
+    return blocks.max(axis=1) if reduce == "max" else blocks.mean(axis=1)
+
+
+def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, sample_rate: float,
                       lookahead_s: float = LOOKAHEAD_S, release_db_per_s: float = RELEASE_DB_PER_S) -> np.ndarray:
-    """Gain reduction (dB, >= 0) per frame that keeps ``peaks_db + drive_db - reduction`` under ``ceiling_db``.
+    """Gain reduction (dB, >= 0) per frame that keeps ``peaks_db + drive_db - reduction`` under ``ceiling_db``;
+    ``sample_rate`` is the rate of ``peaks_db`` (frames, or blocks, per second).
 
     A running maximum over +-look-ahead and a box of the same width make the reduction ramp in before
     each peak and never fall below what any sample needs; the release is a cumulative maximum of the
@@ -82,16 +92,19 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
     start = gated_loudness(block_powers(powers_of_frames, sample_rate))
     lowest, highest = target_lufs - start - MAX_EXTRA_DRIVE_DB, target_lufs - start + MAX_EXTRA_DRIVE_DB
     release = RELEASE_DB_PER_S
+    block = max(1, int(SEARCH_BLOCK_S * sample_rate))
+    block_rate = sample_rate / block
+    block_peaks_db = per_block(peaks_db, block, "max")
+    block_powers_mean = per_block(powers_of_frames, block, "mean")
 
-    def reduction(drive: float) -> np.ndarray:
-        return gain_reduction_db(peaks_db, drive, limit, sample_rate, release_db_per_s=release)
-
-    def limited(drive: float) -> np.ndarray:
-        return mix * (10 ** ((drive - reduction(drive)) / 20))[None, :].astype(np.float32)
+    def limited(drive: float) -> tuple[np.ndarray, np.ndarray]:
+        reduction = gain_reduction_db(peaks_db, drive, limit, sample_rate, release_db_per_s=release)
+        return mix * (10 ** ((drive - reduction) / 20)).astype(np.float32)[None, :], reduction
 
     def estimated(drive: float) -> float:
-        gains = 10 ** ((drive - reduction(drive)) / 10)
-        return gated_loudness(block_powers(powers_of_frames * gains, sample_rate))
+        blocks = gain_reduction_db(block_peaks_db, drive, limit, block_rate, release_db_per_s=release)
+        gains = 10 ** ((drive - blocks) / 10)
+        return gated_loudness(block_powers(block_powers_mean * gains, block_rate))
 
     def search(goal: float, drive: float) -> tuple[float, float]:
         points: list[tuple[float, float]] = []
@@ -116,18 +129,18 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
     while abs(loud - target_lufs) > 0.1 and release < MAX_RELEASE_DB_PER_S:
         release *= 2
         drive, loud = search(target_lufs, drive)
-    out = limited(drive)
+    out, reduction = limited(drive)
     loud = integrated_loudness(out, sample_rate)
     for _ in range(2):
         if abs(loud - target_lufs) <= 0.1:
             break
         drive, _ = search(target_lufs - (loud - estimated(drive)), drive)
-        out = limited(drive)
+        out, reduction = limited(drive)
         loud = integrated_loudness(out, sample_rate)
     peak = true_peak_db(out)
     if peak > ceiling_dbtp:
         out = out * np.float32(10 ** ((ceiling_dbtp - 0.05 - peak) / 20))
         peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
     return out, MasterReport(loudness=loud, true_peak=peak, gain_db=float(drive),
-                             max_reduction_db=float(reduction(drive).max()), release_db_per_s=release,
+                             max_reduction_db=float(reduction.max()), release_db_per_s=release,
                              target_loudness=target_lufs, ceiling=ceiling_dbtp)
