@@ -33,7 +33,7 @@ def _to_track(name: str, events: list[tuple[int, int, mido.Message]]) -> mido.Mi
     track.append(mido.MetaMessage("track_name", name=name, time=0))
     now = 0
     for tick, _, msg in events:
-        track.append(msg.copy(time=tick - now))
+        track.append(msg.copy(skip_checks=True, time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track
@@ -53,7 +53,7 @@ def score_to_midi(score: Score, *, track_names: dict[str, str] | None = None,
     head.append(mido.MetaMessage("track_name", name="tempo", time=0))
     now = 0
     for tick, _, msg in sorted(conductor, key=lambda e: (e[0], e[1])):
-        head.append(msg.copy(time=tick - now))
+        head.append(msg.copy(skip_checks=True, time=tick - now))
         now = tick
     head.append(mido.MetaMessage("end_of_track", time=0))
     mid.tracks.append(head)

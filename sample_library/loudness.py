@@ -62,11 +62,20 @@ def gated_loudness(powers: np.ndarray) -> float:
     return float(-0.691 + 10 * np.log10(kept.mean()))
 
 
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float:
-    """BS.1770 integrated loudness (LUFS) of (channels, frames); -70 for silence or very short sounds."""
+def integrated_loudness(audio: np.ndarray, sample_rate: int,
+                        spans: list[tuple[int, int]] | None = None) -> float:
+    """BS.1770 integrated loudness (LUFS) of (channels, frames); -70 for silence or very short sounds.
+
+    With ``spans`` (frame ranges [start, stop) outside which ``audio`` is silent, each with room for
+    the K-weighting's tail), only the spans are filtered; the silence between them is gated out."""
     if audio.shape[1] < int(BLOCK_SECONDS * sample_rate):
         return ABSOLUTE_GATE_LUFS
-    return gated_loudness(block_powers(frame_powers(k_weighted(audio, sample_rate)), sample_rate))
+    if spans is None:
+        return gated_loudness(block_powers(frame_powers(k_weighted(audio, sample_rate)), sample_rate))
+    squares = np.zeros(audio.shape[1])
+    for a, b in spans:
+        squares[a:b] = frame_powers(k_weighted(audio[:, a:b], sample_rate))
+    return gated_loudness(block_powers(squares, sample_rate))
 
 
 def true_peak_db(audio: np.ndarray) -> float:

@@ -50,6 +50,32 @@ class Zone:
 
 
 @dataclass
+class Performance:
+    """An instrument's notes made ready to place: its distinct clips, each (2, n) float32, and in note
+    order (clip index, start frame, linear gain) of every note."""
+
+    clips: list[np.ndarray]
+    notes: list[tuple[int, int, float]]
+
+    def place(self, length: int, clip_filter: ClipFilter | None = None) -> np.ndarray:
+        """The notes summed into a buffer of ``length`` frames: (2, length) float32.
+
+        ``clip_filter``, when given, filters each distinct clip before it is placed and returns it with
+        its offset in frames from the note's start (negative: it begins earlier); a linear filter
+        applied this way equals the same filter run over the whole track, at the cost of the distinct
+        clips only."""
+        out = np.zeros((2, length), dtype=np.float32)
+        clips = [clip_filter(c) if clip_filter is not None else (c, 0) for c in self.clips]
+        for which, start, gain in self.notes:
+            clip, offset = clips[which]
+            a = start + offset
+            lo, hi = max(a, 0), min(length, a + clip.shape[1])
+            if hi > lo:
+                out[:, lo:hi] += clip[:, lo - a:hi - a] * np.float32(gain)
+        return out
+
+
+@dataclass
 class Instrument:
     """A role's instrument: its zones and how it plays them.
 
@@ -81,24 +107,21 @@ class Instrument:
         return float((np.clip(velocity, 1, 127) / 127.0) ** self.velocity_exponent)
 
     def render(self, notes: list[Note], length: int, clip_filter: ClipFilter | None = None) -> np.ndarray:
-        """Play ``notes`` into a buffer of ``length`` frames: returns (2, length) float32.
+        """Play ``notes`` into a buffer of ``length`` frames: returns (2, length) float32."""
+        return self.perform(notes, length).place(length, clip_filter)
 
-        Each distinct note clip (same zone, pitch, length and cut) is built once and placed at every
-        note that plays it, scaled by the note's velocity gain. ``clip_filter``, when given, filters
-        each distinct clip before it is placed and returns it with its offset in frames from the
-        note's start (negative: it begins earlier); a linear filter applied this way equals the same
-        filter run over the whole track, at the cost of the distinct clips only.
-        """
-        out = np.zeros((2, length), dtype=np.float32)
+    def perform(self, notes: list[Note], length: int) -> Performance:
+        """What playing ``notes`` into ``length`` frames takes: each distinct note clip (same zone,
+        pitch, length and cut) built once, and where and how loud every note places one."""
+        perf = Performance(clips=[], notes=[])
         if not self.zones or not notes:
-            return out
+            return perf
         notes = sorted(notes, key=lambda n: (n.start, n.pitch))
         rng = np.random.default_rng(self.seed)
         last_choice: dict[tuple[int, ...], int] = {}
-        clips: dict[tuple, tuple[np.ndarray, int]] = {}
-        sr = self.sample_rate
+        index: dict[tuple, int] = {}
         for i, note in enumerate(notes):
-            start = int(round(note.start * sr))
+            start = int(round(note.start * self.sample_rate))
             if start >= length:
                 break
             zone = self._pick_zone(note, rng, last_choice)
@@ -107,15 +130,11 @@ class Instrument:
             if zone.velocity is not None:
                 gain /= max(self.velocity_gain(zone.velocity), 1e-3)
             key = self._clip_key(zone, note, notes, i, start, cut)
-            if key not in clips:
-                clip = self._clip(zone, key)
-                clips[key] = clip_filter(clip) if clip_filter is not None else (clip, 0)
-            clip, offset = clips[key]
-            a = start + offset
-            lo, hi = max(a, 0), min(length, a + clip.shape[1])
-            if hi > lo:
-                out[:, lo:hi] += clip[:, lo - a:hi - a] * np.float32(gain)
-        return out
+            if key not in index:
+                index[key] = len(perf.clips)
+                perf.clips.append(self._clip(zone, key))
+            perf.notes.append((index[key], start, gain))
+        return perf
 
     def _clip_key(self, zone: Zone, note: Note, notes: list[Note], i: int, start: int, cut: int | None) -> tuple:
         """What decides a note's clip: (zone, pitch, glide source, frames held, release frames) for a

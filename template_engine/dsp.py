@@ -15,6 +15,33 @@ from pedalboard import HighShelfFilter, LowpassFilter, LowShelfFilter, Pedalboar
 from project_ingest.mix_analysis import duck_shape
 
 SWEEP_BLOCK = 512
+SPAN_BLOCK_S = 0.1  # two of the 50 ms frames the crest factor is measured on, so spans keep their grid
+SPAN_TAIL_S = 0.3
+
+Span = tuple[int, int]
+
+
+def sounding_spans(audio: np.ndarray, sample_rate: int, tail_s: float = SPAN_TAIL_S) -> list[Span]:
+    """The frame ranges [start, stop) where (channels, frames) ``audio`` sounds: runs of 100 ms blocks
+    holding any non-zero sample, each extended by ``tail_s`` seconds (rounded up to whole blocks: room
+    for the tails of the filters and compressors run on them), merged when they meet. Outside them
+    ``audio`` is exactly 0, so a chain run on the spans alone equals the chain run on the whole track."""
+    frames = audio.shape[1]
+    size = int(round(SPAN_BLOCK_S * sample_rate))
+    blocks = -(-frames // size)
+    padded = np.zeros((audio.shape[0], blocks * size), dtype=bool)
+    padded[:, :frames] = audio != 0
+    heard = padded.reshape(audio.shape[0], blocks, size).any(axis=(0, 2))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], heard.astype(np.int8), [0]])))
+    tail = -(-int(tail_s * sample_rate) // size) * size
+    spans: list[Span] = []
+    for first, end in zip(edges[::2] * size, edges[1::2] * size):
+        start, stop = int(first), int(min(end + tail, frames))
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], stop)
+        else:
+            spans.append((start, stop))
+    return spans
 
 
 def duck_curve_db(*, depth_db: float, attack: float, hold: float, release: float,
@@ -26,19 +53,20 @@ def duck_curve_db(*, depth_db: float, attack: float, hold: float, release: float
 
 
 def ducking_gain(onsets: np.ndarray, frames: int, sample_rate: int, *, curve_db: np.ndarray,
-                 points_per_beat: int, seconds_per_beat: float) -> np.ndarray:
-    """Linear gain (frames,) with ``curve_db`` placed at every onset (seconds); overlaps take the deeper."""
+                 points_per_beat: int, seconds_per_beat: float, start: int = 0) -> np.ndarray:
+    """Linear gain (frames,) of the frames from ``start`` on, with ``curve_db`` placed at every onset
+    (seconds); overlaps take the deeper."""
     span = int(curve_db.size / points_per_beat * seconds_per_beat * sample_rate)
     pos = np.arange(span) / (seconds_per_beat * sample_rate) * points_per_beat
-    curve = np.interp(pos, np.arange(curve_db.size), curve_db, right=0.0)
-    gain_db = np.zeros(frames)
+    curve = (10.0 ** (np.interp(pos, np.arange(curve_db.size), curve_db, right=0.0) / 20.0)).astype(np.float32)
+    gain = np.ones(frames, dtype=np.float32)
     for onset in np.asarray(onsets, dtype=float):
-        start = int(round(onset * sample_rate))
-        if start >= frames or start + span <= 0:
+        at = int(round(onset * sample_rate)) - start
+        if at >= frames or at + span <= 0:
             continue
-        a, b = max(start, 0), min(start + span, frames)
-        np.minimum(gain_db[a:b], curve[a - start:b - start], out=gain_db[a:b])
-    return (10.0 ** (gain_db / 20.0)).astype(np.float32)
+        a, b = max(at, 0), min(at + span, frames)
+        np.minimum(gain[a:b], curve[a - at:b - at], out=gain[a:b])
+    return gain
 
 
 def swept_lowpass(audio: np.ndarray, sample_rate: int, cutoff_at: Callable[[int], float]) -> np.ndarray:

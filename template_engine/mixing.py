@@ -8,6 +8,7 @@ section type. Arrays are (2, frames) float32.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -18,7 +19,7 @@ from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db,
 from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
 from sample_library.sampler import ClipFilter
-from template_engine.dsp import ducking_gain, swept_lowpass
+from template_engine.dsp import Span, ducking_gain, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
@@ -57,79 +58,112 @@ def fir_clip_filter(fir: np.ndarray) -> ClipFilter:
     return apply
 
 
-def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: float | None) -> np.ndarray:
-    """Compress when the rendered crest factor exceeds the learned one by more than 2 dB."""
-    if target_crest_db is None:
-        return audio
-    crest = crest_factor_db(audio, sample_rate)
+def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: float | None, spans: list[Span]) -> None:
+    """Compress, in place within ``spans``, when the rendered crest factor exceeds the learned one by
+    more than 2 dB. Spans are apart by more than the compressor's release, so each starts afresh."""
+    if target_crest_db is None or not spans:
+        return
+    crest = crest_factor_db(np.concatenate([audio[:, a:b] for a, b in spans], axis=1), sample_rate)
     if crest <= target_crest_db + 2:
-        return audio
-    peak_db = 20 * np.log10(np.max(np.abs(audio)) + 1e-12)
+        return
+    peak_db = 20 * np.log10(max(peak_of(audio, spans), 1e-12))
     threshold = peak_db - (crest - target_crest_db) * 1.5
     comp = Pedalboard([Compressor(threshold_db=float(threshold), ratio=4.0, attack_ms=3.0, release_ms=80.0)])
-    return comp(audio, sample_rate)
+    for a, b in spans:
+        audio[:, a:b] = comp(audio[:, a:b], sample_rate)
 
 
-def set_width(audio: np.ndarray, target: float | None) -> np.ndarray:
-    """Scale the side signal so the side/mid RMS ratio approaches ``target`` (limited to 0..2x)."""
-    if target is None or audio.shape[0] != 2:
-        return audio
-    mid = 0.5 * (audio[0] + audio[1])
-    side = 0.5 * (audio[0] - audio[1])
-    current = np.sqrt(np.mean(side ** 2)) / max(np.sqrt(np.mean(mid ** 2)), 1e-12)
+def set_width(audio: np.ndarray, target: float | None, spans: list[Span]) -> None:
+    """Scale the side signal, in place, so the side/mid RMS ratio approaches ``target`` (limited to 0..2x)."""
+    if target is None or audio.shape[0] != 2 or not spans:
+        return
+    mid_power = sum(float(np.sum(np.square(audio[0, a:b] + audio[1, a:b], dtype=np.float64))) for a, b in spans)
+    side_power = sum(float(np.sum(np.square(audio[0, a:b] - audio[1, a:b], dtype=np.float64))) for a, b in spans)
+    current = np.sqrt(side_power) / max(np.sqrt(mid_power), 1e-12)
     if current < 1e-4:
-        return audio
+        return
     scale = float(np.clip(target / current, 0.0, 2.0))
-    side = side * scale
-    return np.stack([mid + side, mid - side]).astype(np.float32)
+    same, cross = np.float32((1 + scale) / 2), np.float32((1 - scale) / 2)
+    for a, b in spans:
+        left, right = audio[0, a:b].copy(), audio[1, a:b]
+        audio[0, a:b] = same * left + cross * right
+        audio[1, a:b] = cross * left + same * right
 
 
-def sidechain(audio: np.ndarray, sample_rate: int, profile_sc: dict | None, kick_times: np.ndarray,
-              seconds_per_beat: float) -> np.ndarray:
-    """The learned ducking curve placed at every kick onset (seconds), sample-accurate."""
+def sidechain_gain(sample_rate: int, profile_sc: dict | None, kick_times: np.ndarray, seconds_per_beat: float,
+                   start: int, stop: int) -> np.ndarray | None:
+    """The learned ducking curve placed at every kick onset (seconds), sample-accurate: the linear gain
+    of frames ``start..stop`` (stop - start,), or None when the role does not duck."""
     if not profile_sc or kick_times.size == 0:
-        return audio
+        return None
     pre = profile_sc.get("pre_points", 0)
     curve = np.minimum(np.array(profile_sc["curve_db"][pre:], dtype=float), 0.0)
     curve[-max(1, curve.size // 8):] = np.linspace(curve[-max(1, curve.size // 8)], 0.0, max(1, curve.size // 8))
-    gain = ducking_gain(kick_times, audio.shape[1], sample_rate, curve_db=curve,
+    return ducking_gain(kick_times, stop - start, sample_rate, curve_db=curve, start=start,
                         points_per_beat=profile_sc["points_per_beat"], seconds_per_beat=seconds_per_beat)
-    return audio * gain
 
 
-def automate(audio: np.ndarray, sample_rate: int, score: Score, automation: dict | None) -> np.ndarray:
-    """Apply the learned per-section-type level rides and brightness sweeps.
+@dataclass
+class Automation:
+    """A role's learned automation laid on a song: gain rides and low-pass sweeps, each as
+    (first frame, end frame, normalised times (n,), values (n,)); ride values in dB, sweep values in
+    octaves of brightness below the brightest point."""
+
+    rides: list[tuple[int, int, np.ndarray, np.ndarray]]
+    sweeps: list[tuple[int, int, np.ndarray, np.ndarray]]
+
+    def ride_gain(self, start: int, stop: int) -> np.ndarray | None:
+        """Linear gain (stop - start,) of the rides over frames ``start..stop``; None where none plays."""
+        gain_db = None
+        for a, b, t, level in self.rides:
+            lo, hi = max(a, start), min(b, stop)
+            if hi <= lo:
+                continue
+            if gain_db is None:
+                gain_db = np.zeros(stop - start, dtype=np.float32)
+            where = (np.arange(lo, hi) - a) / max(b - a - 1, 1)
+            gain_db[lo - start:hi - start] = np.clip(np.interp(where, t, level), -12, 12)
+        return None if gain_db is None else 10 ** (gain_db / np.float32(20))
+
+    def sweep(self, audio: np.ndarray, sample_rate: int, spans: list[Span]) -> None:
+        """Run the low-pass sweeps, in place, over the parts of ``spans`` they cover."""
+        for a, b, t, rel in self.sweeps:
+            cutoff = _sweep_cutoff(t, rel, b - a)
+            for lo, hi in spans:
+                lo, hi = max(a, lo), min(b, hi)
+                if hi > lo:
+                    audio[:, lo:hi] = swept_lowpass(audio[:, lo:hi], sample_rate,
+                                                    lambda frame, lo=lo: cutoff(frame + lo - a))
+
+
+def plan_automation(score: Score, sample_rate: int, frames: int, automation: dict | None) -> Automation:
+    """Lay the learned per-section-type level rides and brightness sweeps on ``score``'s sections.
 
     Brightness (octaves of spectral centroid) that rises through a section type by more than a third
     of an octave becomes a low-pass sweep over the same normalised time; level trajectories become
     a gain ride (limited to +-12 dB)."""
+    plan = Automation(rides=[], sweeps=[])
     if not automation:
-        return audio
+        return plan
     spb = 60.0 / score.bpm
-    gain_db = np.zeros(audio.shape[1], dtype=np.float32)
-    sweeps = []
     for s in score.sections:
         curve = automation.get(s.kind)
         if not curve:
             continue
         a = int(s.start_bar * BEATS_PER_BAR * spb * sample_rate)
-        b = min(int(s.end_bar * BEATS_PER_BAR * spb * sample_rate), audio.shape[1])
+        b = min(int(s.end_bar * BEATS_PER_BAR * spb * sample_rate), frames)
         if b <= a:
             continue
         t = np.linspace(0, 1, len(curve["level_db"]))
         level = as_floats(curve["level_db"])
-        if np.isfinite(level).sum() >= 2:
-            ok = np.isfinite(level)
-            ride = np.interp(np.linspace(0, 1, b - a), t[ok], level[ok] - np.nanmedian(level))
-            gain_db[a:b] = np.clip(ride, -12, 12)
+        ok = np.isfinite(level)
+        if ok.sum() >= 2:
+            plan.rides.append((a, b, t[ok], level[ok] - np.nanmedian(level)))
         bright = as_floats(curve["brightness_oct"])
         ok = np.isfinite(bright)
         if ok.sum() >= 2 and bright[ok][-1] - bright[ok][0] > 1 / 3:
-            sweeps.append((a, b, t[ok], bright[ok] - bright[ok].max()))
-    out = audio * (10 ** (gain_db / 20))[None, :] if np.any(gain_db) else audio.copy()
-    for a, b, t, rel in sweeps:
-        out[:, a:b] = swept_lowpass(out[:, a:b].astype(np.float32), sample_rate, _sweep_cutoff(t, rel, b - a))
-    return out.astype(np.float32, copy=False)
+            plan.sweeps.append((a, b, t[ok], bright[ok] - bright[ok].max()))
+    return plan
 
 
 def _sweep_cutoff(t: np.ndarray, brightness_oct: np.ndarray, frames: int) -> Callable[[int], float]:
@@ -138,13 +172,17 @@ def _sweep_cutoff(t: np.ndarray, brightness_oct: np.ndarray, frames: int) -> Cal
     return lambda frame: float(np.clip(18000 * 2 ** (3.0 * np.interp(frame / frames, t, brightness_oct)), 150, 18000))
 
 
-def level_to_profile(audio: np.ndarray, sample_rate: int, relative_db: float | None) -> tuple[np.ndarray, float]:
-    """Gain so the role's loudness sits ``relative_db`` from the mix reference; returns (audio, gain dB)."""
-    loud = integrated_loudness(audio, sample_rate)
+def level_gain_db(audio: np.ndarray, sample_rate: int, relative_db: float | None, spans: list[Span]) -> float:
+    """Gain (dB) that sets the role's loudness ``relative_db`` from the mix reference (0 when unknown)."""
+    loud = integrated_loudness(audio, sample_rate, spans=spans)
     if relative_db is None or loud <= -69:
-        return audio, 0.0
-    gain = float(np.clip(MIX_REFERENCE_LUFS + relative_db - loud, -40, 30))
-    return (audio * np.float32(10 ** (gain / 20))).astype(np.float32), gain
+        return 0.0
+    return float(np.clip(MIX_REFERENCE_LUFS + relative_db - loud, -40, 30))
+
+
+def peak_of(audio: np.ndarray, spans: list[Span]) -> float:
+    """Largest absolute sample of (channels, frames) ``audio`` within ``spans``."""
+    return max([max(float(audio[:, a:b].max()), -float(audio[:, a:b].min())) for a, b in spans if b > a] + [0.0])
 
 
 def reverb_return(sends: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -38,6 +38,7 @@ from sample_library.roles import GROUP_OF_ROLE
 from sample_library.sampler import Instrument, Note
 from template_engine import mixing
 from template_engine.dawproject import write_dawproject
+from template_engine.dsp import Span, sounding_spans
 from template_engine.gallery import write_gallery
 from template_engine.generate import SamplingSettings, generate_songs
 from template_engine.master import master
@@ -67,22 +68,25 @@ class RenderSettings:
 
 @dataclass
 class MixResult:
-    """Pre-master stems per track and group (2, frames), the pre-master mix, and the kit used."""
+    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used, each track's
+    level gain (dB) and the frame ranges where each track sounds (silent elsewhere)."""
 
     tracks: dict[str, np.ndarray]
     groups: dict[str, np.ndarray]
     premaster: np.ndarray
     kit: dict[str, list[str]]
     gains_db: dict[str, float]
+    spans: dict[str, list[Span]]
 
 
 def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
              sample_rate: int = SAMPLE_RATE) -> MixResult:
     """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
 
-    The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
-    FFTs and pedalboard release the GIL); each result depends only on its role, so the mix is the
-    same whatever the scheduling.
+    Each chain runs only where its track sounds (``sounding_spans``), in place. The roles' chains are
+    independent until the sum, so they run on a thread pool (numpy, scipy's FFTs and pedalboard
+    release the GIL); each result depends only on its role, so the mix is the same whatever the
+    scheduling.
     """
     roles_profile = profile.get("roles", {})
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
@@ -93,49 +97,70 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
     played = [(role, build_instrument(library, role, kit.samples[role], sample_rate=sample_rate, seed=seed), notes)
               for role, notes in score.tracks.items() if kit.samples.get(role)]
 
-    def play(job: tuple[str, Instrument, list]) -> tuple[np.ndarray, float]:
+    def play(job: tuple[str, Instrument, list]) -> tuple[np.ndarray, float, list[Span]]:
         role, inst, notes = job
         prof = roles_profile.get(role, {})
         vel_model = prof.get("velocity")
         events = [Note(n.start * spb, (n.start + n.duration) * spb, n.pitch,
                        mixing.velocity_shaped(n.velocity, int(round((n.start % BEATS_PER_BAR) * 4)), vel_model))
                   for n in notes]
-        audio = inst.render(events, frames)
+        perf = inst.perform(events, frames)
+        clip_filter = None
         if prof.get("eq_db"):
-            fir = mixing.eq_fir(audio, sample_rate, prof["eq_db"]["db"])
-            audio = inst.render(events, frames, clip_filter=mixing.fir_clip_filter(fir))
-        audio = mixing.compress_to_crest(audio, sample_rate, (prof.get("crest_db") or {}).get("median"))
-        audio = mixing.set_width(audio, (prof.get("width") or {}).get("median"))
-        audio = mixing.automate(audio, sample_rate, score, prof.get("automation"))
-        audio, gain = mixing.level_to_profile(audio, sample_rate, (prof.get("relative_loudness_db") or {}).get("median"))
-        if role != "kick":
-            audio = mixing.sidechain(audio, sample_rate, prof.get("sidechain"), kicks, spb)
-        return audio.astype(np.float32, copy=False), gain
+            fir = mixing.eq_fir(perf.place(frames), sample_rate, prof["eq_db"]["db"])
+            clip_filter = mixing.fir_clip_filter(fir)
+        audio = perf.place(frames, clip_filter)
+        spans = sounding_spans(audio, sample_rate)
+        mixing.compress_to_crest(audio, sample_rate, (prof.get("crest_db") or {}).get("median"), spans)
+        mixing.set_width(audio, (prof.get("width") or {}).get("median"), spans)
+        automation = mixing.plan_automation(score, sample_rate, frames, prof.get("automation"))
+        automation.sweep(audio, sample_rate, spans)
+        for a, b in spans:
+            ride = automation.ride_gain(a, b)
+            if ride is not None:
+                audio[:, a:b] *= ride
+        gain_db = mixing.level_gain_db(audio, sample_rate, (prof.get("relative_loudness_db") or {}).get("median"), spans)
+        level = np.float32(10 ** (gain_db / 20))
+        for a, b in spans:
+            duck = None if role == "kick" else mixing.sidechain_gain(sample_rate, prof.get("sidechain"), kicks, spb, a, b)
+            audio[:, a:b] *= level if duck is None else duck * level
+        return audio, gain_db, spans
 
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
         results = list(pool.map(play, played))
     tracks: dict[str, np.ndarray] = {}
     gains: dict[str, float] = {}
+    spans: dict[str, list[Span]] = {}
     sends = np.zeros((2, frames), dtype=np.float32)
-    for (role, _, _), (audio, gain) in zip(played, results):
-        tracks[role], gains[role] = audio, gain
+    for (role, _, _), (audio, gain, heard) in zip(played, results):
+        tracks[role], gains[role], spans[role] = audio, gain, heard
         tail = (roles_profile.get(role, {}).get("reverb_tail_s") or {}).get("median")
         if tail and tail > 0.25:
-            sends += audio * np.float32(min(0.5, tail / 4))
+            for a, b in heard:
+                sends[:, a:b] += audio[:, a:b] * np.float32(min(0.5, tail / 4))
     if np.any(sends):
         tracks["reverb_return"] = mixing.reverb_return(sends, sample_rate)
+        spans["reverb_return"] = sounding_spans(tracks["reverb_return"], sample_rate)
     groups = {g: np.zeros((2, frames), dtype=np.float32) for g in GROUP_ORDER}
     for name, audio in tracks.items():
-        groups[GROUP_OF_ROLE.get(name, "fx")] += audio
-    premaster = np.sum(list(groups.values()), axis=0, dtype=np.float32)
-    peak = max([float(np.max(np.abs(a))) for a in [premaster, *groups.values(), *tracks.values()]] + [1e-9])
+        group = groups[GROUP_OF_ROLE.get(name, "fx")]
+        for a, b in spans[name]:
+            group[:, a:b] += audio[:, a:b]
+    premaster = np.zeros((2, frames), dtype=np.float32)
+    for audio in groups.values():
+        premaster += audio
+    whole = [(0, frames)]
+    peak = max([mixing.peak_of(a, whole) for a in [premaster, *groups.values()]] +
+               [mixing.peak_of(tracks[n], spans[n]) for n in tracks] + [1e-9])
     if peak > HEADROOM_PEAK:
         scale = np.float32(HEADROOM_PEAK / peak)
-        tracks = {n: a * scale for n, a in tracks.items()}
-        groups = {g: a * scale for g, a in groups.items()}
-        premaster = premaster * scale
+        for name, audio in tracks.items():
+            for a, b in spans[name]:
+                audio[:, a:b] *= scale
+        for audio in [*groups.values(), premaster]:
+            audio *= scale
     return MixResult(tracks=tracks, groups={g: a for g, a in groups.items() if np.any(a)}, premaster=premaster,
-                     kit=kit.hashes(), gains_db=gains)
+                     kit=kit.hashes(), gains_db=gains, spans=spans)
 
 
 def folder_name(title: str, score: Score) -> str:

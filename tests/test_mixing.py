@@ -1,0 +1,55 @@
+"""The mixing chain runs only where a track sounds, and that changes nothing a producer can hear."""
+
+import numpy as np
+
+from sample_library.loudness import integrated_loudness
+from template_engine import mixing
+from template_engine.dsp import ducking_gain, sounding_spans
+
+SR = 44100
+
+
+def _sparse_track(seed: int = 0) -> np.ndarray:
+    """Ten seconds of silence with three loud decaying noise bursts, stereo: (2, frames)."""
+    rng = np.random.default_rng(seed)
+    audio = np.zeros((2, 10 * SR), dtype=np.float32)
+    for at in (0.5, 1.1, 6.0):
+        n = int(0.4 * SR)
+        burst = rng.standard_normal((2, n)) * np.exp(-np.arange(n) / (0.05 * SR))
+        audio[:, int(at * SR):int(at * SR) + n] += burst.astype(np.float32)
+    return audio
+
+
+def test_spans_hold_every_sound_and_its_tail():
+    audio = _sparse_track()
+    spans = sounding_spans(audio, SR, tail_s=0.25)
+    inside = np.zeros(audio.shape[1], dtype=bool)
+    for a, b in spans:
+        inside[a:b] = True
+    assert not np.any(audio[:, ~inside])
+    last = np.flatnonzero(np.any(audio != 0, axis=0))[-1]
+    assert any(a <= last and b >= last + int(0.25 * SR) for a, b in spans)
+    assert len(spans) == 2 and sum(b - a for a, b in spans) < 0.4 * audio.shape[1]
+
+
+def test_chain_on_spans_equals_chain_on_whole_track():
+    audio = _sparse_track()
+    spans = sounding_spans(audio, SR)
+    whole = [(0, audio.shape[1])]
+    on_spans, on_whole = audio.copy(), audio.copy()
+    for track, where in ((on_spans, spans), (on_whole, whole)):
+        mixing.compress_to_crest(track, SR, 6.0, where)
+        mixing.set_width(track, 0.3, where)
+    assert not np.allclose(on_whole, audio)
+    assert np.max(np.abs(on_spans - on_whole)) < 1e-3 * np.max(np.abs(on_whole))
+    assert abs(integrated_loudness(on_spans, SR, spans=spans) - integrated_loudness(on_whole, SR)) < 0.01
+
+
+def test_ducking_gain_from_an_offset_is_that_slice_of_the_whole():
+    curve = -12.0 * np.exp(-np.arange(64) / 10)
+    kicks = np.arange(8) * 0.5
+    full = ducking_gain(kicks, 4 * SR, SR, curve_db=curve, points_per_beat=64, seconds_per_beat=0.5)
+    start = 57_330
+    part = ducking_gain(kicks, SR, SR, curve_db=curve, points_per_beat=64, seconds_per_beat=0.5, start=start)
+    assert np.array_equal(part, full[start:start + SR])
+    assert abs(20 * np.log10(full.min()) + 12.0) < 0.01
