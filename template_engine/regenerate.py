@@ -22,7 +22,8 @@ from sample_library.library import SampleLibrary
 from sample_library.roles import ROLES
 from template_engine.dataset import in_c, key_shift, transposed
 from template_engine.generate import SamplingSettings, catalogue, copy_rate, write_phrases
-from template_engine.render import RenderSettings, bundle_provenance, track_label, write_candidate
+from template_engine.render import RenderSettings, bundle_provenance, kit_seed, mix_song, track_label, \
+    write_candidate
 from template_engine.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.train import load_model
 
@@ -107,9 +108,10 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
     known = {f.name for f in fields(RenderSettings)}
     settings = RenderSettings(**{k: v for k, v in info["settings"].items() if k in known})
     settings.formats, settings.force = tuple(settings.formats), force
+    rewritten = rewrite_track(score, role, first, end, written)
     with SampleLibrary(bundle.samples_dir) as library:
-        return write_candidate(bundle, library, target, f"{info['title']} {role} {first + 1}-{end}",
-                               rewrite_track(score, role, first, end, written), novelty, settings,
-                               index=info["index"], provenance=bundle_provenance(bundle),
-                               extra={"regenerated": {"from": Path(folder).name, "track": role,
-                                                      "bars": [first + 1, end], "seed": seed}})
+        mixed = mix_song(rewritten, library, bundle.mix_profile, seed=kit_seed(settings.seed, info["index"]))
+    return write_candidate(bundle, target, f"{info['title']} {role} {first + 1}-{end}", rewritten, novelty, settings,
+                           index=info["index"], provenance=bundle_provenance(bundle), mixed=mixed,
+                           extra={"regenerated": {"from": Path(folder).name, "track": role,
+                                                  "bars": [first + 1, end], "seed": seed}})

@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -245,20 +244,33 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     songs = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm, key=key,
                            bars=settings.bars, sampling=SamplingSettings(settings.temperature, settings.top_p))
     bar.update(1)
+    jobs = []
+    for i, (score, novelty) in enumerate(songs):
+        title = settings.title if settings.title and settings.count == 1 else \
+            f"{settings.title or bundle.name.capitalize()} {settings.seed}-{i + 1:02d}"
+        folder = Path(out_dir) / folder_name(title, score)
+        if folder.exists() and not settings.force:
+            bar.close()
+            raise InputError(folder, "already exists: choose another --out or --seed, or pass --force")
+        jobs.append((title, folder, score, novelty))
     provenance = bundle_provenance(bundle)
     folders = []
     library = SampleLibrary(bundle.samples_dir)
     try:
-        for i, (score, novelty) in enumerate(songs):
-            title = settings.title if settings.title and settings.count == 1 else \
-                f"{settings.title or bundle.name.capitalize()} {settings.seed}-{i + 1:02d}"
-            folder = Path(out_dir) / folder_name(title, score)
-            if folder.exists() and not settings.force:
-                raise InputError(folder, "already exists: choose another --out or --seed, or pass --force")
-            bar.set_postfix_str(f"{title}: mixing")
-            folders.append(write_candidate(bundle, library, folder, title, score, novelty, settings, index=i,
-                                           provenance=provenance, on_mixed=lambda: bar.update(1)))
-            bar.update(1)
+        with ThreadPoolExecutor(max_workers=1) as finisher:
+            writing: Future | None = None
+            for i, (title, folder, score, novelty) in enumerate(jobs):
+                bar.set_postfix_str(f"{title}: mixing")
+                mixed = mix_song(score, library, bundle.mix_profile, seed=kit_seed(settings.seed, i))
+                bar.update(1)
+                if writing is not None:
+                    folders.append(writing.result())
+                    bar.update(1)
+                writing = finisher.submit(write_candidate, bundle, folder, title, score, novelty, settings, index=i,
+                                          provenance=provenance, mixed=mixed)
+            if writing is not None:
+                folders.append(writing.result())
+                bar.update(1)
     finally:
         library.close()
         bar.close()
@@ -277,17 +289,15 @@ def kit_seed(seed: int, index: int) -> int:
     return seed * 1000 + index
 
 
-def write_candidate(bundle: ArtistBundle, library: SampleLibrary, folder: Path, title: str, score: Score,
-                    novelty: dict, settings: RenderSettings, *, index: int, provenance: dict[str, str | None],
-                    extra: dict | None = None, on_mixed: Callable[[], None] | None = None) -> Path:
-    """Mix, master and export one candidate into ``folder`` through a staging folder renamed into place;
-    ``provenance`` is ``bundle_provenance(bundle)``."""
+def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
+                    settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
+                    extra: dict | None = None) -> Path:
+    """Master and export one mixed candidate into ``folder`` through a staging folder renamed into
+    place; ``provenance`` is ``bundle_provenance(bundle)``. A batch runs this for one candidate while it
+    mixes the next."""
     profile = bundle.mix_profile
     target = (profile.get("master", {}).get("integrated_lufs") or {}).get("median") or -9.0
-    mixed = mix_song(score, library, profile, seed=kit_seed(settings.seed, index))
     mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=-1.0)
-    if on_mixed:
-        on_mixed()
     staging = folder.parent / f".{folder.name}.partial"
     if staging.exists():
         shutil.rmtree(staging)
