@@ -7,7 +7,9 @@ is vectorised here over cumulative sums, because the mixer and the master meter 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 from pyloudnorm.iirfilter import IIRfilter
@@ -28,9 +30,24 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     return np.concatenate([tf2sos(shelf.b, shelf.a), tf2sos(high_pass.b, high_pass.a)])
 
 
+def per_channel(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> np.ndarray:
+    """``function`` of each channel of (channels, frames) ``audio``, the channels on threads (scipy's
+    filters release the GIL), stacked: (channels, ...)."""
+    if audio.shape[0] == 1:
+        return function(audio[0])[None]
+    with ThreadPoolExecutor(max_workers=audio.shape[0]) as pool:
+        return np.stack(list(pool.map(function, audio)))
+
+
 def k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """K-weighted copy of (channels, frames) audio."""
-    return sosfilt(k_weighting_sos(sample_rate), audio, axis=-1)
+    sos = k_weighting_sos(sample_rate)
+    return per_channel(lambda channel: sosfilt(sos, channel), audio)
+
+
+def oversampled(audio: np.ndarray) -> np.ndarray:
+    """(channels, frames) audio resampled 4x by a polyphase filter: (channels, 4 * frames)."""
+    return per_channel(lambda channel: resample_poly(channel, OVERSAMPLE, 1), audio)
 
 
 def frame_powers(weighted: np.ndarray) -> np.ndarray:
@@ -73,13 +90,14 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
     if spans is None:
         return gated_loudness(block_powers(frame_powers(k_weighted(audio, sample_rate)), sample_rate))
     squares = np.zeros(audio.shape[1])
+    sos = k_weighting_sos(sample_rate)
     for a, b in spans:
-        squares[a:b] = frame_powers(k_weighted(audio[:, a:b], sample_rate))
+        squares[a:b] = frame_powers(sosfilt(sos, audio[:, a:b], axis=-1))
     return gated_loudness(block_powers(squares, sample_rate))
 
 
 def true_peak_db(audio: np.ndarray) -> float:
     """True peak (dBTP) of (channels, frames): the peak of the signal oversampled 4x (BS.1770 Annex 2)."""
-    up = resample_poly(audio, OVERSAMPLE, 1, axis=-1)
-    peak = float(np.max(np.abs(up))) if up.size else 0.0
+    up = oversampled(audio) if audio.size else audio
+    peak = max(float(up.max()), -float(up.min())) if up.size else 0.0
     return float(20 * np.log10(max(peak, 1e-9)))
