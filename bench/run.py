@@ -7,8 +7,9 @@ Each stage runs in its own process, so its peak memory (max RSS) is its own. Sta
 per second into a 3-minute stereo buffer), sample import (files per second) and index queries (ms),
 ingest (x real time of stem audio), training (steps and tokens per second within the time budget,
 validation loss against the bigram baseline), generation (tokens per second, seconds for one
-3-minute song and for a batch of ten), render (mix, master and every stem of a 3-minute song, in x
-real time) and a batch of candidates end to end through ``render_batch``. Figures, not tests.
+3-minute song and for a batch of ten), render (the mix and every stem of a 3-minute song written,
+in x real time; then the whole candidate: mix, master, song files, stems, MIDI and DAW project) and a
+batch of candidates end to end through ``render_batch``. Figures, not tests.
 """
 
 from __future__ import annotations
@@ -155,33 +156,42 @@ def bench_generate(plan: Plan) -> str:
 
 def bench_render(plan: Plan) -> str:
     import shutil
+    from concurrent.futures import ThreadPoolExecutor
 
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
     from sample_library.library import SampleLibrary
     from template_engine.generate import generate_songs
     from template_engine.master import master
-    from template_engine.render import SAMPLE_RATE, export_candidate, mix_song
+    from template_engine.render import MIX_THREADS, SAMPLE_RATE, export_candidate, mix_song, stem_files, write_audio
     from template_engine.train import load_model
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_model(bundle)
     (song, _), = generate_songs(model, tok, load_corpus(bundle.path), count=1, seed=3, bpm=128, key=None, bars=96)
     seconds = song.bars * 4 * 60 / song.bpm
-    folder = plan.work / "render-one"
     with SampleLibrary(bundle.samples_dir) as library:
         start = time.perf_counter()
         mixed = mix_song(song, library, bundle.mix_profile, seed=0)
         mixed_at = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+            for done in write_audio(pool, [(path, audio) for _, path, audio in
+                                           stem_files(plan.work / "stems-only", "bench", mixed)], SAMPLE_RATE):
+                done.result()
+        stems_at = time.perf_counter()
         mastered, _ = master(mixed.premaster, SAMPLE_RATE, target_lufs=-9.0)
         mastered_at = time.perf_counter()
-        export_candidate(folder, "bench", "Bench", song, mixed, mastered, formats=("wav", "mp3"))
-        done = time.perf_counter()
-    shutil.rmtree(folder)
-    total = done - start
-    return (f"render: {seconds / total:.1f}x real time for a {seconds:.0f} s song with {len(mixed.tracks)} stems "
-            f"({total:.1f} s: mix {mixed_at - start:.1f}, master {mastered_at - mixed_at:.1f}, "
-            f"export {done - mastered_at:.1f})")
+        export_candidate(plan.work / "render-one", "bench", "Bench", song, mixed, mastered, formats=("wav", "mp3"))
+        done_at = time.perf_counter()
+    shutil.rmtree(plan.work / "stems-only")
+    shutil.rmtree(plan.work / "render-one")
+    stems = len(mixed.groups) + len(mixed.tracks)
+    mix_and_stems = stems_at - start
+    whole = (mixed_at - start) + (done_at - stems_at)
+    return (f"render: mix + {stems} stems of a {seconds:.0f} s song at {seconds / mix_and_stems:.1f}x real time "
+            f"({mix_and_stems:.2f} s: mix {mixed_at - start:.2f}, stems {stems_at - mixed_at:.2f}); whole candidate "
+            f"(mix, master, WAV + MP3, stems, MIDI, DAW project) {seconds / whole:.1f}x ({whole:.2f} s: "
+            f"master {mastered_at - stems_at:.2f}, export {done_at - mastered_at:.2f})")
 
 
 def bench_batch(plan: Plan) -> str:

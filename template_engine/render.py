@@ -166,43 +166,50 @@ def folder_name(title: str, score: Score) -> str:
     return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.slug}"
 
 
+def stem_files(folder: Path, base: str, mixed: MixResult) -> list[tuple[str, Path, np.ndarray]]:
+    """Every stem of a mix as (label, path under ``folder/stems``, audio): the groups (drums, bass,
+    synths, vocals, fx), then each track labelled ``<Group>-<Track>``."""
+    stems = [(group.capitalize(), folder / "stems" / f"{base}_{group.capitalize()}.wav", audio)
+             for group, audio in mixed.groups.items()]
+    for name, audio in mixed.tracks.items():
+        label = f"{GROUP_OF_ROLE.get(name, 'fx').capitalize()}-{track_label(name)}"
+        stems.append((label, folder / "stems" / f"{base}_{label}.wav", audio))
+    return stems
+
+
+def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, np.ndarray]], sample_rate: int) -> list[Future]:
+    """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
+    other suffix as 24-bit WAV or FLAC. Returns the futures, in order."""
+    return [pool.submit(write_mp3 if path.suffix == ".mp3" else write_wav, path, audio, sample_rate)
+            for path, audio in writes]
+
+
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
                      formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE) -> dict[str, list[str]]:
     """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
-    ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder."""
+    ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder. The MP3
+    encode starts first, and the MIDI and the DAW project are written while the audio files are."""
     safe_title = safe_song_name(title)
-    files: dict[str, list[str]] = {"song": [], "stems": [], "midi": []}
-    writes: list[tuple[Path, np.ndarray]] = []
-    for fmt in ("wav", "flac", "mp3"):
-        if fmt in formats:
-            writes.append((folder / f"{base}.{fmt}", mastered))
-            files["song"].append(f"{base}.{fmt}")
-    for group, audio in mixed.groups.items():
-        writes.append((folder / "stems" / f"{base}_{group.capitalize()}.wav", audio))
-    stem_files = []
-    for name, audio in mixed.tracks.items():
-        label = f"{GROUP_OF_ROLE.get(name, 'fx').capitalize()}-{track_label(name)}"
-        writes.append((folder / "stems" / f"{base}_{label}.wav", audio))
-        stem_files.append((label, writes[-1][0]))
-    files["stems"] = [f"stems/{path.name}" for path, _ in writes if path.parent.name == "stems"]
-
-    def write(job: tuple[Path, np.ndarray]) -> None:
-        path, audio = job
-        (write_mp3 if path.suffix == ".mp3" else write_wav)(path, audio, sample_rate)
-
+    songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("wav", "flac", "mp3") if fmt in formats]
+    stems = stem_files(folder, base, mixed)
+    files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
+                                   "stems": [f"stems/{path.name}" for _, path, _ in stems], "midi": []}
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
-        list(pool.map(write, writes))
-    roles = list(score.tracks)
-    write_midi(folder / "midi" / f"{safe_title}_full.mid",
-               score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
-    files["midi"].append(f"midi/{safe_title}_full.mid")
-    for role in roles:
-        single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
-        write_midi(folder / "midi" / f"{safe_title}_{track_label(role)}.mid",
-                   score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
-        files["midi"].append(f"midi/{safe_title}_{track_label(role)}.mid")
-    write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist=artist, stems=stem_files,
-                     sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+        writing = write_audio(pool, songs[::-1] + [(path, audio) for _, path, audio in stems], sample_rate)
+        roles = list(score.tracks)
+        write_midi(folder / "midi" / f"{safe_title}_full.mid",
+                   score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
+        files["midi"].append(f"midi/{safe_title}_full.mid")
+        for role in roles:
+            single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
+            write_midi(folder / "midi" / f"{safe_title}_{track_label(role)}.mid",
+                       score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
+            files["midi"].append(f"midi/{safe_title}_{track_label(role)}.mid")
+        write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist=artist,
+                         stems=[(label, path) for label, path, _ in stems[len(mixed.groups):]],
+                         sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+        for done in writing:
+            done.result()
     files["dawproject"] = [f"{safe_title}.dawproject"]
     return files
 
