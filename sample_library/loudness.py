@@ -45,9 +45,15 @@ def k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return per_channel(lambda channel: sosfilt(sos, channel), audio)
 
 
-def oversampled(audio: np.ndarray) -> np.ndarray:
-    """(channels, frames) audio resampled 4x by a polyphase filter: (channels, 4 * frames)."""
-    return per_channel(lambda channel: resample_poly(channel, OVERSAMPLE, 1), audio)
+def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
+    """Per channel and base-rate frame, the largest absolute sample of the audio resampled 4x by a
+    polyphase filter: (channels, frames)."""
+    frames = audio.shape[1]
+
+    def peaks(channel: np.ndarray) -> np.ndarray:
+        up = resample_poly(channel, OVERSAMPLE, 1)[: frames * OVERSAMPLE].reshape(frames, OVERSAMPLE)
+        return np.maximum(up.max(axis=1), -up.min(axis=1))
+    return per_channel(peaks, audio)
 
 
 def frame_powers(weighted: np.ndarray) -> np.ndarray:
@@ -98,6 +104,5 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
 
 def true_peak_db(audio: np.ndarray) -> float:
     """True peak (dBTP) of (channels, frames): the peak of the signal oversampled 4x (BS.1770 Annex 2)."""
-    up = oversampled(audio) if audio.size else audio
-    peak = max(float(up.max()), -float(up.min())) if up.size else 0.0
+    peak = float(oversampled_peaks(audio).max()) if audio.size else 0.0
     return float(20 * np.log10(max(peak, 1e-9)))

@@ -64,15 +64,26 @@ class Performance:
         its offset in frames from the note's start (negative: it begins earlier); a linear filter
         applied this way equals the same filter run over the whole track, at the cost of the distinct
         clips only."""
-        out = np.zeros((2, length), dtype=np.float32)
         clips = [clip_filter(c) if clip_filter is not None else (c, 0) for c in self.clips]
-        for which, start, gain in self.notes:
-            clip, offset = clips[which]
-            a = start + offset
-            lo, hi = max(a, 0), min(length, a + clip.shape[1])
-            if hi > lo:
-                out[:, lo:hi] += clip[:, lo - a:hi - a] * np.float32(gain)
-        return out
+        return _sum_placed(clips, self.notes, np.zeros((2, length), dtype=np.float32))
+
+    def place_mono(self, length: int) -> np.ndarray:
+        """The notes' channel mean summed into ``length`` frames, unfiltered: (length,) float32, what a
+        spectrum measurement of the track needs at half the cost of ``place``."""
+        clips = [(c.mean(axis=0), 0) for c in self.clips]
+        return _sum_placed(clips, self.notes, np.zeros(length, dtype=np.float32))
+
+
+def _sum_placed(clips: list[tuple[np.ndarray, int]], notes: list[tuple[int, int, float]], out: np.ndarray) -> np.ndarray:
+    """Add every note's (clip, offset) at its start frame times its gain into ``out`` (..., frames)."""
+    length = out.shape[-1]
+    for which, start, gain in notes:
+        clip, offset = clips[which]
+        a = start + offset
+        lo, hi = max(a, 0), min(length, a + clip.shape[-1])
+        if hi > lo:
+            out[..., lo:hi] += clip[..., lo - a:hi - a] * np.float32(gain)
+    return out
 
 
 @dataclass

@@ -28,10 +28,11 @@ def sounding_spans(audio: np.ndarray, sample_rate: int, tail_s: float = SPAN_TAI
     ``audio`` is exactly 0, so a chain run on the spans alone equals the chain run on the whole track."""
     frames = audio.shape[1]
     size = int(round(SPAN_BLOCK_S * sample_rate))
-    blocks = -(-frames // size)
-    padded = np.zeros((audio.shape[0], blocks * size), dtype=bool)
-    padded[:, :frames] = audio != 0
-    heard = padded.reshape(audio.shape[0], blocks, size).any(axis=(0, 2))
+    whole = frames // size
+    blocks = audio[:, :whole * size].reshape(audio.shape[0], whole, size)
+    heard = ((blocks.max(axis=2) != 0) | (blocks.min(axis=2) != 0)).any(axis=0)
+    if frames > whole * size:
+        heard = np.append(heard, bool(np.any(audio[:, whole * size:])))
     edges = np.flatnonzero(np.diff(np.concatenate([[0], heard.astype(np.int8), [0]])))
     tail = -(-int(tail_s * sample_rate) // size) * size
     spans: list[Span] = []

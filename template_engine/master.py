@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from sample_library.loudness import OVERSAMPLE, block_powers, frame_powers, gated_loudness, integrated_loudness, \
-    k_weighted, oversampled, true_peak_db
+from sample_library.loudness import block_powers, frame_powers, gated_loudness, integrated_loudness, k_weighted, \
+    oversampled_peaks, true_peak_db
 
 CEILING_MARGIN_DB = 0.1
 LOOKAHEAD_S = 0.0015
@@ -48,10 +48,7 @@ class MasterReport:
 
 def peak_envelope_db(audio: np.ndarray) -> np.ndarray:
     """Per base-rate frame, the largest 4x-oversampled sample over all channels (dBFS): shape (frames,)."""
-    frames = audio.shape[1]
-    up = np.abs(oversampled(audio)).max(axis=0)[: frames * OVERSAMPLE]
-    peaks = up.reshape(frames, OVERSAMPLE).max(axis=1)
-    return 20 * np.log10(np.maximum(peaks, 1e-9))
+    return 20 * np.log10(np.maximum(oversampled_peaks(audio).max(axis=0), 1e-9))
 
 
 def per_block(values: np.ndarray, size: int, reduce: str) -> np.ndarray:

@@ -36,10 +36,10 @@ def velocity_shaped(velocity: int, position16: int, model: dict | None, amount: 
     return int(np.clip(round((1 - amount) * velocity + amount * mean), 1, 127))
 
 
-def eq_fir(audio: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
+def eq_fir(mono: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
     """A linear-phase FIR (FIR_TAPS,) whose response is the learned third-octave curve ``target_db``
-    minus the one of ``audio`` (channels, frames), limited to +-9 dB around a 0 dB median."""
-    current = band_levels_db(audio.mean(axis=0), sample_rate)
+    minus the one of the rendered track ``mono`` (frames,), limited to +-9 dB around a 0 dB median."""
+    current = band_levels_db(mono, sample_rate)
     correction = np.clip(np.array(target_db) - current, -MAX_EQ_DB, MAX_EQ_DB)
     correction -= np.median(correction)
     nyq = sample_rate / 2

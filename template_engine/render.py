@@ -106,7 +106,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
         perf = inst.perform(events, frames)
         clip_filter = None
         if prof.get("eq_db"):
-            fir = mixing.eq_fir(perf.place(frames), sample_rate, prof["eq_db"]["db"])
+            fir = mixing.eq_fir(perf.place_mono(frames), sample_rate, prof["eq_db"]["db"])
             clip_filter = mixing.fir_clip_filter(fir)
         audio = perf.place(frames, clip_filter)
         spans = sounding_spans(audio, sample_rate)
