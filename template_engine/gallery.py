@@ -7,17 +7,29 @@ import json
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from project_ingest.discovery import read_midi
 from sample_library.audio_io import atomic_path
 
+WAVEFORM_WIDTH = 600
 
-def waveform_svg(path: Path, width: int = 600, height: int = 60) -> str:
-    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = np.abs(data).max(axis=1)
-    cols = np.array_split(mono, width)
-    peaks = [float(c.max()) if c.size else 0.0 for c in cols]
+
+def waveform_peaks(audio: np.ndarray, width: int = WAVEFORM_WIDTH) -> list[float]:
+    """The largest absolute sample of (channels, frames) ``audio`` in each of ``width`` columns (the
+    first ``frames % width`` columns one frame longer), rounded to 1e-3; render.json keeps them so the
+    gallery does not read the songs back."""
+    frames = audio.shape[1]
+    if frames < width:
+        return [0.0] * width
+    mono = np.maximum(audio.max(axis=0), -audio.min(axis=0))
+    sizes = np.full(width, frames // width)
+    sizes[: frames % width] += 1
+    peaks = np.maximum.reduceat(mono, np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+    return [round(float(p), 3) for p in peaks]
+
+
+def waveform_svg(peaks: list[float], height: int = 60) -> str:
+    width = len(peaks)
     mid = height / 2
     points = " ".join(f"{x},{mid - p * mid:.1f} {x},{mid + p * mid:.1f}" for x, p in enumerate(peaks))
     return f'<svg width="{width}" height="{height}"><polyline points="{points}" stroke="#39f" fill="none"/></svg>'
@@ -46,14 +58,13 @@ def write_gallery(batch_dir: Path, folders: list[Path]) -> Path:
     for folder in sorted(folders):
         info = json.loads((folder / "render.json").read_text())
         song = next((f for f in info["files"]["song"] if f.endswith(".mp3")), info["files"]["song"][0])
-        wav = next((f for f in info["files"]["song"] if f.endswith((".wav", ".flac"))), None)
         full = next(f for f in info["files"]["midi"] if f.endswith("_full.mid"))
         sections = " · ".join(f"{s['type']} {s['bars']}" for s in info["sections"])
         rel = folder.name
         cards.append(f"""<div class="card"><h2>{html.escape(info['title'])}</h2>
 <p>{info['bpm']:g} BPM · {html.escape(info['key'])} · {info['bars']} bars · originality {100 * (1 - info['novelty']['copy_rate']):.0f}%</p>
 <audio controls preload="none" src="{html.escape(rel)}/{html.escape(song)}"></audio>
-{waveform_svg(folder / wav) if wav else ''}
+{waveform_svg(info['waveform'])}
 {piano_roll_svg(folder / full)}
 <p class="sections">{html.escape(sections)}</p></div>""")
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Candidates</title>

@@ -1,9 +1,10 @@
 """The learned mixing chain of each role, from the bundle's mix profile.
 
 Gain to the learned loudness relative to the mix, a short FIR that moves the rendered spectrum to
-the learned third-octave curve, a compressor towards the learned crest factor, stereo width, the
-learned ducking curve at every kick, and the learned level and brightness trajectories through each
-section type. Arrays are (2, frames) float32.
+the learned third-octave curve (run by the sampler on each distinct note clip), a compressor towards
+the learned crest factor, stereo width, the learned ducking curve at every kick, and the learned
+level and brightness trajectories through each section type. Arrays are (2, frames) float32; the
+steps work in place on the spans (frame ranges) where the track sounds, since it is silent elsewhere.
 """
 
 from __future__ import annotations

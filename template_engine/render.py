@@ -38,7 +38,7 @@ from sample_library.sampler import Instrument, Note
 from template_engine import mixing
 from template_engine.dawproject import write_dawproject
 from template_engine.dsp import Span, sounding_spans
-from template_engine.gallery import write_gallery
+from template_engine.gallery import waveform_peaks, write_gallery
 from template_engine.generate import SamplingSettings, generate_songs
 from template_engine.master import master
 from template_engine.train import load_model
@@ -324,7 +324,8 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
                    "limiter_drive_db": round(report.gain_db, 2),
                    "max_gain_reduction_db": round(report.max_reduction_db, 2),
                    "limiter_release_db_per_s": report.release_db_per_s},
-        "files": files, "versions": library_versions(), "sample_rate": SAMPLE_RATE, **(extra or {}),
+        "files": files, "waveform": waveform_peaks(mastered), "versions": library_versions(),
+        "sample_rate": SAMPLE_RATE, **(extra or {}),
     }
     write_json(staging / "render.json", info)
     if folder.exists():

@@ -2,6 +2,7 @@
 the master meets its targets, the same seed gives the same bytes, nothing is overwritten."""
 
 import hashlib
+from html import escape as html_escape
 import json
 import zipfile
 from pathlib import Path
@@ -53,6 +54,23 @@ def test_master_meets_loudness_and_true_peak(rendered):
     audio, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True)
     assert abs(integrated_loudness(audio.T, sr) - info["master"]["target_lufs"]) < 0.5
     assert true_peak_db(audio.T) <= -1.0 + 0.05
+
+
+def test_gallery_card_plays_the_song_and_draws_its_waveform(rendered):
+    import re
+
+    out, folder = rendered
+    page = (out / "index.html").read_text()
+    info = json.loads((folder / "render.json").read_text())
+    assert page.count('class="card"') == 1 and html_escape(info["title"]) in page
+    sources = re.findall(r'<audio[^>]* src="([^"]+)"', page)
+    assert sources == [f"{folder.name}/{folder.name}.mp3"] and (out / sources[0]).exists()
+    audio, _ = sf.read(str(folder / info["files"]["song"][0]), always_2d=True)
+    columns = np.array_split(np.abs(audio).max(axis=1), 600)
+    points = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
+    assert len(points) == 2 * 600
+    drawn = np.array([30 - float(p.split(",")[1]) for p in points[::2]]) / 30
+    assert np.allclose(drawn, [c.max() for c in columns], atol=0.01)
 
 
 def test_full_midi_has_notes_tempo_and_markers(rendered):
