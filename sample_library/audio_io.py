@@ -130,8 +130,8 @@ def _write_pcm24(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate: str = "320k") -> None:
     """Encode ``audio`` (channels, frames) as MP3 through pydub and ffmpeg, atomically.
 
-    The MP3 is the listening copy next to the 24-bit WAV, so LAME runs at its fast quality setting
-    (``-q 7``): at 320 kbit/s it is 2.5x faster than the default and still transparent to audition."""
+    The MP3 is the listening copy next to the 24-bit WAV (the master), so LAME runs at its fast
+    quality setting (``-q 7``), 2.5x faster than its default at 320 kbit/s."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").T.copy()
     seg = _audio_segment()(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
     with atomic_path(Path(path)) as tmp:

@@ -90,7 +90,8 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
     """BS.1770 integrated loudness (LUFS) of (channels, frames); -70 for silence or very short sounds.
 
     With ``spans`` (frame ranges [start, stop) outside which ``audio`` is silent, each with room for
-    the K-weighting's tail), only the spans are filtered; the silence between them is gated out."""
+    the K-weighting's tail), only the spans are filtered, on the calling thread (the mixer calls this
+    from its own pool, one role per thread); the silence between them is gated out."""
     if audio.shape[1] < int(BLOCK_SECONDS * sample_rate):
         return ABSOLUTE_GATE_LUFS
     if spans is None:

@@ -67,15 +67,14 @@ class RenderSettings:
 
 @dataclass
 class MixResult:
-    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used, each track's
-    level gain (dB) and the frame ranges where each track sounds (silent elsewhere)."""
+    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used and each
+    track's level gain (dB)."""
 
     tracks: dict[str, np.ndarray]
     groups: dict[str, np.ndarray]
     premaster: np.ndarray
     kit: dict[str, list[str]]
     gains_db: dict[str, float]
-    spans: dict[str, list[Span]]
 
 
 def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
@@ -159,7 +158,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
         for audio in [*groups.values(), premaster]:
             audio *= scale
     return MixResult(tracks=tracks, groups={g: a for g, a in groups.items() if np.any(a)}, premaster=premaster,
-                     kit=kit.hashes(), gains_db=gains, spans=spans)
+                     kit=kit.hashes(), gains_db=gains)
 
 
 def folder_name(title: str, score: Score) -> str:
