@@ -91,16 +91,36 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
 
     With ``spans`` (frame ranges [start, stop) outside which ``audio`` is silent, each with room for
     the K-weighting's tail), only the spans are filtered, on the calling thread (the mixer calls this
-    from its own pool, one role per thread); the silence between them is gated out."""
+    from its own pool, one role per thread), and summed over 100 ms steps (a 400 ms block is four of
+    them) with no frame-length array; the silence between them is gated out."""
     if audio.shape[1] < int(BLOCK_SECONDS * sample_rate):
         return ABSOLUTE_GATE_LUFS
     if spans is None:
         return gated_loudness(block_powers(frame_powers(k_weighted(audio, sample_rate)), sample_rate))
-    squares = np.zeros(audio.shape[1])
+    step = int(round(STEP_SECONDS * sample_rate))
+    sums = np.zeros(-(-audio.shape[1] // step))
     sos = k_weighting_sos(sample_rate)
     for a, b in spans:
-        squares[a:b] = frame_powers(sosfilt(sos, audio[:, a:b], axis=-1))
-    return gated_loudness(block_powers(squares, sample_rate))
+        add_step_sums(sums, frame_powers(sosfilt(sos, audio[:, a:b], axis=-1)), a, step)
+    count = int(np.round((audio.shape[1] / sample_rate - BLOCK_SECONDS) / STEP_SECONDS)) + 1
+    per_block = int(round(BLOCK_SECONDS / STEP_SECONDS))
+    cumulative = np.concatenate([[0.0], np.cumsum(sums)])
+    ends = np.minimum(np.arange(count) + per_block, sums.size)
+    return gated_loudness((cumulative[ends] - cumulative[:count]) / int(BLOCK_SECONDS * sample_rate))
+
+
+def add_step_sums(sums: np.ndarray, squares: np.ndarray, start: int, step: int) -> None:
+    """Add ``squares`` (n,), the squares of frames ``start..start + n``, into ``sums`` (steps,): the
+    totals over consecutive ``step``-frame steps of the whole signal."""
+    head = min((-start) % step, squares.size)
+    first = start // step
+    if head:
+        sums[first] += squares[:head].sum()
+        first += 1
+    whole = (squares.size - head) // step
+    sums[first:first + whole] += squares[head:head + whole * step].reshape(whole, step).sum(axis=1)
+    if head + whole * step < squares.size:
+        sums[first + whole] += squares[head + whole * step:].sum()
 
 
 def true_peak_db(audio: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Callable
 
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import correlate, resample_poly
 
 from sample_library.audio_io import to_stereo
 
@@ -275,7 +275,8 @@ def find_loop(audio: np.ndarray, sample_rate: int) -> tuple[int, int, int]:
 
     Returns (start, end, crossfade) in frames: the loop plays ``audio[start:end]`` over and over,
     its last ``crossfade`` frames blended with the frames before ``start`` so the wrap is seamless.
-    The end is placed where the waveform best matches the one just before the start.
+    The end is placed where the waveform best matches the one just before the start: the highest
+    normalised cross-correlation, its dot products by FFT and its window norms from a running sum.
     """
     mono = audio.mean(axis=0)
     n = mono.size
@@ -291,11 +292,11 @@ def find_loop(audio: np.ndarray, sample_rate: int) -> tuple[int, int, int]:
     lo = max(start + 2 * xf, end_limit - int(0.25 * (end_limit - start)) - xf)
     best_end = end_limit
     if end_limit - lo > 4:
-        windows = np.lib.stride_tricks.sliding_window_view(mono[lo - xf:end_limit], xf)
-        norms = np.linalg.norm(windows, axis=1) * (np.linalg.norm(ref) + 1e-9) + 1e-9
-        scores = windows @ ref / norms
-        best = int(np.argmax(scores))
-        best_end = lo + best
+        search = mono[lo - xf:end_limit].astype(np.float64)
+        energy = np.concatenate([[0.0], np.cumsum(np.square(search))])
+        window_norms = np.sqrt(np.maximum(energy[xf:] - energy[:-xf], 0.0))
+        scores = correlate(search, ref, mode="valid") / (window_norms * (np.linalg.norm(ref) + 1e-9) + 1e-9)
+        best_end = lo + int(np.argmax(scores))
     return int(start), int(best_end), int(xf)
 
 

@@ -32,6 +32,16 @@ def test_loudness_matches_pyloudnorm(sample_rate):
     assert abs(integrated_loudness(audio, sample_rate) - want) < 0.01
 
 
+def test_loudness_on_any_spans_equals_loudness_of_the_whole():
+    rng = np.random.default_rng(2)
+    audio = np.zeros((2, SR * 6 + 1234), dtype=np.float32)
+    spans = [(12345, 70001), (100003, 153940), (200000, audio.shape[1])]
+    for (a, b), level in zip(spans, [0.3, 0.05, 0.1]):
+        audio[:, a:b - SR // 3] = rng.standard_normal((2, b - SR // 3 - a)) * level
+    audio[:, 153940 - SR // 3:153940] = 0.5 * rng.standard_normal((2, SR // 3))
+    assert abs(integrated_loudness(audio, SR, spans=spans) - integrated_loudness(audio, SR)) < 0.01
+
+
 @pytest.mark.parametrize("target", [-14.0, -9.0, -7.0])
 def test_master_reaches_target_under_ceiling(target):
     out, report = master(_beat_mix(), SR, target_lufs=target, ceiling_dbtp=-1.0)
