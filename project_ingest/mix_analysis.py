@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import welch
+from scipy.fft import rfft, rfftfreq
+from scipy.signal import get_window
 
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Section
 
@@ -30,22 +31,37 @@ WELCH_SEGMENT = 4096
 def band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     """Long-term third-octave band levels (dB), mean over bands removed: shape (29,).
 
-    Silent 4096-frame segments add nothing to the averaged spectrum but a constant factor, which the
-    mean removal takes away, so only the segments that sound are transformed."""
-    whole = mono.size // WELCH_SEGMENT * WELCH_SEGMENT
-    if whole:
-        segments = mono[:whole].reshape(-1, WELCH_SEGMENT)
-        heard = segments[segments.any(axis=1)]
-        if heard.size:
-            mono = heard.ravel()
-    freqs, psd = welch(mono, fs=sample_rate, nperseg=WELCH_SEGMENT, noverlap=0, average="mean")
+    The spectrum is Welch's average of Hann-windowed 4096-frame segments (no overlap, each segment's
+    mean removed), up to a constant factor, which the mean removal takes away; for the same reason
+    silent segments, which add nothing but a constant factor, are not transformed."""
+    freqs, power = segment_power_spectrum(mono, sample_rate)
     out = np.empty(BAND_CENTRES.size)
     for i, fc in enumerate(BAND_CENTRES):
         lo, hi = fc / 2 ** (1 / 6), min(fc * 2 ** (1 / 6), sample_rate / 2)
         sel = (freqs >= lo) & (freqs < hi)
-        power = psd[sel].mean() if sel.any() else np.interp(fc, freqs, psd)
-        out[i] = 10 * np.log10(power + 1e-20)
+        band = power[sel].mean() if sel.any() else np.interp(fc, freqs, power)
+        out[i] = 10 * np.log10(band + 1e-20)
     return out - out.mean()
+
+
+def segment_power_spectrum(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz) and mean power (arbitrary units) of the sounding WELCH_SEGMENT-frame segments
+    of ``mono`` (frames,), each detrended to zero mean and Hann-windowed: shapes (WELCH_SEGMENT // 2 + 1,).
+    A signal shorter than one segment is zero-padded to one; the last partial segment is dropped."""
+    if mono.size < WELCH_SEGMENT:
+        mono = np.pad(mono, (0, WELCH_SEGMENT - mono.size))
+    segments = mono[: mono.size // WELCH_SEGMENT * WELCH_SEGMENT].astype(np.float32).reshape(-1, WELCH_SEGMENT)
+    heard = segments[segments.any(axis=1)]
+    if heard.size:
+        segments = heard
+    spectra = rfft((segments - segments.mean(axis=1, keepdims=True)) * _hann(), axis=1)
+    power = (np.square(spectra.real) + np.square(spectra.imag)).mean(axis=0, dtype=np.float64)
+    return rfftfreq(WELCH_SEGMENT, 1 / sample_rate), power
+
+
+@lru_cache(maxsize=1)
+def _hann() -> np.ndarray:
+    return get_window("hann", WELCH_SEGMENT).astype(np.float32)
 
 
 def crest_factor_db(audio: np.ndarray, sample_rate: int) -> float:
