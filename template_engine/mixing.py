@@ -122,9 +122,9 @@ class Automation:
                 continue
             if gain_db is None:
                 gain_db = np.zeros(stop - start, dtype=np.float32)
-            where = (np.arange(lo, hi) - a) / max(b - a - 1, 1)
+            where = np.arange(lo - a, hi - a, dtype=np.float32) * np.float32(1 / max(b - a - 1, 1))
             gain_db[lo - start:hi - start] = np.clip(np.interp(where, t, level), -12, 12)
-        return None if gain_db is None else 10 ** (gain_db / np.float32(20))
+        return None if gain_db is None else np.exp(gain_db * np.float32(np.log(10) / 20))
 
     def sweep(self, audio: np.ndarray, sample_rate: int, spans: list[Span]) -> None:
         """Run the low-pass sweeps, in place, over the parts of ``spans`` they cover."""

@@ -83,7 +83,8 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
 
     Each chain runs only where its track sounds (``sounding_spans``), in place. The roles' chains are
     independent until the sum, so they run on a thread pool (numpy, scipy's FFTs and pedalboard
-    release the GIL); each result depends only on its role, so the mix is the same whatever the
+    release the GIL); each track is summed into its group as it comes, and the shared reverb,
+    queued after them, runs while the last groups and the mix are summed. Every sum is in a fixed order, so the mix is the same whatever the
     scheduling.
     """
     roles_profile = profile.get("roles", {})
@@ -92,6 +93,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
     spb = 60.0 / score.bpm
     frames = int((score.bars * BEATS_PER_BAR * spb + TAIL_SECONDS) * sample_rate)
     kicks = np.array([n.start * spb for n in score.tracks.get("kick", [])])
+    sends = {role: reverb_send(roles_profile.get(role, {})) for role in score.tracks}
     played = [(role, build_instrument(library, role, kit.samples[role], sample_rate=sample_rate, seed=seed), notes)
               for role, notes in score.tracks.items() if kit.samples.get(role)]
 
@@ -124,29 +126,32 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
             audio[:, a:b] *= level if duck is None else duck * level
         return audio, gain_db, spans
 
-    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
-        results = list(pool.map(play, played))
+    def reverb(playing: list[tuple[Future, float]]) -> np.ndarray | None:
+        bus = np.zeros((2, frames), dtype=np.float32)
+        for future, level in playing:
+            audio, _, heard = future.result()
+            for x, y in heard:
+                bus[:, x:y] += audio[:, x:y] * np.float32(level)
+        return mixing.reverb_return(bus, sample_rate) if np.any(bus) else None
+
     tracks: dict[str, np.ndarray] = {}
     gains: dict[str, float] = {}
     spans: dict[str, list[Span]] = {}
-    sends = np.zeros((2, frames), dtype=np.float32)
-    for (role, _, _), (audio, gain, heard) in zip(played, results):
-        tracks[role], gains[role], spans[role] = audio, gain, heard
-        tail = (roles_profile.get(role, {}).get("reverb_tail_s") or {}).get("median")
-        if tail and tail > 0.25:
-            for a, b in heard:
-                sends[:, a:b] += audio[:, a:b] * np.float32(min(0.5, tail / 4))
-    if np.any(sends):
-        tracks["reverb_return"] = mixing.reverb_return(sends, sample_rate)
-        spans["reverb_return"] = sounding_spans(tracks["reverb_return"], sample_rate)
     groups = {g: np.zeros((2, frames), dtype=np.float32) for g in GROUP_ORDER}
-    for name, audio in tracks.items():
-        group = groups[GROUP_OF_ROLE.get(name, "fx")]
-        for a, b in spans[name]:
-            group[:, a:b] += audio[:, a:b]
-    premaster = np.zeros((2, frames), dtype=np.float32)
-    for audio in groups.values():
-        premaster += audio
+    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+        playing = [pool.submit(play, job) for job in played]
+        returning = pool.submit(reverb, [(f, sends[role]) for f, (role, _, _) in zip(playing, played) if sends[role]])
+        for future, (role, _, _) in zip(playing, played):
+            tracks[role], gains[role], spans[role] = future.result()
+            add_spans(groups[group_of(role)], tracks[role], spans[role])
+        premaster = np.zeros((2, frames), dtype=np.float32)
+        for audio in groups.values():
+            premaster += audio
+        wet = returning.result()
+        if wet is not None:
+            tracks["reverb_return"], spans["reverb_return"] = wet, sounding_spans(wet, sample_rate)
+            for total in (groups[group_of("reverb_return")], premaster):
+                add_spans(total, wet, spans["reverb_return"])
     whole = [(0, frames)]
     peak = max([mixing.peak_of(a, whole) for a in [premaster, *groups.values()]] +
                [mixing.peak_of(tracks[n], spans[n]) for n in tracks] + [1e-9])
@@ -161,6 +166,24 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
                      kit=kit.hashes(), gains_db=gains)
 
 
+def reverb_send(role_profile: dict) -> float:
+    """Send level (linear) of a role into the shared reverb: a quarter of its learned reverb tail (s),
+    at most 0.5; none for tails of 0.25 s or less, which are the sample's own decay."""
+    tail = (role_profile.get("reverb_tail_s") or {}).get("median")
+    return min(0.5, tail / 4) if tail and tail > 0.25 else 0.0
+
+
+def group_of(track: str) -> str:
+    """The stem group (one of GROUP_ORDER) a track sums into."""
+    return GROUP_OF_ROLE.get(track, "fx")
+
+
+def add_spans(total: np.ndarray, audio: np.ndarray, spans: list[Span]) -> None:
+    """Add (2, frames) ``audio`` into ``total`` in place, within ``spans`` (outside them it is silent)."""
+    for a, b in spans:
+        total[:, a:b] += audio[:, a:b]
+
+
 def folder_name(title: str, score: Score) -> str:
     return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.slug}"
 
@@ -171,7 +194,7 @@ def stem_files(folder: Path, base: str, mixed: MixResult) -> list[tuple[str, Pat
     stems = [(group.capitalize(), folder / "stems" / f"{base}_{group.capitalize()}.wav", audio)
              for group, audio in mixed.groups.items()]
     for name, audio in mixed.tracks.items():
-        label = f"{GROUP_OF_ROLE.get(name, 'fx').capitalize()}-{track_label(name)}"
+        label = f"{group_of(name).capitalize()}-{track_label(name)}"
         stems.append((label, folder / "stems" / f"{base}_{label}.wav", audio))
     return stems
 
