@@ -1,11 +1,13 @@
-"""The loudness meter agrees with pyloudnorm; the master reaches its loudness under the true-peak
+"""The loudness meter agrees with pyloudnorm; the true-peak meter
+finds inter-sample peaks; the master reaches its loudness under the true-peak
 ceiling, and its limiter never recovers faster than its release."""
 
 import numpy as np
 import pyloudnorm
 import pytest
+from scipy.signal import resample_poly
 
-from sample_library.loudness import integrated_loudness, true_peak_db
+from sample_library.loudness import OVERSAMPLE, integrated_loudness, oversampled_peaks, true_peak_db
 from template_engine.master import gain_reduction_db, master, peak_envelope_db
 
 SR = 44100
@@ -40,6 +42,20 @@ def test_loudness_on_any_spans_equals_loudness_of_the_whole():
         audio[:, a:b - SR // 3] = rng.standard_normal((2, b - SR // 3 - a)) * level
     audio[:, 153940 - SR // 3:153940] = 0.5 * rng.standard_normal((2, SR // 3))
     assert abs(integrated_loudness(audio, SR, spans=spans) - integrated_loudness(audio, SR)) < 0.01
+
+
+def test_true_peak_finds_the_peak_between_samples():
+    t = np.arange(SR) / SR
+    quarter_rate_sine = np.sin(2 * np.pi * SR / 4 * t + np.pi / 4).astype(np.float32)[None, :].repeat(2, axis=0)
+    assert abs(np.abs(quarter_rate_sine).max() - 10 ** (-3.01 / 20)) < 1e-3
+    assert abs(true_peak_db(quarter_rate_sine)) < 0.2  # the interpolator reads +0.12 dB at a quarter of the rate
+
+
+def test_oversampled_peaks_are_those_of_the_polyphase_resampler():
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal((2, 5000)) * 0.3).astype(np.float32)
+    up = resample_poly(audio, OVERSAMPLE, 1, axis=-1).reshape(2, -1, OVERSAMPLE)
+    assert np.abs(oversampled_peaks(audio) - np.abs(up).max(axis=-1)).max() < 1e-5
 
 
 @pytest.mark.parametrize("target", [-14.0, -9.0, -7.0])
