@@ -70,14 +70,16 @@ def ducking_gain(onsets: np.ndarray, frames: int, sample_rate: int, *, curve_db:
     return gain
 
 
-def swept_lowpass(audio: np.ndarray, sample_rate: int, cutoff_at: Callable[[int], float]) -> np.ndarray:
-    """Low-pass ``audio`` with a cutoff (Hz) that follows ``cutoff_at(frame)``, block by block, on one
-    filter instance that keeps its state between blocks (``reset=False``)."""
-    lowpass = LowpassFilter(cutoff_frequency_hz=float(cutoff_at(0)))
+def swept_lowpass(audio: np.ndarray, sample_rate: int, cutoff_at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Low-pass ``audio`` with a cutoff (Hz) that follows ``cutoff_at(frames)`` (frame indices in,
+    Hz out, both (n,)), block by block, on one filter instance that keeps its state between blocks
+    (``reset=False``)."""
+    cutoffs = np.clip(cutoff_at(np.arange(0, audio.shape[1], SWEEP_BLOCK)), 20.0, 0.45 * sample_rate)
+    lowpass = LowpassFilter(cutoff_frequency_hz=float(cutoffs[0]))
     board = Pedalboard([lowpass])
     out = np.empty_like(audio)
-    for start in range(0, audio.shape[1], SWEEP_BLOCK):
-        lowpass.cutoff_frequency_hz = float(np.clip(cutoff_at(start), 20.0, 0.45 * sample_rate))
+    for start, cutoff in zip(range(0, audio.shape[1], SWEEP_BLOCK), cutoffs.tolist()):
+        lowpass.cutoff_frequency_hz = cutoff
         block = audio[:, start:start + SWEEP_BLOCK]
         out[:, start:start + block.shape[1]] = board(block, sample_rate, reset=False)
     return out

@@ -134,7 +134,7 @@ class Automation:
                 lo, hi = max(a, lo), min(b, hi)
                 if hi > lo:
                     audio[:, lo:hi] = swept_lowpass(audio[:, lo:hi], sample_rate,
-                                                    lambda frame, lo=lo: cutoff(frame + lo - a))
+                                                    lambda frames, lo=lo: cutoff(frames + lo - a))
 
 
 def plan_automation(score: Score, sample_rate: int, frames: int, automation: dict | None) -> Automation:
@@ -167,10 +167,10 @@ def plan_automation(score: Score, sample_rate: int, frames: int, automation: dic
     return plan
 
 
-def _sweep_cutoff(t: np.ndarray, brightness_oct: np.ndarray, frames: int) -> Callable[[int], float]:
-    """Low-pass cutoff (Hz) at a frame of a section: 18 kHz where it is brightest, three octaves of
+def _sweep_cutoff(t: np.ndarray, brightness_oct: np.ndarray, frames: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Low-pass cutoff (Hz) at frames (n,) of a section: 18 kHz where it is brightest, three octaves of
     cutoff per octave of brightness below that, at most down to 150 Hz."""
-    return lambda frame: float(np.clip(18000 * 2 ** (3.0 * np.interp(frame / frames, t, brightness_oct)), 150, 18000))
+    return lambda at: np.clip(18000 * 2 ** (3.0 * np.interp(at / frames, t, brightness_oct)), 150, 18000)
 
 
 def level_gain_db(audio: np.ndarray, sample_rate: int, relative_db: float | None, spans: list[Span]) -> float:

@@ -1,4 +1,5 @@
-"""The mixing chain runs only where a track sounds, and that changes nothing a producer can hear."""
+"""The mixing chain runs only where a track sounds, and that changes nothing a producer can hear;
+sweeps open the low-pass through their section and rides follow their level curve."""
 
 import numpy as np
 
@@ -53,3 +54,30 @@ def test_ducking_gain_from_an_offset_is_that_slice_of_the_whole():
     part = ducking_gain(kicks, SR, SR, curve_db=curve, points_per_beat=64, seconds_per_beat=0.5, start=start)
     assert np.array_equal(part, full[start:start + SR])
     assert abs(20 * np.log10(full.min()) + 12.0) < 0.01
+
+
+def _band_db(audio: np.ndarray) -> float:
+    """Energy (dB) of the left channel between 2 and 5 kHz."""
+    spectrum = np.abs(np.fft.rfft(audio[0])) ** 2
+    freqs = np.fft.rfftfreq(audio.shape[1], 1 / SR)
+    return float(10 * np.log10(spectrum[(freqs > 2000) & (freqs < 5000)].sum()))
+
+
+def test_sweep_opens_the_lowpass_through_its_section():
+    rng = np.random.default_rng(4)
+    audio = (rng.standard_normal((2, 4 * SR)) * 0.1).astype(np.float32)
+    dry = audio.copy()
+    plan = mixing.Automation(rides=[], sweeps=[(0, audio.shape[1], np.array([0.0, 1.0]), np.array([-2.0, 0.0]))])
+    plan.sweep(audio, SR, [(0, audio.shape[1])])
+    first, last = slice(0, SR // 2), slice(-SR // 2, None)
+    assert _band_db(audio[:, first]) < _band_db(dry[:, first]) - 12
+    assert abs(_band_db(audio[:, last]) - _band_db(dry[:, last])) < 1.0
+
+
+def test_ride_follows_the_level_curve_over_its_section():
+    start, stop = 1000, 1000 + 2 * SR
+    plan = mixing.Automation(rides=[(start, stop, np.array([0.0, 0.5, 1.0]), np.array([-6.0, 0.0, 3.0]))], sweeps=[])
+    gain_db = 20 * np.log10(plan.ride_gain(0, 3 * SR))
+    assert gain_db[start - 1] == 0.0 and gain_db[stop] == 0.0
+    assert abs(gain_db[start] + 6.0) < 0.01 and abs(gain_db[stop - 1] - 3.0) < 0.01
+    assert abs(gain_db[start + (stop - start) // 4] + 3.0) < 0.01

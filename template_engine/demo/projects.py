@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from pedalboard import Pedalboard, Reverb
@@ -114,15 +115,16 @@ def print_stems(score: Score, instruments: dict[str, Instrument], mix: dict) -> 
     return stems
 
 
-def _build_cutoff(score: Score, sweep: dict, spb: float):
+def _build_cutoff(score: Score, sweep: dict, spb: float) -> Callable[[np.ndarray], np.ndarray]:
     spans = [(s.start_bar * BEATS_PER_BAR * spb * SR, s.end_bar * BEATS_PER_BAR * spb * SR)
              for s in score.sections if s.kind == "build"]
 
-    def cutoff(frame: int) -> float:
+    def cutoff(frames: np.ndarray) -> np.ndarray:
+        hz = np.full(frames.shape, 20000.0)
         for a, b in spans:
-            if a <= frame < b:
-                return sweep["from_hz"] * (sweep["to_hz"] / sweep["from_hz"]) ** ((frame - a) / (b - a))
-        return 20000.0
+            inside = (frames >= a) & (frames < b)
+            hz[inside] = sweep["from_hz"] * (sweep["to_hz"] / sweep["from_hz"]) ** ((frames[inside] - a) / (b - a))
+        return hz
 
     return cutoff
 
