@@ -66,14 +66,15 @@ def _hann() -> np.ndarray:
 
 def crest_factor_db(audio: np.ndarray, sample_rate: int) -> float:
     """Peak over RMS (dB) of the stem where it plays (50 ms frames within 40 dB of the loudest)."""
-    mono = np.abs(audio).max(axis=0)
     hop = int(0.05 * sample_rate)
-    frames = (audio[:, : audio.shape[1] // hop * hop] ** 2).mean(axis=0).reshape(-1, hop).mean(axis=1)
+    kept = audio[:, : audio.shape[1] // hop * hop]
+    frames = np.einsum("ij,ij->j", kept, kept).reshape(-1, hop).mean(axis=1) / audio.shape[0]
     if frames.size == 0 or frames.max() <= 0:
         return 0.0
     active = frames > frames.max() * 1e-4
     rms = np.sqrt(frames[active].mean())
-    return float(20 * np.log10(mono.max() / max(rms, 1e-12)))
+    peak = max(float(audio.max()), -float(audio.min()))
+    return float(20 * np.log10(peak / max(rms, 1e-12)))
 
 
 def stereo_width(audio: np.ndarray) -> float:

@@ -115,7 +115,7 @@ class Instrument:
 
     def velocity_gain(self, velocity: int) -> float:
         """Linear gain for a velocity (1..127)."""
-        return float((np.clip(velocity, 1, 127) / 127.0) ** self.velocity_exponent)
+        return (min(max(velocity, 1), 127) / 127.0) ** self.velocity_exponent
 
     def render(self, notes: list[Note], length: int, clip_filter: ClipFilter | None = None) -> np.ndarray:
         """Play ``notes`` into a buffer of ``length`` frames: returns (2, length) float32."""

@@ -34,7 +34,7 @@ def velocity_shaped(velocity: int, position16: int, model: dict | None, amount: 
     mean = model["by_position"]["mean"][position16 % 16]
     if mean is None:
         return velocity
-    return int(np.clip(round((1 - amount) * velocity + amount * mean), 1, 127))
+    return min(max(round((1 - amount) * velocity + amount * mean), 1), 127)
 
 
 def eq_fir(mono: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
