@@ -78,12 +78,34 @@ def frame_powers(weighted: np.ndarray) -> np.ndarray:
 
 def block_powers(squares: np.ndarray, sample_rate: float) -> np.ndarray:
     """Mean of ``squares`` (frames,) over 400 ms blocks every 100 ms: shape (blocks,)."""
-    size = int(BLOCK_SECONDS * sample_rate)
-    count = int(np.round((squares.size / sample_rate - BLOCK_SECONDS) / STEP_SECONDS)) + 1
-    starts = (np.arange(count) * STEP_SECONDS * sample_rate).astype(np.int64)
-    cumulative = np.concatenate([[0.0], np.cumsum(squares)])
-    ends = np.minimum(starts + size, squares.size)
-    return (cumulative[ends] - cumulative[starts]) / size
+    step = int(round(STEP_SECONDS * sample_rate))
+    sums = np.zeros(-(-squares.size // step))
+    add_step_sums(sums, squares, 0, step)
+    return blocks_of_steps(sums, squares.size, sample_rate)
+
+
+def add_step_sums(sums: np.ndarray, squares: np.ndarray, start: int, step: int) -> None:
+    """Add ``squares`` (n,), the squares of frames ``start..start + n``, into ``sums`` (steps,): the
+    totals over consecutive ``step``-frame steps of the whole signal."""
+    head = min((-start) % step, squares.size)
+    first = start // step
+    if head:
+        sums[first] += squares[:head].sum()
+        first += 1
+    whole = (squares.size - head) // step
+    sums[first:first + whole] += squares[head:head + whole * step].reshape(whole, step).sum(axis=1)
+    if head + whole * step < squares.size:
+        sums[first + whole] += squares[head + whole * step:].sum()
+
+
+def blocks_of_steps(sums: np.ndarray, frames: int, sample_rate: float) -> np.ndarray:
+    """Mean power of each 400 ms block (four 100 ms steps) from the steps' totals ``sums`` (steps,) of
+    a ``frames``-long signal: shape (blocks,)."""
+    count = int(np.round((frames / sample_rate - BLOCK_SECONDS) / STEP_SECONDS)) + 1
+    per_block = int(round(BLOCK_SECONDS / STEP_SECONDS))
+    cumulative = np.concatenate([[0.0], np.cumsum(sums)])
+    ends = np.minimum(np.arange(count) + per_block, sums.size)
+    return (cumulative[ends] - cumulative[:count]) / int(BLOCK_SECONDS * sample_rate)
 
 
 def gated_loudness(powers: np.ndarray) -> float:
@@ -117,25 +139,7 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
     sos = k_weighting_sos(sample_rate)
     for a, b in spans:
         add_step_sums(sums, frame_powers(sosfilt(sos, audio[:, a:b], axis=-1)), a, step)
-    count = int(np.round((audio.shape[1] / sample_rate - BLOCK_SECONDS) / STEP_SECONDS)) + 1
-    per_block = int(round(BLOCK_SECONDS / STEP_SECONDS))
-    cumulative = np.concatenate([[0.0], np.cumsum(sums)])
-    ends = np.minimum(np.arange(count) + per_block, sums.size)
-    return gated_loudness((cumulative[ends] - cumulative[:count]) / int(BLOCK_SECONDS * sample_rate))
-
-
-def add_step_sums(sums: np.ndarray, squares: np.ndarray, start: int, step: int) -> None:
-    """Add ``squares`` (n,), the squares of frames ``start..start + n``, into ``sums`` (steps,): the
-    totals over consecutive ``step``-frame steps of the whole signal."""
-    head = min((-start) % step, squares.size)
-    first = start // step
-    if head:
-        sums[first] += squares[:head].sum()
-        first += 1
-    whole = (squares.size - head) // step
-    sums[first:first + whole] += squares[head:head + whole * step].reshape(whole, step).sum(axis=1)
-    if head + whole * step < squares.size:
-        sums[first + whole] += squares[head + whole * step:].sum()
+    return gated_loudness(blocks_of_steps(sums, audio.shape[1], sample_rate))
 
 
 def true_peak_db(audio: np.ndarray) -> float:
