@@ -84,8 +84,8 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
     Each chain runs only where its track sounds (``sounding_spans``), in place. The roles' chains are
     independent until the sum, so they run on a thread pool (numpy, scipy's FFTs and pedalboard
     release the GIL); each track is summed into its group as it comes, and the shared reverb,
-    queued after them, runs while the last groups and the mix are summed. Every sum is in a fixed order, so the mix is the same whatever the
-    scheduling.
+    queued after them, runs while the last groups and the mix are summed. Every sum is in a fixed
+    order, so the mix is the same whatever the scheduling.
     """
     roles_profile = profile.get("roles", {})
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
@@ -130,8 +130,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: dict, *, seed: int,
         bus = np.zeros((2, frames), dtype=np.float32)
         for future, level in playing:
             audio, _, heard = future.result()
-            for x, y in heard:
-                bus[:, x:y] += audio[:, x:y] * np.float32(level)
+            add_spans(bus, audio, heard, level)
         return mixing.reverb_return(bus, sample_rate) if np.any(bus) else None
 
     tracks: dict[str, np.ndarray] = {}
@@ -178,10 +177,11 @@ def group_of(track: str) -> str:
     return GROUP_OF_ROLE.get(track, "fx")
 
 
-def add_spans(total: np.ndarray, audio: np.ndarray, spans: list[Span]) -> None:
-    """Add (2, frames) ``audio`` into ``total`` in place, within ``spans`` (outside them it is silent)."""
+def add_spans(total: np.ndarray, audio: np.ndarray, spans: list[Span], gain: float = 1.0) -> None:
+    """Add (2, frames) ``audio`` times linear ``gain`` into ``total`` in place, within ``spans``
+    (outside them it is silent)."""
     for a, b in spans:
-        total[:, a:b] += audio[:, a:b]
+        total[:, a:b] += audio[:, a:b] if gain == 1.0 else audio[:, a:b] * np.float32(gain)
 
 
 def folder_name(title: str, score: Score) -> str:

@@ -1,6 +1,6 @@
-"""The loudness meter agrees with pyloudnorm; the true-peak meter
-finds inter-sample peaks; the master reaches its loudness under the true-peak
-ceiling, and its limiter never recovers faster than its release."""
+"""The loudness meter agrees with pyloudnorm; the true-peak meter finds inter-sample peaks; the
+master reaches its loudness under the true-peak ceiling, and its limiter never recovers faster than
+its release."""
 
 import numpy as np
 import pyloudnorm
