@@ -1,4 +1,7 @@
-"""Shared fixtures: the tiny demo material (2 songs x 16 bars), an ingested bundle, a trained model."""
+"""Shared fixtures: the tiny demo material (2 songs x 16 bars), an ingested bundle, a trained model.
+
+The model trains a fixed number of steps (the time budget never binds), so every fixture and the
+golden render built on it are the same on a busy machine as on an idle one."""
 
 from pathlib import Path
 
@@ -8,7 +11,10 @@ from project_ingest.bundle import ArtistBundle
 from project_ingest.ingest import ingest
 from template_engine.demo.projects import TINY, build_demo_material
 from template_engine.model import ModelConfig
+from template_engine.render import RenderSettings, render_batch
 from template_engine.train import TrainSettings, train
+
+TINY_TRAIN_STEPS = 200
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +31,16 @@ def tiny_bundle(tiny_material, tmp_path_factory) -> ArtistBundle:
 
 @pytest.fixture(scope="session")
 def trained_bundle(tiny_bundle) -> ArtistBundle:
-    settings = TrainSettings(minutes=0.75, eval_every=25, patience=100,
+    settings = TrainSettings(minutes=30, max_steps=TINY_TRAIN_STEPS, eval_every=25, patience=100,
                              model=ModelConfig(n_layer=2, d_model=128, n_head=4, dropout=0.0))
     train(tiny_bundle, settings, progress=False)
     return ArtistBundle.load(tiny_bundle.path)
+
+
+@pytest.fixture(scope="session")
+def rendered(trained_bundle, tmp_path_factory) -> tuple[Path, Path]:
+    """A batch folder holding one 16-bar candidate of the tiny artist (seed 5), and that candidate."""
+    out = tmp_path_factory.mktemp("renders")
+    folders = render_batch(trained_bundle, out, RenderSettings(count=1, seed=5, bars=16, formats=("wav", "mp3")),
+                           progress=False)
+    return out, folders[0]

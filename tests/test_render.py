@@ -21,14 +21,6 @@ from template_engine.render import RenderSettings, render_batch
 SCHEMA = Path(__file__).resolve().parents[1] / "template_engine" / "schemas" / "Project.xsd"
 
 
-@pytest.fixture(scope="module")
-def rendered(trained_bundle, tmp_path_factory):
-    out = tmp_path_factory.mktemp("renders")
-    folders = render_batch(trained_bundle, out, RenderSettings(count=1, seed=5, bars=16, formats=("wav", "mp3")),
-                           progress=False)
-    return out, folders[0]
-
-
 def _stems(folder):
     info = json.loads((folder / "render.json").read_text())
     groups = [folder / f for f in info["files"]["stems"] if f.rsplit("_", 1)[-1][:-4] in ("Drums", "Bass", "Synths", "Vocals", "Fx")]
