@@ -118,39 +118,38 @@ def bench_ingest(plan: Plan) -> str:
 
 def bench_train(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
-    from template_engine.train import TrainSettings, train
+    from template_engine.model.train import TrainSettings, train
 
     start = time.perf_counter()
     summary = train(ArtistBundle.load(plan.work / "artists" / "bench"), TrainSettings(minutes=plan.train_minutes),
                     progress=False)
     dt = time.perf_counter() - start
-    return (f"training: {dt:.0f} s for a {plan.train_minutes:g}-minute budget, {summary['steps']} steps "
-            f"({summary['steps'] / dt:.1f}/s), {summary['params']:,} parameters; validation loss "
-            f"{summary['valid_loss']:.3f} against bigram {summary['bigram_valid_loss']:.3f}")
+    return (f"training: {dt:.0f} s for a {plan.train_minutes:g}-minute budget, {summary.steps} steps "
+            f"({summary.steps / dt:.1f}/s), {summary.params:,} parameters; validation loss "
+            f"{summary.valid_loss:.3f} against bigram {summary.bigram_valid_loss:.3f}")
 
 
 def bench_generate(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
-    from template_engine.generate import generate_songs
-    from template_engine.train import load_model
+    from template_engine.model.generate import generate_songs
+    from template_engine.model.checkpoint import load_model
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_model(bundle)
     corpus = load_corpus(bundle.path)
-    stats: dict = {}
     start = time.perf_counter()
-    (song, _), = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=None, bars=96, stats=stats)
+    song = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=None, bars=96).songs[0].score
     one = time.perf_counter() - start
     tracks = len(song.tracks)
     eight = ("kick", "snare", "hats", "bass", "chords", "lead", "pad", "arp")
     start = time.perf_counter()
-    (song8, _), = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=None, bars=96, roles=eight)
+    song8 = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=None, bars=96, roles=eight).songs[0].score
     one8 = time.perf_counter() - start
     start = time.perf_counter()
-    generate_songs(model, tok, corpus, count=10, seed=2, bpm=128, key=None, bars=96, stats=stats)
+    batch = generate_songs(model, tok, corpus, count=10, seed=2, bpm=128, key=None, bars=96)
     ten = time.perf_counter() - start
-    return (f"generation: {stats['tokens_sampled'] / ten:,.0f} tokens/s; one 3-minute song: {tracks} tracks "
+    return (f"generation: {batch.tokens_sampled / ten:,.0f} tokens/s; one 3-minute song: {tracks} tracks "
             f"{one:.1f} s, {len(song8.tracks)} tracks {one8:.1f} s; a batch of 10 {ten:.1f} s")
 
 
@@ -161,14 +160,15 @@ def bench_render(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
     from sample_library.library import SampleLibrary
-    from template_engine.generate import generate_songs
-    from template_engine.master import master
-    from template_engine.render import MIX_THREADS, SAMPLE_RATE, export_candidate, mix_song, stem_files, write_audio
-    from template_engine.train import load_model
+    from template_engine.model.generate import generate_songs
+    from template_engine.render.master import master
+    from template_engine.render.candidate import export_candidate, stem_files, write_audio
+    from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, mix_song
+    from template_engine.model.checkpoint import load_model
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_model(bundle)
-    (song, _), = generate_songs(model, tok, load_corpus(bundle.path), count=1, seed=3, bpm=128, key=None, bars=96)
+    song = generate_songs(model, tok, load_corpus(bundle.path), count=1, seed=3, bpm=128, key=None, bars=96).songs[0].score
     seconds = song.bars * 4 * 60 / song.bpm
     with SampleLibrary(bundle.samples_dir) as library:
         start = time.perf_counter()
@@ -196,7 +196,8 @@ def bench_render(plan: Plan) -> str:
 
 def bench_batch(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
-    from template_engine.render import RenderSettings, render_batch
+    from template_engine.render.batch import render_batch
+    from template_engine.render.settings import RenderSettings
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     start = time.perf_counter()

@@ -20,6 +20,7 @@ next load, so the previous bundle stays whole.
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from typing import Any
 
 from platformdirs import user_data_dir
 
+from project_ingest.profile import MixProfile
 from sample_library.audio_io import atomic_path
 from sample_library.errors import InputError
 
@@ -163,8 +165,13 @@ class ArtistBundle:
         return cls(path=path, artist=artist)
 
     @property
-    def mix_profile(self) -> dict:
-        return read_json(self.path / "mix_profile.json")
+    def mix_profile(self) -> MixProfile:
+        """The artist's mix profile, typed; InputError naming the file when it does not parse."""
+        path = self.path / "mix_profile.json"
+        try:
+            return MixProfile.from_dict(read_json(path))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(path, f"is not a valid mix profile ({exc})") from None
 
     @property
     def samples_dir(self) -> Path:
@@ -232,3 +239,9 @@ def list_artists(root: Path) -> list[ArtistBundle]:
         except InputError:
             continue
     return bundles
+
+
+def safe_song_name(name: str) -> str:
+    """A song title as a file name that stays inside its folder."""
+    cleaned = re.sub(r"[^A-Za-z0-9 _().\-]+", "_", name).strip(" .") or "song"
+    return cleaned.replace("..", "_")[:100]

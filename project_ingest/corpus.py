@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from project_ingest.discovery import read_midi
+from project_ingest.midi_io import read_midi
 from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote, Key, Score, Section
 from sample_library.roles import DRUM_ROLES
 
@@ -186,3 +186,13 @@ def load_corpus(bundle_dir: Path) -> list[tuple[str, Score]]:
                       tracks={t.name: t.notes for t in tracks if t.notes}, names={t.name: t.name for t in tracks})
         songs.append((meta["title"], score))
     return songs
+
+
+def with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Section]:
+    """Sections with energy 0..1: their mean bar level against the loudest section's (24 dB range)."""
+    if bar_db is None or not sections:
+        return sections
+    levels = [float(np.mean(bar_db[s.start_bar:s.end_bar])) if s.end_bar <= bar_db.size else -120.0 for s in sections]
+    top = max(levels)
+    return [Section(s.kind, s.start_bar, s.bars, round(float(np.clip(1 + (lv - top) / 24, 0, 1)), 3))
+            for s, lv in zip(sections, levels)]

@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mido
 import soundfile as sf
 
-from project_ingest.score import BeatNote
+from project_ingest.midi_io import MidiTrack, read_midi
 from sample_library.audio_io import AUDIO_EXTENSIONS
 
 LENGTH_TOLERANCE_SECONDS = 0.05
-
-
-@dataclass
-class MidiTrack:
-    """One MIDI track: its name, notes (beats), whether it is on the GM drum channel, its program."""
-
-    name: str
-    notes: list[BeatNote]
-    drum_channel: bool
-    program: int | None
-    stem_hint: str | None = None
 
 
 @dataclass
@@ -77,56 +64,6 @@ def pairing_key(name: str) -> str:
             stem = stem[: -len(ext)]
     stem = re.sub(r"^\d+[\s_.\-]*", "", stem.strip())
     return re.sub(r"[^a-z]", "", stem.lower())
-
-
-def read_midi(path: Path) -> tuple[list[MidiTrack], dict]:
-    """Read a MIDI file into tracks of notes in beats.
-
-    Returns (tracks, info) where info has 'tempos' (bpm list in order), 'time_signatures'
-    ([(num, den)]) and 'ticks_per_beat'. Raises ValueError when the file is not MIDI.
-    """
-    try:
-        mid = mido.MidiFile(str(path), clip=True)
-    except Exception as exc:
-        raise ValueError(f"not a readable MIDI file ({exc})") from None
-    tpq = mid.ticks_per_beat
-    tempos, signatures, tracks = [], [], []
-    for index, track in enumerate(mid.tracks):
-        now = 0
-        name = None
-        stem_hint = None
-        program = None
-        open_notes: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-        notes: list[BeatNote] = []
-        channels = set()
-        for msg in track:
-            now += msg.time
-            if msg.type == "track_name" and name is None:
-                name = msg.name.strip()
-            elif msg.type == "text" and msg.text.startswith("stem="):
-                stem_hint = msg.text[5:].strip()
-            elif msg.type == "set_tempo":
-                tempos.append(round(mido.tempo2bpm(msg.tempo), 3))
-            elif msg.type == "time_signature":
-                signatures.append((msg.numerator, msg.denominator))
-            elif msg.type == "program_change" and program is None:
-                program = msg.program
-            elif msg.type == "note_on" and msg.velocity > 0:
-                open_notes[(msg.channel, msg.note)].append((now, msg.velocity))
-                channels.add(msg.channel)
-            elif msg.type in ("note_off", "note_on"):
-                stack = open_notes.get((msg.channel, msg.note))
-                if stack:
-                    start, velocity = stack.pop(0)
-                    notes.append(BeatNote(start / tpq, max(now - start, 1) / tpq, msg.note, velocity))
-        for (channel, pitch), stack in open_notes.items():
-            for start, velocity in stack:
-                notes.append(BeatNote(start / tpq, max(now - start, tpq / 4) / tpq, pitch, velocity))
-        if notes or stem_hint:
-            tracks.append(MidiTrack(name=name or f"{path.stem} {index}", notes=sorted(notes, key=lambda n: (n.start, n.pitch)),
-                                    drum_channel=bool(channels) and channels <= {9}, program=program,
-                                    stem_hint=stem_hint))
-    return tracks, {"tempos": tempos, "time_signatures": signatures, "ticks_per_beat": tpq}
 
 
 def discover_projects(root: Path) -> tuple[list[ProjectInput], list[Problem]]:

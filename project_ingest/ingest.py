@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +13,14 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from project_ingest import mix_analysis as mx
-from project_ingest.bundle import SCHEMA_VERSION, ArtistBundle, bundle_path, read_json, replace_dir, staging_dir, write_json
+from project_ingest.bundle import (SCHEMA_VERSION, ArtistBundle, bundle_path, read_json, replace_dir, safe_song_name,
+                                   staging_dir, write_json)
 from project_ingest.classify import RoleAssignment, audio_traits, classify_track
-from project_ingest.corpus import detect_key, detect_sections, first_downbeat, quantise, sections_from_meta
+from project_ingest.corpus import detect_key, detect_sections, first_downbeat, quantise, sections_from_meta, with_energy
 from project_ingest.discovery import Problem, ProjectInput, discover_projects
 from project_ingest.harvest import slice_hits
 from project_ingest.midi_io import score_to_midi, write_midi
+from project_ingest.mix_analysis import bar_levels_db, measure_role
 from project_ingest.profile import aggregate_profile
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
 from project_ingest.tempo import estimate_tempo
@@ -32,7 +32,6 @@ from sample_library.loudness import integrated_loudness, true_peak_db
 from sample_library.roles import DRUM_ROLES
 
 HARVEST_PER_ROLE = 4
-DUCKABLE_ROLES = ("bass", "sub", "pad", "chords", "lead", "pluck", "arp", "vocal_chop")
 
 
 @dataclass
@@ -175,29 +174,6 @@ def _key(project: ProjectInput, tracks: dict[str, list[BeatNote]]) -> tuple[Key,
     return key, conf, "detected"
 
 
-def bar_levels_db(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int) -> np.ndarray:
-    """Mean-square level (dB) of each bar of ``mix`` (2, frames), bars starting ``offset`` beats in: (bars,)."""
-    mono = mix.mean(axis=0)
-    out = np.full(bars, -120.0)
-    for b in range(bars):
-        a = int(((b * BEATS_PER_BAR) + offset) * spb * sr)
-        e = int((((b + 1) * BEATS_PER_BAR) + offset) * spb * sr)
-        seg = mono[a:e]
-        if seg.size:
-            out[b] = 10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-14)
-    return out
-
-
-def with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Section]:
-    """Sections with energy 0..1: their mean bar level against the loudest section's (24 dB range)."""
-    if bar_db is None or not sections:
-        return sections
-    levels = [float(np.mean(bar_db[s.start_bar:s.end_bar])) if s.end_bar <= bar_db.size else -120.0 for s in sections]
-    top = max(levels)
-    return [Section(s.kind, s.start_bar, s.bars, round(float(np.clip(1 + (lv - top) / 24, 0, 1)), 3))
-            for s, lv in zip(sections, levels)]
-
-
 def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.ndarray | None,
                  assignments: list[tuple[RoleAssignment, Path | None]],
                  role_notes: dict[str, list[BeatNote]], sections: list[Section], spb: float, offset: float, sr: int) -> dict:
@@ -233,35 +209,6 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
     return {"roles": roles, "stems_sum_lufs": round(mix_loudness, 3),
             "master": {"integrated_lufs": round(integrated_loudness(master_audio, sr), 3),
                        "true_peak_dbtp": round(true_peak_db(master_audio), 3), "source": master_source}}
-
-
-def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, notes: list[BeatNote],
-                 kicks: np.ndarray, spans: list[tuple[str, float, float]], sections: list[Section], spb: float,
-                 offset: float = 0.0) -> dict | None:
-    """The mix figures of one role's stem (2, frames) against a mix of ``mix_loudness`` LUFS; ``kicks``
-    and ``spans`` (section type, start s, end s) are in seconds, ``notes`` in beats. None when silent."""
-    mono = audio.mean(axis=0)
-    if np.max(np.abs(mono)) < 1e-5:
-        return None
-    level, centroid = mx.frame_features(mono, sr)
-    frame_s = 1024 / sr
-    notes = sorted(notes, key=lambda n: n.start)
-    ends = [(n.start + n.duration) * spb for n in notes]
-    nexts = [notes[i + 1].start * spb if i + 1 < len(notes) else mono.size / sr for i in range(len(notes))]
-    tail, tail_n = mx.reverb_tail(level, frame_s, ends, nexts)
-    duck = mx.ducking_curve(mono, sr, mx.held_over(kicks, notes, spb), spb) if role in DUCKABLE_ROLES else None
-    vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
-    return {
-        "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),
-        "eq_db": [round(float(v), 2) for v in mx.band_levels_db(mono, sr)],
-        "crest_db": round(mx.crest_factor_db(audio, sr), 2),
-        "width": round(mx.stereo_width(audio), 3),
-        "reverb_tail_s": None if tail is None else round(tail, 3), "reverb_tail_n": tail_n,
-        "sidechain": duck.to_dict() if duck else None,
-        "automation": mx.automation(level, centroid, frame_s, spans),
-        "velocity": mx.velocity_stats(vel_notes, sections),
-        "n": 1,
-    }
 
 
 def _harvest(stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, Path | None]], spb: float,
@@ -357,7 +304,3 @@ def _ingest_time() -> str:
     return when.replace(microsecond=0).isoformat()
 
 
-def safe_song_name(name: str) -> str:
-    """A song title as a file name that stays inside its folder."""
-    cleaned = re.sub(r"[^A-Za-z0-9 _().\-]+", "_", name).strip(" .") or "song"
-    return cleaned.replace("..", "_")[:100]

@@ -18,6 +18,7 @@ from scipy.fft import rfft, rfftfreq
 from scipy.signal import get_window
 
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Section
+from sample_library.loudness import integrated_loudness
 
 DUCK_POINTS_PER_BEAT = 64
 DUCK_PRE_POINTS = 8
@@ -290,3 +291,48 @@ def reverb_tail(level: np.ndarray, frame_seconds: float, note_ends: list[float],
     if not tails:
         return None, 0
     return float(np.median(tails)), len(tails)
+
+
+DUCKABLE_ROLES = ("bass", "sub", "pad", "chords", "lead", "pluck", "arp", "vocal_chop")
+
+
+def bar_levels_db(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int) -> np.ndarray:
+    """Mean-square level (dB) of each bar of ``mix`` (2, frames), bars starting ``offset`` beats in: (bars,)."""
+    mono = mix.mean(axis=0)
+    out = np.full(bars, -120.0)
+    for b in range(bars):
+        a = int(((b * BEATS_PER_BAR) + offset) * spb * sr)
+        e = int((((b + 1) * BEATS_PER_BAR) + offset) * spb * sr)
+        seg = mono[a:e]
+        if seg.size:
+            out[b] = 10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-14)
+    return out
+
+
+def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, notes: list[BeatNote],
+                 kicks: np.ndarray, spans: list[tuple[str, float, float]], sections: list[Section], spb: float,
+                 offset: float = 0.0) -> dict | None:
+    """The mix figures of one role's stem (2, frames) against a mix of ``mix_loudness`` LUFS; ``kicks``
+    and ``spans`` (section type, start s, end s) are in seconds, ``notes`` in beats. None when silent."""
+    mono = audio.mean(axis=0)
+    if np.max(np.abs(mono)) < 1e-5:
+        return None
+    level, centroid = frame_features(mono, sr)
+    frame_s = 1024 / sr
+    notes = sorted(notes, key=lambda n: n.start)
+    ends = [(n.start + n.duration) * spb for n in notes]
+    nexts = [notes[i + 1].start * spb if i + 1 < len(notes) else mono.size / sr for i in range(len(notes))]
+    tail, tail_n = reverb_tail(level, frame_s, ends, nexts)
+    duck = ducking_curve(mono, sr, held_over(kicks, notes, spb), spb) if role in DUCKABLE_ROLES else None
+    vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
+    return {
+        "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),
+        "eq_db": [round(float(v), 2) for v in band_levels_db(mono, sr)],
+        "crest_db": round(crest_factor_db(audio, sr), 2),
+        "width": round(stereo_width(audio), 3),
+        "reverb_tail_s": None if tail is None else round(tail, 3), "reverb_tail_n": tail_n,
+        "sidechain": duck.to_dict() if duck else None,
+        "automation": automation(level, centroid, frame_s, spans),
+        "velocity": velocity_stats(vel_notes, sections),
+        "n": 1,
+    }

@@ -16,6 +16,8 @@ Schema (``mix_profile.json``)::
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from project_ingest import mix_analysis as mx
@@ -107,3 +109,86 @@ def _combine_velocity(vels: list[dict]) -> dict:
     return {"by_position": {"mean": [None if not np.isfinite(m) else round(float(m), 2) for m in mean],
                             "std": [round(float(s), 2) for s in std], "n": [int(c) for c in counts]},
             "by_section": {k: {"mean": round(a["sum"] / a["n"], 2), "n": a["n"]} for k, a in sorted(by_section.items()) if a["n"]}}
+
+
+def _median_of(entry: dict | None) -> float | None:
+    """The ``median`` of a ``{median, spread, n}`` figure, None where it is missing or not finite."""
+    value = (entry or {}).get("median")
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Ducking:
+    """A role's learned sidechain: depth (dB) and shape (beats), and the curve itself (dB), sampled
+    ``points_per_beat`` per beat from ``pre_points`` points before the kick."""
+
+    depth_db: float
+    attack_beats: float
+    hold_beats: float
+    release_beats: float
+    points_per_beat: int
+    pre_points: int
+    curve_db: tuple[float, ...]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Ducking:
+        return cls(float(d["depth_db"]), float(d["attack_beats"]), float(d["hold_beats"]), float(d["release_beats"]),
+                   int(d["points_per_beat"]), int(d.get("pre_points", 0)), tuple(float(v) for v in d["curve_db"]))
+
+
+@dataclass(frozen=True)
+class SectionAutomation:
+    """A role's level (dB) and brightness (octaves of spectral centroid) through one section type,
+    at evenly spaced points of the section; None where the role was silent."""
+
+    level_db: tuple[float | None, ...]
+    brightness_oct: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class RoleProfile:
+    """How the artist mixes one role. Every figure is None (or empty) where the artist gave none;
+    the mixing chain then leaves that step out."""
+
+    relative_loudness_db: float | None = None
+    eq_db: tuple[float, ...] | None = None
+    crest_db: float | None = None
+    width: float | None = None
+    reverb_tail_s: float | None = None
+    sidechain: Ducking | None = None
+    automation: dict[str, SectionAutomation] = field(default_factory=dict)
+    velocity_by_position: tuple[float | None, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RoleProfile:
+        eq = (d.get("eq_db") or {}).get("db")
+        velocity = (d.get("velocity") or {}).get("by_position", {}).get("mean")
+        return cls(relative_loudness_db=_median_of(d.get("relative_loudness_db")),
+                   eq_db=tuple(float(v) for v in eq) if eq else None,
+                   crest_db=_median_of(d.get("crest_db")), width=_median_of(d.get("width")),
+                   reverb_tail_s=_median_of(d.get("reverb_tail_s")),
+                   sidechain=Ducking.from_dict(d["sidechain"]) if d.get("sidechain") else None,
+                   automation={kind: SectionAutomation(tuple(a["level_db"]), tuple(a["brightness_oct"]))
+                               for kind, a in (d.get("automation") or {}).items()},
+                   velocity_by_position=tuple(velocity) if velocity else None)
+
+
+@dataclass(frozen=True)
+class MixProfile:
+    """The artist's mix, typed: one ``RoleProfile`` per role, and the master's integrated loudness
+    (LUFS) and true peak (dBTP), parsed once from ``mix_profile.json`` (schema above)."""
+
+    roles: dict[str, RoleProfile]
+    master_lufs: float | None = None
+    master_true_peak_dbtp: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MixProfile:
+        master = d.get("master") or {}
+        return cls(roles={role: RoleProfile.from_dict(r) for role, r in (d.get("roles") or {}).items()},
+                   master_lufs=_median_of(master.get("integrated_lufs")),
+                   master_true_peak_dbtp=_median_of(master.get("true_peak_dbtp")))
+
+    def role(self, name: str) -> RoleProfile:
+        """The profile of role ``name``; an empty one (every step left out) for a role the artist lacks."""
+        return self.roles.get(name) or RoleProfile()

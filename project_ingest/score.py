@@ -10,6 +10,18 @@ SECTION_TYPES = ("intro", "build", "drop", "breakdown", "bridge", "outro")
 MODES = ("minor", "major")
 SCALES = {"minor": (0, 2, 3, 5, 7, 8, 10), "major": (0, 2, 4, 5, 7, 9, 11)}
 BEATS_PER_BAR = 4
+STEPS_PER_BEAT = 4  # the sixteenth-note grid
+STEPS_PER_BAR = BEATS_PER_BAR * STEPS_PER_BEAT
+
+
+def beat_step(beats: float) -> int:
+    """``beats`` on the sixteenth grid: the nearest whole number of sixteenths."""
+    return int(round(beats * STEPS_PER_BEAT))
+
+
+def step_in_bar(start: float) -> int:
+    """The sixteenth (0..15) of the bar that a note starting at ``start`` beats falls on."""
+    return beat_step(start % BEATS_PER_BAR) % STEPS_PER_BAR
 
 
 @dataclass(frozen=True)

@@ -8,54 +8,85 @@ naming the file or argument and the problem; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import sys
-import tempfile
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from project_ingest.bundle import ArtistBundle, artists_dir, bundle_path, list_artists
 from sample_library.errors import InputError
 
-DEMO = "demo"
-DEMO_TRAIN_MINUTES = 4.0
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
 
 
-def _mapped(ctx: click.Context, call):
-    """Run ``call``, turning bad input into exit 2 and internal errors into exit 1, one line each."""
+
+def _mapped(ctx: click.Context, call: Callable[[], Any]) -> Any:
+    """Run ``call``, turning bad input into exit 2, an interrupt into 130 and internal errors into 1,
+    one line each."""
     try:
         return call()
     except InputError as exc:
-        _fail(ctx, exc, 2)
+        _fail(ctx, exc, EXIT_BAD_INPUT)
     except (click.ClickException, click.exceptions.Exit, click.Abort):
         raise
     except KeyboardInterrupt:
         click.echo("interrupted; nothing was replaced", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # an internal error: say so plainly
-        _fail(ctx, exc, 1)
+        _fail(ctx, exc, EXIT_INTERNAL)
 
 
 class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # noqa: D102 - maps exceptions to exit codes
+    def invoke(self, ctx: click.Context) -> Any:
         return _mapped(ctx, lambda: click.Group.invoke(self, ctx))
 
 
 def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:
-    if ctx.obj and ctx.obj.get("debug"):
+    if _settings(ctx).get("debug"):
         traceback.print_exc()
-    prefix = "error" if code == 2 else "internal error"
+    prefix = "error" if code == EXIT_BAD_INPUT else "internal error"
     click.echo(f"{prefix}: {exc}", err=True)
     sys.exit(code)
 
 
+def _settings(ctx: click.Context) -> dict:
+    """The options every command shares, wherever on the line they were given."""
+    return ctx.find_root().ensure_object(dict)
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _: click.Parameter, value: Any) -> Any:
+        if value:
+            _settings(ctx)[key] = value
+        return value
+    return callback
+
+
+def shared_options(f: Callable) -> Callable:
+    """``--artists-dir``, ``--debug`` and ``--quiet``: accepted before or after the subcommand."""
+    for option in (
+        click.option("--artists-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     expose_value=False, callback=_remember("root"),
+                     help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder)."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"), help="Show tracebacks."),
+        click.option("--quiet", is_flag=True, expose_value=False, callback=_remember("quiet"), help="No progress bars."),
+    ):
+        f = option(f)
+    return f
+
+
+def _progress(ctx: click.Context) -> bool:
+    return not _settings(ctx).get("quiet")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--artists-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder).")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.pass_context
-def main(ctx: click.Context, artists_dir: Path | None, debug: bool, quiet: bool) -> None:
+@click.version_option(package_name="artist-templates")
+@shared_options
+def main() -> None:
     """Learn a producer's writing, sounds and mix from past projects, and render new songs with them.
 
     \b
@@ -65,12 +96,10 @@ def main(ctx: click.Context, artists_dir: Path | None, debug: bool, quiet: bool)
       template render --artist me --count 10
       template artists
     """
-    ctx.ensure_object(dict)
-    ctx.obj.update(root=artists_dir, debug=debug, progress=not quiet)
 
 
 def _root(ctx: click.Context) -> Path:
-    return artists_dir(ctx.obj.get("root"))
+    return artists_dir(_settings(ctx).get("root"))
 
 
 def _bundle(ctx: click.Context, name: str) -> ArtistBundle:
@@ -81,6 +110,7 @@ def _bundle(ctx: click.Context, name: str) -> ArtistBundle:
 
 
 @main.command()
+@shared_options
 @click.argument("projects_dir", type=click.Path(path_type=Path))
 @click.option("--artist", required=True, help="Name of the artist bundle to write.")
 @click.option("--samples", "sample_dirs", multiple=True, type=click.Path(path_type=Path),
@@ -100,12 +130,13 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
     from project_ingest.report import print_report
 
     result = run_ingest(projects_dir, artist=artist, root=_root(ctx), sample_dirs=sample_dirs, update=update,
-                        force=force, progress=ctx.obj["progress"])
+                        force=force, progress=_progress(ctx))
     print_report(result.report)
     click.echo(f"artist '{artist}' written to {result.bundle.path}")
 
 
 @main.command()
+@shared_options
 @click.option("--artist", required=True)
 @click.option("--minutes", type=click.FloatRange(0.05, 24 * 60), default=10.0, show_default=True, help="Time budget.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
@@ -122,7 +153,7 @@ def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: in
       template train --artist me --minutes 10
       template train --artist me --minutes 60 --max-steps 2000 --seed 3
     """
-    from template_engine.train import TrainSettings, train as run_train
+    from template_engine.model.train import TrainSettings, train as run_train
 
     if device == "cuda":
         import torch
@@ -132,9 +163,9 @@ def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: in
     settings = TrainSettings(minutes=minutes, device=device, seed=seed)
     if max_steps is not None:
         settings.max_steps = max_steps
-    summary = run_train(_bundle(ctx, artist), settings, progress=ctx.obj["progress"])
-    click.echo(f"validation loss {summary['valid_loss']:.3f} nats/token (bigram baseline {summary['bigram_valid_loss']:.3f}), "
-               f"{summary['steps']} steps, {summary['params']:,} parameters")
+    summary = run_train(_bundle(ctx, artist), settings, progress=_progress(ctx))
+    click.echo(f"validation loss {summary.valid_loss:.3f} nats/token (bigram baseline {summary.bigram_valid_loss:.3f}), "
+               f"{summary.steps} steps, {summary.params:,} parameters")
 
 
 def _render_options(f):
@@ -158,6 +189,7 @@ def _render_options(f):
 
 
 @main.command("render")
+@shared_options
 @_render_options
 @click.pass_context
 def render(ctx: click.Context, **kw) -> None:
@@ -171,43 +203,31 @@ def render(ctx: click.Context, **kw) -> None:
     _render(ctx, **kw)
 
 
-def _render(ctx: click.Context, artist: str, count: int, bpm: float | None, key: str | None, bars: int | None,
-            seed: int, out: Path | None, formats: str, title: str | None, temperature: float, top_p: float,
-            force: bool) -> None:
-    from template_engine.render import RenderSettings, render_batch
+def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, **options: Any) -> None:
+    """Render with the options of ``template render`` / ``render-template`` (``RenderSettings``'s
+    fields); the demo artist is built first where it is not yet."""
+    from template_engine.demo.build import DEMO, build_demo_artist, demo_is_built
+    from template_engine.render.batch import render_batch
+    from template_engine.render.settings import RenderSettings
 
     root = _root(ctx)
-    if artist == DEMO and not (bundle_path(DEMO, root) / "model" / "model.safetensors").exists():
-        build_demo_artist(root, progress=ctx.obj["progress"])
+    if artist == DEMO and not demo_is_built(root):
+        click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects, "
+                   "ingesting them, and training its model (a few minutes, once).", err=True)
+        summary = build_demo_artist(root, progress=_progress(ctx))
+        click.echo(f"demo artist ready: validation loss {summary.valid_loss:.3f} "
+                   f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
     bundle = _bundle(ctx, artist)
     out = out or Path("renders") / artist
-    settings = RenderSettings(count=count, seed=seed, bpm=bpm, key=key, bars=bars,
-                              formats=tuple(f.strip() for f in formats.split(",") if f.strip()), title=title,
-                              temperature=temperature, top_p=top_p, force=force)
-    folders = render_batch(bundle, out, settings, progress=ctx.obj["progress"])
+    settings = RenderSettings(formats=tuple(f.strip() for f in formats.split(",") if f.strip()), **options)
+    folders = render_batch(bundle, out, settings, progress=_progress(ctx))
     for folder in folders:
         click.echo(str(folder))
     click.echo(f"gallery: {out / 'index.html'}")
 
 
-def build_demo_artist(root: Path, *, progress: bool) -> None:
-    """Build the demo artist through the real pipeline: synthesise its material, ingest, train."""
-    from project_ingest.ingest import ingest as run_ingest
-    from template_engine.demo.projects import FULL, build_demo_material
-    from template_engine.train import TrainSettings, train as run_train
-
-    click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects, "
-               "ingesting them, and training its model (a few minutes, once).", err=True)
-    with tempfile.TemporaryDirectory(prefix="demo-material-") as tmp:
-        projects, samples = build_demo_material(Path(tmp), sizes=FULL, progress=progress)
-        run_ingest(projects, artist=DEMO, root=root, sample_dirs=[samples], force=True, progress=progress)
-    summary = run_train(ArtistBundle.load(bundle_path(DEMO, root)), TrainSettings(minutes=DEMO_TRAIN_MINUTES),
-                        progress=progress)
-    click.echo(f"demo artist ready: validation loss {summary['valid_loss']:.3f} "
-               f"(bigram {summary['bigram_valid_loss']:.3f})", err=True)
-
-
 @main.command()
+@shared_options
 @click.argument("render_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--track", required=True, help="Role of the track to rewrite, e.g. bass, lead, hats.")
 @click.option("--bars", required=True, help="Bar range, 1-based and inclusive, e.g. 33-48.")
@@ -229,7 +249,7 @@ def regenerate(ctx: click.Context, render_dir: Path, track: str, bars: str, arti
     """
     import json
 
-    from template_engine.regenerate import regenerate as run_regenerate
+    from template_engine.render.regenerate import regenerate as run_regenerate
 
     meta = render_dir / "render.json"
     if artist is None and meta.is_file():
@@ -242,6 +262,7 @@ def regenerate(ctx: click.Context, render_dir: Path, track: str, bars: str, arti
 
 
 @main.command()
+@shared_options
 @click.pass_context
 def artists(ctx: click.Context) -> None:
     """List installed artists: songs, roles, samples, trained or not, size.
@@ -258,6 +279,8 @@ def artists(ctx: click.Context) -> None:
         click.echo(f"  {a['name']:<16} {len(a['projects']):>3} songs  {len(a['roles']):>2} roles  "
                    f"{sum(a.get('samples', {}).values()):>5} samples  {'trained' if b.is_trained else 'not trained':<11} "
                    f"{b.size_bytes() / 1e6:8.1f} MB")
+    from template_engine.demo.build import DEMO
+
     if not any(b.name == DEMO and b.is_trained for b in bundles):
         click.echo(f"  {DEMO:<16} available: built on first `render-template --artist {DEMO}`")
 
@@ -268,6 +291,7 @@ def samples() -> None:
 
 
 @samples.command("add")
+@shared_options
 @click.option("--artist", required=True)
 @click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
@@ -283,7 +307,7 @@ def samples_add(ctx: click.Context, artist: str, folders: tuple[Path, ...]) -> N
 
     bundle = _bundle(ctx.find_root(), artist)
     with SampleLibrary(bundle.samples_dir) as library:
-        report = import_folders(library, list(folders), progress=ctx.find_root().obj["progress"])
+        report = import_folders(library, list(folders), progress=_progress(ctx))
     click.echo(f"added {report.added}, already in {report.already_in}, problems {len(report.problems)}")
     for file, reason in report.problems[:20]:
         click.echo(f"  {file}: {reason}")
@@ -291,6 +315,7 @@ def samples_add(ctx: click.Context, artist: str, folders: tuple[Path, ...]) -> N
 
 
 @samples.command("ls")
+@shared_options
 @click.option("--artist", required=True)
 @click.option("--role", default=None)
 @click.pass_context
@@ -312,6 +337,7 @@ def samples_ls(ctx: click.Context, artist: str, role: str | None) -> None:
 
 
 @main.command()
+@shared_options
 @click.option("--artist", required=True)
 @click.argument("render_dirs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--mix-fidelity", is_flag=True,
@@ -330,8 +356,8 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
       template evaluate --artist demo --mix-fidelity
     """
     from project_ingest.bundle import write_json
-    from template_engine.evaluate import default_report_path, evaluate as run_evaluate, format_table
-    from template_engine.mix_fidelity import mix_fidelity as run_mix_fidelity
+    from template_engine.evaluate.report import default_report_path, evaluate as run_evaluate, format_table
+    from template_engine.evaluate.mix_fidelity import mix_fidelity as run_mix_fidelity
 
     bundle = _bundle(ctx, artist)
     if not render_dirs and not mix_fidelity:
@@ -353,15 +379,10 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
 
 def render_main() -> None:
     """``render-template``: the same as ``template render``."""
-    def callback(artists_dir: Path | None, debug: bool, quiet: bool, **kw) -> None:
+    def callback(**kw: Any) -> None:
         ctx = click.get_current_context()
-        ctx.obj = {"root": artists_dir, "debug": debug, "progress": not quiet}
         _mapped(ctx, lambda: _render(ctx, **kw))
 
-    cmd = click.Command("render-template", callback=callback, help=render.help, params=render.params + [
-        click.Option(["--artists-dir"], type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder)."),
-        click.Option(["--debug"], is_flag=True, help="Show tracebacks."),
-        click.Option(["--quiet"], is_flag=True, help="No progress bars.")],
-        context_settings={"help_option_names": ["-h", "--help"]})
+    cmd = click.Command("render-template", callback=callback, help=render.help, params=render.params,
+                        context_settings={"help_option_names": ["-h", "--help"]})
     cmd(prog_name="render-template")

@@ -46,7 +46,7 @@ def test_sidechain_depth_and_release_recovered(tiny_bundle, tiny_material, role,
 
 
 def test_build_lowpass_sweep_shows_rising_brightness(tiny_bundle):
-    auto = tiny_bundle.mix_profile["roles"]["chords"]["automation"]["build"]["brightness_oct"]
+    auto = read_json(tiny_bundle.path / "mix_profile.json")["roles"]["chords"]["automation"]["build"]["brightness_oct"]
     values = [v for v in auto if v is not None]
     assert values[-1] - values[0] > 1.0
 
@@ -54,7 +54,7 @@ def test_build_lowpass_sweep_shows_rising_brightness(tiny_bundle):
 def test_master_loudness_within_half_lu(tiny_bundle, tiny_material):
     projects, _ = tiny_material
     want = np.median([m["measured"]["master_lufs"] for m in _truth(projects)])
-    got = tiny_bundle.mix_profile["master"]["integrated_lufs"]["median"]
+    got = read_json(tiny_bundle.path / "mix_profile.json")["master"]["integrated_lufs"]["median"]
     assert abs(got - want) < 0.5
 
 
@@ -156,7 +156,7 @@ def test_update_adds_projects_to_the_artist(tiny_material, tmp_path):
     assert sorted(p["title"] for p in after.artist["projects"]) == sorted([first.name, second.name])
     assert len(list((after.path / "corpus").glob("*.json"))) == 2
     assert sum(after.artist["samples"].values()) > samples_before
-    assert after.mix_profile["roles"]["kick"]["relative_loudness_db"]["n"] == 2
+    assert read_json(after.path / "mix_profile.json")["roles"]["kick"]["relative_loudness_db"]["n"] == 2
 
 
 def test_ingest_killed_midway_leaves_the_previous_bundle_whole(tiny_material, tiny_bundle, tmp_path):

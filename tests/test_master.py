@@ -8,7 +8,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from sample_library.loudness import OVERSAMPLE, integrated_loudness, oversampled_peaks, true_peak_db
-from template_engine.master import gain_reduction_db, master, peak_envelope_db
+from template_engine.render.master import gain_reduction_db, master, peak_envelope_db
 
 SR = 44100
 

@@ -5,11 +5,11 @@ import torch
 
 from project_ingest.corpus import load_corpus
 from project_ingest.score import Key
-from template_engine.dataset import song_phrases
-from template_engine.generate import generate_songs
-from template_engine.model import KVCache, ModelConfig, MusicTransformer
-from template_engine.tokens import ArtistTokenizer, advance, allowed_mask, start_state
-from template_engine.train import load_model
+from template_engine.model.dataset import song_phrases
+from template_engine.model.generate import generate_songs
+from template_engine.model.transformer import KVCache, ModelConfig, MusicTransformer
+from template_engine.model.tokens import ArtistTokenizer, advance, allowed_mask, start_state
+from template_engine.model.checkpoint import load_model
 
 
 def _tokenizer_for(bundle) -> ArtistTokenizer:
@@ -71,7 +71,7 @@ def test_same_seed_same_songs(trained_bundle):
     corpus = load_corpus(trained_bundle.path)
     a = generate_songs(model, tok, corpus, count=2, seed=4, bpm=None, key=None, bars=None)
     b = generate_songs(model, tok, corpus, count=2, seed=4, bpm=None, key=None, bars=None)
-    assert [s.tracks for s, _ in a] == [s.tracks for s, _ in b]
+    assert [s.score.tracks for s in a.songs] == [s.score.tracks for s in b.songs]
 
 
 def test_grammar_mask_never_lets_an_invalid_sequence_through(trained_bundle):
@@ -99,12 +99,13 @@ def test_grammar_mask_never_lets_an_invalid_sequence_through(trained_bundle):
 def test_generated_song_has_roles_in_their_sections(trained_bundle):
     model, tok = load_model(trained_bundle)
     corpus = load_corpus(trained_bundle.path)
-    (score, novelty), = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=Key(5, "minor"), bars=16)
+    (song,) = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=Key(5, "minor"), bars=16).songs
+    score, novelty = song.score, song.novelty
     assert score.bars == 16 and score.bpm == 128
     drop = next(s for s in score.sections if s.kind == "drop")
     kicks = [n for n in score.tracks.get("kick", []) if drop.start_bar * 4 <= n.start < drop.end_bar * 4]
     assert kicks, "the artist's drops have a kick"
-    assert 0.0 <= novelty["copy_rate"] <= 1.0
+    assert 0.0 <= novelty.copy_rate <= 1.0
 
 
 def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path):
@@ -118,7 +119,7 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
     from pathlib import Path
 
     from project_ingest.bundle import ArtistBundle
-    from template_engine.train import TrainSettings, train
+    from template_engine.model.train import TrainSettings, train
 
     path = tmp_path / "resume"
     shutil.copytree(tiny_bundle.path, path)
@@ -126,7 +127,7 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
         shutil.rmtree(path / leftover, ignore_errors=True)
     small = "ModelConfig(n_layer=1, d_model=64, n_head=2, dropout=0.0)"
     code = ("from pathlib import Path; from project_ingest.bundle import ArtistBundle; "
-            "from template_engine.model import ModelConfig; from template_engine.train import TrainSettings, train; "
+            "from template_engine.model.transformer import ModelConfig; from template_engine.model.train import TrainSettings, train; "
             f"train(ArtistBundle.load(Path({str(path)!r})), TrainSettings(minutes=5, eval_every=5, patience=1000, "
             f"model={small}), progress=False)")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1])
@@ -143,24 +144,22 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
     summary = train(ArtistBundle.load(path), TrainSettings(minutes=0.1, eval_every=5, patience=1000,
                                                            model=ModelConfig(n_layer=1, d_model=64, n_head=2, dropout=0.0)),
                     progress=False)
-    assert summary["steps"] > killed_at
+    assert summary.steps > killed_at
     log = [json.loads(line) for line in (path / "model" / "training_log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log][: killed_at // 5] == list(range(5, killed_at + 1, 5))
 
 
 def test_generation_reports_the_tokens_it_sampled(trained_bundle):
     model, tok = load_model(trained_bundle)
-    stats: dict = {}
-    generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None, bars=8,
-                   stats=stats)
-    assert stats["tokens_sampled"] > 0 and stats["phrases_written"] >= 2
+    batch = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None, bars=8)
+    assert batch.tokens_sampled > 0 and batch.phrases_written >= 2
 
 
 def test_generation_keeps_only_the_roles_asked_for(trained_bundle):
     model, tok = load_model(trained_bundle)
-    (score, _), = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None,
-                                 bars=16, roles=("kick", "bass", "lead"))
-    assert score.tracks and set(score.tracks) <= {"kick", "bass", "lead"}
+    (song,) = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None,
+                             bars=16, roles=("kick", "bass", "lead")).songs
+    assert song.score.tracks and set(song.score.tracks) <= {"kick", "bass", "lead"}
 
 
 def test_same_seed_and_steps_give_the_same_weights(tiny_bundle, tmp_path):

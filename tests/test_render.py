@@ -16,7 +16,8 @@ from lxml import etree
 
 from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness, true_peak_db
-from template_engine.render import RenderSettings, render_batch
+from template_engine.render.batch import render_batch
+from template_engine.render.settings import RenderSettings
 
 SCHEMA = Path(__file__).resolve().parents[1] / "template_engine" / "schemas" / "Project.xsd"
 
@@ -107,21 +108,22 @@ def test_bass_ducks_at_kicks_by_profile_depth(trained_bundle):
     from project_ingest.mix_analysis import ducking_curve
     from project_ingest.score import BeatNote, Key, Score, Section
     from sample_library.library import SampleLibrary
-    from template_engine.render import mix_song
+    from template_engine.render.mix import mix_song
 
     profile = trained_bundle.mix_profile
-    want = profile["roles"]["sub"]["sidechain"]
+    want = profile.roles["sub"].sidechain
     score = Score(128.0, Key(0, "minor"), [Section("drop", 0, 8, 1.0)],
                   {"kick": [BeatNote(b, 0.25, 36, 120) for b in range(32)],
                    "sub": [BeatNote(4 * b, 4, 36, 110) for b in range(8)]})
     with SampleLibrary(trained_bundle.samples_dir) as lib:
         mixed = mix_song(score, lib, profile, seed=0)
     got = ducking_curve(mixed.tracks["sub"].mean(axis=0), 44100, np.arange(32) * 60 / 128, 60 / 128)
-    assert abs(got.depth_db - want["depth_db"]) < 1.0
+    assert abs(got.depth_db - want.depth_db) < 1.0
 
 
 def test_regenerate_rewrites_one_track_in_the_bar_range_only(trained_bundle, rendered):
-    from template_engine.regenerate import load_candidate, regenerate
+    from template_engine.render.candidate import load_candidate
+    from template_engine.render.regenerate import regenerate
 
     _, folder = rendered
     before = {p: hashlib.sha256(p.read_bytes()).digest() for p in folder.rglob("*") if p.is_file()}
@@ -173,7 +175,7 @@ def test_evaluate_reports_a_rendered_batch(trained_bundle, rendered):
 
 
 def test_mix_fidelity_recovers_the_learned_chains(trained_bundle):
-    from template_engine.mix_fidelity import mix_fidelity
+    from template_engine.evaluate.mix_fidelity import mix_fidelity
 
     report = mix_fidelity(trained_bundle)
     assert report["mean"]["roles_compared"] >= 5

@@ -25,8 +25,9 @@ from sample_library.sampler import Instrument, Note, Zone
 from sample_library.roles import DRUM_ROLES, FALLBACK_ROLES, MONO_ROLES, SUSTAINED_ROLES
 from template_engine.demo.compose import IMPACT_NOTE, RISER_NOTE, compose_song
 from template_engine.demo.synth_kit import SR, OneShot, demo_kit, write_kit
-from template_engine.dsp import db_to_gain, duck_curve_db, ducking_gain, swept_lowpass, tilt_eq
-from template_engine.master import integrated_loudness, master, true_peak_db
+from template_engine.demo.dsp import db_to_gain, duck_curve_db, tilt_eq
+from template_engine.render.dsp import ducking_gain, swept_lowpass
+from template_engine.render.master import integrated_loudness, master, true_peak_db
 
 BASE_GAIN_DB = {"kick": -6.0, "snare": -15.0, "clap": -11.0, "hats": -16.0, "perc": -18.0, "cymbal": -19.0,
                 "sub": -12.0, "bass": -13.0, "chords": -19.0, "lead": -16.0, "pad": -20.0, "arp": -19.0,

@@ -14,38 +14,17 @@ import numpy as np
 import soundfile as sf
 
 from project_ingest.bundle import ArtistBundle
-from project_ingest.corpus import detect_sections, load_corpus
-from project_ingest.ingest import bar_levels_db, with_energy
+from project_ingest.corpus import detect_sections, load_corpus, with_energy
+from project_ingest.mix_analysis import bar_levels_db
 from project_ingest.score import Score
 from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness, true_peak_db
-from template_engine import bar_novelty
-from template_engine.regenerate import load_candidate
-from template_engine.style_metrics import sanity, style_fit
+from template_engine.evaluate import bar_novelty
+from template_engine.render.candidate import GROUP_NAMES, find_candidates, load_candidate, read_song
+from template_engine.evaluate.style_metrics import sanity, style_fit
 
-GROUP_NAMES = ("Drums", "Bass", "Synths", "Vocals", "Fx")
 CLIP_LEVEL = 0.9999
 SANITY_KEYS = ("scale_consistency", "groove_consistency", "empty_beat_rate", "polyphony")
-
-
-def find_candidates(paths: list[Path]) -> list[Path]:
-    """Candidate folders (holding render.json) among ``paths`` and their direct subfolders."""
-    found = []
-    for path in map(Path, paths):
-        if (path / "render.json").is_file():
-            found.append(path)
-            continue
-        inner = sorted(p for p in path.glob("*") if (p / "render.json").is_file()) if path.is_dir() else []
-        if not inner:
-            raise InputError(path, "is neither a candidate folder (render.json) nor a folder of candidates")
-        found += inner
-    return found
-
-
-def read_song(folder: Path, info: dict) -> tuple[np.ndarray, int]:
-    """The candidate's mastered song as (channels, frames) float32, and its sample rate."""
-    song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
-    return song.T, sr
 
 
 def audio_checks(folder: Path, info: dict, song: np.ndarray, sr: int) -> dict:

@@ -9,23 +9,24 @@ as a new candidate folder next to the old one.
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from pathlib import Path
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import load_corpus
-from project_ingest.discovery import read_midi
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
 from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.roles import ROLES
-from template_engine.dataset import in_c, key_shift, transposed
-from template_engine.generate import SamplingSettings, catalogue, copy_rate, write_phrases
-from template_engine.render import RenderSettings, bundle_provenance, kit_seed, mix_song, track_label, \
-    write_candidate
-from template_engine.tokens import PHRASE_BARS, Phrase, phrase_slice
-from template_engine.train import load_model
+from template_engine.model.dataset import in_c, key_shift, transposed
+from template_engine.model.copy_guard import catalogue, copy_rate
+from template_engine.model.generate import SamplingSettings, write_phrases
+from template_engine.render.batch import bundle_provenance, kit_seed
+from template_engine.render.candidate import load_candidate, write_candidate
+from template_engine.render.mix import mix_song
+from template_engine.render.settings import RenderSettings
+from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
+from template_engine.model.checkpoint import load_model
 
 
 def parse_bars(text: str, song_bars: int) -> tuple[int, int]:
@@ -37,22 +38,6 @@ def parse_bars(text: str, song_bars: int) -> tuple[int, int]:
     if not 1 <= first <= last <= song_bars:
         raise InputError("--bars", f"{text} is outside the song's bars 1-{song_bars}")
     return first - 1, last
-
-
-def load_candidate(folder: Path) -> tuple[dict, Score]:
-    """A rendered candidate's ``render.json`` and its score, read back from its full MIDI file."""
-    meta = folder / "render.json"
-    if not meta.is_file():
-        raise InputError(folder, "has no render.json: not a candidate folder written by render-template")
-    info = json.loads(meta.read_text())
-    full = next((folder / f for f in info["files"]["midi"] if f.endswith("_full.mid")), None)
-    if full is None or not full.is_file():
-        raise InputError(folder, "its full MIDI file is missing")
-    role_of = {track_label(r): r for r in info["roles"]}
-    tracks, _ = read_midi(full)
-    notes = {role_of[t.name]: t.notes for t in tracks if t.name in role_of and t.notes}
-    sections = [Section.from_dict(s) for s in info["sections"]]
-    return info, Score(info["bpm"], Key.parse(info["key"]), sections, notes, names={r: r for r in notes})
 
 
 def rewrite_track(score: Score, role: str, first_bar: int, end_bar: int,

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+IGNORE_INDEX = -100  # target of the padded positions, which the loss skips
+
 
 @dataclass
 class ModelConfig:
@@ -147,7 +149,7 @@ class MusicTransformer(nn.Module):
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self(ids)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
 def bigram_cross_entropy(train: list[list[int]], valid: list[list[int]], vocab: int, alpha: float = 0.1) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 
 from project_ingest.score import BeatNote, Key, Score
 from sample_library.roles import DRUM_ROLES
-from template_engine.tokens import PHRASE_BARS, ArtistTokenizer, Phrase, phrase_slice
+from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase, phrase_slice
 
 
 

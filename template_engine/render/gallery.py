@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from project_ingest.discovery import read_midi
+from project_ingest.midi_io import read_midi
 from sample_library.audio_io import atomic_path
 
 WAVEFORM_WIDTH = 600

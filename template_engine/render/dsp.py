@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from pedalboard import HighShelfFilter, LowpassFilter, LowShelfFilter, Pedalboard
+from pedalboard import LowpassFilter, Pedalboard
 
-from project_ingest.mix_analysis import duck_shape
 
 SWEEP_BLOCK = 512
 SPAN_BLOCK_S = 0.1  # two of the 50 ms frames the crest factor is measured on, so spans keep their grid
@@ -43,14 +42,6 @@ def sounding_spans(audio: np.ndarray, sample_rate: int, tail_s: float = SPAN_TAI
         else:
             spans.append((start, stop))
     return spans
-
-
-def duck_curve_db(*, depth_db: float, attack: float, hold: float, release: float,
-                  points_per_beat: int = 64, length: float = 1.0) -> np.ndarray:
-    """A ducking curve in dB from a kick onset: falls to ``-depth_db`` over ``attack`` beats, holds for
-    ``hold`` beats, comes back linearly in dB over ``release`` beats. Shape (points_per_beat * length,)."""
-    t = np.arange(int(points_per_beat * length)) / points_per_beat
-    return -depth_db * duck_shape(t, attack, hold, release)
 
 
 def ducking_gain(onsets: np.ndarray, frames: int, sample_rate: int, *, curve_db: np.ndarray,
@@ -85,14 +76,3 @@ def swept_lowpass(audio: np.ndarray, sample_rate: int, cutoff_at: Callable[[np.n
     return out
 
 
-def tilt_eq(audio: np.ndarray, sample_rate: int, tilt_db: float) -> np.ndarray:
-    """Tilt the spectrum by ``tilt_db``: lows (shelf at 300 Hz) down by half, highs (3 kHz) up by half."""
-    if abs(tilt_db) < 1e-6:
-        return audio
-    board = Pedalboard([LowShelfFilter(cutoff_frequency_hz=300, gain_db=-tilt_db / 2),
-                        HighShelfFilter(cutoff_frequency_hz=3000, gain_db=tilt_db / 2)])
-    return board(audio, sample_rate)
-
-
-def db_to_gain(db: float) -> float:
-    return float(10.0 ** (db / 20.0))

@@ -17,21 +17,23 @@ from pedalboard import Compressor, Pedalboard, Reverb
 from scipy.signal import firwin2, oaconvolve
 
 from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db
-from project_ingest.score import BEATS_PER_BAR, Score
+from project_ingest.profile import Ducking, SectionAutomation
+from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
 from sample_library.sampler import ClipFilter
-from template_engine.dsp import Span, ducking_gain, swept_lowpass
+from template_engine.render.dsp import Span, ducking_gain, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
 FIR_TAPS = 2047  # 21.5 Hz resolution at 44.1 kHz: enough for the 25-63 Hz bands of a sub
 
 
-def velocity_shaped(velocity: int, position16: int, model: dict | None, amount: float = 0.5) -> int:
-    """Pull a generated velocity towards the artist's mean at that sixteenth of the bar."""
-    if not model:
+def velocity_shaped(velocity: int, step: int, means: tuple[float | None, ...] | None, amount: float = 0.5) -> int:
+    """Pull a generated velocity towards the artist's mean ``means`` at sixteenth ``step`` (0..15) of
+    the bar, by ``amount`` (0..1)."""
+    if not means:
         return velocity
-    mean = model["by_position"]["mean"][position16 % 16]
+    mean = means[step % STEPS_PER_BAR]
     if mean is None:
         return velocity
     return min(max(round((1 - amount) * velocity + amount * mean), 1), 127)
@@ -91,17 +93,16 @@ def set_width(audio: np.ndarray, target: float | None, spans: list[Span]) -> Non
         audio[1, a:b] = cross * left + same * right
 
 
-def sidechain_gain(sample_rate: int, profile_sc: dict | None, kick_times: np.ndarray, seconds_per_beat: float,
+def sidechain_gain(sample_rate: int, ducking: Ducking | None, kick_times: np.ndarray, seconds_per_beat: float,
                    start: int, stop: int) -> np.ndarray | None:
     """The learned ducking curve placed at every kick onset (seconds), sample-accurate: the linear gain
     of frames ``start..stop`` (stop - start,), or None when the role does not duck."""
-    if not profile_sc or kick_times.size == 0:
+    if ducking is None or kick_times.size == 0:
         return None
-    pre = profile_sc.get("pre_points", 0)
-    curve = np.minimum(np.array(profile_sc["curve_db"][pre:], dtype=float), 0.0)
+    curve = np.minimum(np.array(ducking.curve_db[ducking.pre_points:], dtype=float), 0.0)
     curve[-max(1, curve.size // 8):] = np.linspace(curve[-max(1, curve.size // 8)], 0.0, max(1, curve.size // 8))
     return ducking_gain(kick_times, stop - start, sample_rate, curve_db=curve, start=start,
-                        points_per_beat=profile_sc["points_per_beat"], seconds_per_beat=seconds_per_beat)
+                        points_per_beat=ducking.points_per_beat, seconds_per_beat=seconds_per_beat)
 
 
 @dataclass
@@ -137,7 +138,7 @@ class Automation:
                                                     lambda frames, lo=lo: cutoff(frames + lo - a))
 
 
-def plan_automation(score: Score, sample_rate: int, frames: int, automation: dict | None) -> Automation:
+def plan_automation(score: Score, sample_rate: int, frames: int, automation: dict[str, SectionAutomation]) -> Automation:
     """Lay the learned per-section-type level rides and brightness sweeps on ``score``'s sections.
 
     Brightness (octaves of spectral centroid) that rises through a section type by more than a third
@@ -155,12 +156,12 @@ def plan_automation(score: Score, sample_rate: int, frames: int, automation: dic
         b = min(int(s.end_bar * BEATS_PER_BAR * spb * sample_rate), frames)
         if b <= a:
             continue
-        t = np.linspace(0, 1, len(curve["level_db"]))
-        level = as_floats(curve["level_db"])
+        t = np.linspace(0, 1, len(curve.level_db))
+        level = as_floats(curve.level_db)
         ok = np.isfinite(level)
         if ok.sum() >= 2:
             plan.rides.append((a, b, t[ok], level[ok] - np.nanmedian(level)))
-        bright = as_floats(curve["brightness_oct"])
+        bright = as_floats(curve.brightness_oct)
         ok = np.isfinite(bright)
         if ok.sum() >= 2 and bright[ok][-1] - bright[ok][0] > 1 / 3:
             plan.sweeps.append((a, b, t[ok], bright[ok] - bright[ok].max()))

@@ -15,12 +15,11 @@ import numpy as np
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import load_corpus
-from project_ingest.ingest import measure_role
-from project_ingest.mix_analysis import as_floats
+from project_ingest.mix_analysis import as_floats, measure_role
 from project_ingest.score import BEATS_PER_BAR
 from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness
-from template_engine.render import SAMPLE_RATE, mix_song
+from template_engine.render.mix import SAMPLE_RATE, mix_song
 
 
 def _correlation(a: list[float | None], b: list[float | None]) -> float | None:

@@ -1,0 +1,107 @@
+"""``render-template``: write new candidates of an artist, each into its own folder (``candidate``).
+
+A batch reads as its steps: check the settings, write every song's notes in one pass of the model,
+name each candidate's folder (refusing to replace one without ``--force``), then mix each song while
+the previous one is mastered and exported, and write the gallery.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from project_ingest.bundle import ArtistBundle
+from project_ingest.corpus import load_corpus
+from project_ingest.score import Score
+from sample_library.errors import InputError
+from sample_library.library import SampleLibrary
+from template_engine.model.checkpoint import load_model
+from template_engine.model.generate import generate_songs
+from template_engine.render.candidate import folder_name, write_candidate
+from template_engine.render.gallery import write_gallery
+from template_engine.render.mix import mix_song
+from template_engine.render.settings import RenderSettings
+
+KIT_SEED_STRIDE = 1000  # candidates of one batch seed get kit seeds seed * stride + index
+
+
+@dataclass
+class CandidateJob:
+    """One candidate to mix and write: its title, folder, score and novelty figures (render.json)."""
+
+    index: int
+    title: str
+    folder: Path
+    score: Score
+    novelty: dict
+
+
+def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, *, progress: bool = True) -> list[Path]:
+    """Write ``settings.count`` candidates of ``bundle``'s artist under ``out_dir``; returns their folders."""
+    settings.check()
+    model, tok = load_model(bundle)
+    corpus = load_corpus(bundle.path)
+    bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
+    try:
+        bar.set_postfix_str("writing MIDI")
+        batch = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm,
+                               key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling)
+        bar.update(1)
+        jobs = name_candidates(bundle, Path(out_dir), settings, [(s.score, asdict(s.novelty)) for s in batch.songs])
+        folders = mix_and_write(bundle, jobs, settings, bar)
+    finally:
+        bar.close()
+    write_gallery(Path(out_dir), folders)
+    return folders
+
+
+def name_candidates(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings,
+                    songs: list[tuple[Score, dict]]) -> list[CandidateJob]:
+    """Title and folder of each song; raises InputError before anything is written when a folder
+    exists and ``settings.force`` is off."""
+    jobs = []
+    for i, (score, novelty) in enumerate(songs):
+        title = settings.title if settings.title and settings.count == 1 else \
+            f"{settings.title or bundle.name.capitalize()} {settings.seed}-{i + 1:02d}"
+        folder = out_dir / folder_name(title, score)
+        if folder.exists() and not settings.force:
+            raise InputError(folder, "already exists: choose another --out or --seed, or pass --force")
+        jobs.append(CandidateJob(i, title, folder, score, novelty))
+    return jobs
+
+
+def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: RenderSettings, bar: tqdm) -> list[Path]:
+    """Mix each job's song with the artist's samples, and master and write it on a second thread
+    while the next one is mixed; returns the folders written, in order."""
+    provenance = bundle_provenance(bundle)
+    profile = bundle.mix_profile
+    folders = []
+    with SampleLibrary(bundle.samples_dir) as library, ThreadPoolExecutor(max_workers=1) as finisher:
+        writing: Future | None = None
+        for job in jobs:
+            bar.set_postfix_str(f"{job.title}: mixing")
+            mixed = mix_song(job.score, library, profile, seed=kit_seed(settings.seed, job.index))
+            bar.update(1)
+            if writing is not None:
+                folders.append(writing.result())
+                bar.update(1)
+            writing = finisher.submit(write_candidate, bundle, job.folder, job.title, job.score, job.novelty, settings,
+                                      index=job.index, provenance=provenance, mixed=mixed)
+        if writing is not None:
+            folders.append(writing.result())
+            bar.update(1)
+    return folders
+
+
+def bundle_provenance(bundle: ArtistBundle) -> dict[str, str | None]:
+    """The bundle's and the model's hashes for render.json; hashing reads every file of the bundle,
+    so a batch does it once."""
+    return {"bundle_hash": bundle.content_hash(), "model_hash": bundle.model_hash()}
+
+
+def kit_seed(seed: int, index: int) -> int:
+    """The seed of a candidate's kit and round robin: a regenerated candidate keeps its sounds."""
+    return seed * KIT_SEED_STRIDE + index

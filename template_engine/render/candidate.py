@@ -1,0 +1,191 @@
+"""The candidate folder: its names, what is written into it, and reading it back.
+
+One folder per candidate::
+
+    <Title>_<BPM>BPM_<Key>/
+      <base>.wav (24-bit), .mp3 [, .flac]     the mastered song
+      stems/<base>_<Group>.wav                 drums, bass, synths, vocals, fx (pre-master)
+      stems/<base>_<Group>-<Track>.wav         every track, and the reverb return (pre-master)
+      midi/<Title>_<Track>.mid, <Title>_full.mid
+      <Title>.dawproject
+      render.json                              title, artist, provenance, settings, sections, roles,
+                                               samples, gains, novelty, master, files, waveform
+
+A folder is written into a staging folder and renamed into place. Every other module finds the
+parts of a candidate through this one.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from project_ingest.bundle import ArtistBundle, safe_song_name, write_json
+from project_ingest.midi_io import read_midi, score_to_midi, write_midi
+from project_ingest.score import Key, Score, Section
+from sample_library.audio_io import write_mp3, write_wav
+from sample_library.errors import InputError
+from template_engine.render.dawproject import write_dawproject
+from template_engine.render.gallery import waveform_peaks
+from template_engine.render.master import master
+from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, MixResult, group_of
+from template_engine.render.settings import RenderSettings
+
+DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
+CEILING_DBTP = -1.0
+GROUP_NAMES = ("Drums", "Bass", "Synths", "Vocals", "Fx")
+
+
+def folder_name(title: str, score: Score) -> str:
+    return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.slug}"
+
+
+def stem_files(folder: Path, base: str, mixed: MixResult) -> list[tuple[str, Path, np.ndarray]]:
+    """Every stem of a mix as (label, path under ``folder/stems``, audio): the groups (drums, bass,
+    synths, vocals, fx), then each track labelled ``<Group>-<Track>``."""
+    stems = [(group.capitalize(), folder / "stems" / f"{base}_{group.capitalize()}.wav", audio)
+             for group, audio in mixed.groups.items()]
+    for name, audio in mixed.tracks.items():
+        label = f"{group_of(name).capitalize()}-{track_label(name)}"
+        stems.append((label, folder / "stems" / f"{base}_{label}.wav", audio))
+    return stems
+
+
+def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, np.ndarray]], sample_rate: int) -> list[Future]:
+    """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
+    other suffix as 24-bit WAV or FLAC. Returns the futures, in order."""
+    return [pool.submit(write_mp3 if path.suffix == ".mp3" else write_wav, path, audio, sample_rate)
+            for path, audio in writes]
+
+
+def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
+                     formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE) -> dict[str, list[str]]:
+    """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
+    ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder. The MP3
+    encode starts first, and the MIDI and the DAW project are written while the audio files are."""
+    safe_title = safe_song_name(title)
+    songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("wav", "flac", "mp3") if fmt in formats]
+    stems = stem_files(folder, base, mixed)
+    files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
+                                   "stems": [f"stems/{path.name}" for _, path, _ in stems], "midi": []}
+    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+        writing = write_audio(pool, songs[::-1] + [(path, audio) for _, path, audio in stems], sample_rate)
+        roles = list(score.tracks)
+        write_midi(folder / "midi" / f"{safe_title}_full.mid",
+                   score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
+        files["midi"].append(f"midi/{safe_title}_full.mid")
+        for role in roles:
+            single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
+            write_midi(folder / "midi" / f"{safe_title}_{track_label(role)}.mid",
+                       score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
+            files["midi"].append(f"midi/{safe_title}_{track_label(role)}.mid")
+        write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist=artist,
+                         stems=[(label, path) for label, path, _ in stems[len(mixed.groups):]],
+                         sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+        for done in writing:
+            done.result()
+    files["dawproject"] = [f"{safe_title}.dawproject"]
+    return files
+
+
+def track_label(role: str) -> str:
+    return "".join(w.capitalize() for w in role.split("_"))
+
+
+def load_candidate(folder: Path) -> tuple[dict, Score]:
+    """A rendered candidate's ``render.json`` and its score, read back from its full MIDI file."""
+    meta = folder / "render.json"
+    if not meta.is_file():
+        raise InputError(folder, "has no render.json: not a candidate folder written by render-template")
+    info = json.loads(meta.read_text())
+    full = next((folder / f for f in info["files"]["midi"] if f.endswith("_full.mid")), None)
+    if full is None or not full.is_file():
+        raise InputError(folder, "its full MIDI file is missing")
+    role_of = {track_label(r): r for r in info["roles"]}
+    tracks, _ = read_midi(full)
+    notes = {role_of[t.name]: t.notes for t in tracks if t.name in role_of and t.notes}
+    sections = [Section.from_dict(s) for s in info["sections"]]
+    return info, Score(info["bpm"], Key.parse(info["key"]), sections, notes, names={r: r for r in notes})
+
+
+
+def find_candidates(paths: list[Path]) -> list[Path]:
+    """Candidate folders (holding render.json) among ``paths`` and their direct subfolders."""
+    found = []
+    for path in map(Path, paths):
+        if (path / "render.json").is_file():
+            found.append(path)
+            continue
+        inner = sorted(p for p in path.glob("*") if (p / "render.json").is_file()) if path.is_dir() else []
+        if not inner:
+            raise InputError(path, "is neither a candidate folder (render.json) nor a folder of candidates")
+        found += inner
+    return found
+
+
+def read_song(folder: Path, info: dict) -> tuple[np.ndarray, int]:
+    """The candidate's mastered song as (channels, frames) float32, and its sample rate."""
+    song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
+    return song.T, sr
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "torch", "miditok", "pedalboard", "pyloudnorm", "mido", "soundfile", "scipy"):
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
+                    settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
+                    extra: dict | None = None) -> Path:
+    """Master and export one mixed candidate into ``folder`` through a staging folder renamed into
+    place; ``provenance`` is ``bundle_provenance(bundle)``. A batch runs this for one candidate while it
+    mixes the next."""
+    target = bundle.mix_profile.master_lufs or DEFAULT_MASTER_LUFS
+    mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=CEILING_DBTP)
+    staging = folder.parent / f".{folder.name}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats,
+                             artist=bundle.name)
+    info = {
+        "title": title, "artist": bundle.name, **provenance,
+        "seed": settings.seed, "index": index, "settings": {**asdict(settings), "formats": list(settings.formats)},
+        "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
+        "sections": [s.to_dict() for s in score.sections],
+        "roles": {r: len(n) for r, n in score.tracks.items()},
+        "samples": mixed.kit, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
+        "novelty": novelty,
+        "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
+                   "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling,
+                   "limiter_drive_db": round(report.gain_db, 2),
+                   "max_gain_reduction_db": round(report.max_reduction_db, 2),
+                   "limiter_release_db_per_s": report.release_db_per_s},
+        "files": files, "waveform": waveform_peaks(mastered), "versions": library_versions(),
+        "sample_rate": SAMPLE_RATE, **(extra or {}),
+    }
+    write_json(staging / "render.json", info)
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    return folder
+
+
+def stem_sets(folder: Path, info: dict) -> tuple[list[Path], list[Path]]:
+    """A candidate's group stems and its track stems (paths), from its ``render.json`` ``info``."""
+    stems = [folder / f for f in info["files"]["stems"]]
+    groups = [p for p in stems if p.stem.rsplit("_", 1)[-1] in GROUP_NAMES]
+    return groups, [p for p in stems if p not in groups]

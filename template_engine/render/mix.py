@@ -1,0 +1,182 @@
+"""Mixing a song: every role played by the artist's one-shots through its learned chain, summed
+into groups and the pre-master mix, with the shared reverb as its own return.
+
+Arrays are channels-first float32, (2, frames), at ``SAMPLE_RATE``. Each chain runs only where its
+track sounds (``sounding_spans``), in place.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from project_ingest.profile import MixProfile, RoleProfile
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, step_in_bar
+from sample_library.kit import build_instrument, select_kit
+from sample_library.library import SampleLibrary
+from sample_library.roles import GROUP_OF_ROLE
+from sample_library.sampler import Instrument, Note
+from template_engine.render import mixing
+from template_engine.render.dsp import Span, sounding_spans
+
+SAMPLE_RATE = 44100
+TAIL_SECONDS = 2.0
+GROUP_ORDER = ("drums", "bass", "synths", "vocals", "fx")
+MIX_THREADS = min(4, os.cpu_count() or 1)
+HEADROOM_PEAK = 10 ** (-3 / 20)  # pre-master stems peak at -3 dBFS at most, so 24-bit files never clip
+REVERB_RETURN = "reverb_return"
+MAX_REVERB_SEND = 0.5
+OWN_DECAY_S = 0.25  # reverb tails this short are the sample's own decay, not a send
+
+
+@dataclass
+class MixResult:
+    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used and each
+    track's level gain (dB)."""
+
+    tracks: dict[str, np.ndarray]
+    groups: dict[str, np.ndarray]
+    premaster: np.ndarray
+    kit: dict[str, list[str]]
+    gains_db: dict[str, float]
+
+
+@dataclass
+class SongTiming:
+    """What every role's chain shares: the song's length (frames), seconds per beat, the kick onsets
+    (seconds) the sidechain ducks at, and the sample rate (Hz)."""
+
+    frames: int
+    seconds_per_beat: float
+    kicks: np.ndarray
+    sample_rate: int
+
+
+@dataclass
+class PlayedTrack:
+    """One role after its chain: audio (2, frames), level gain (dB), the spans where it sounds."""
+
+    audio: np.ndarray
+    gain_db: float
+    spans: list[Span]
+
+
+def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed: int,
+             sample_rate: int = SAMPLE_RATE) -> MixResult:
+    """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
+
+    The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
+    FFTs and pedalboard release the GIL); each track is summed into its group as it comes, and the
+    shared reverb, queued after them, runs while the last groups and the mix are summed. Every sum
+    is in a fixed order, so the mix is the same whatever the scheduling. A queued task waits only on
+    tasks queued before it, so the pool cannot deadlock.
+    """
+    centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
+    kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres)
+    spb = 60.0 / score.bpm
+    timing = SongTiming(frames=int((score.bars * BEATS_PER_BAR * spb + TAIL_SECONDS) * sample_rate),
+                        seconds_per_beat=spb, kicks=np.array([n.start * spb for n in score.tracks.get("kick", [])]),
+                        sample_rate=sample_rate)
+    played = [(role, build_instrument(library, role, kit.samples[role], sample_rate=sample_rate, seed=seed), notes)
+              for role, notes in score.tracks.items() if kit.samples.get(role)]
+    sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
+    tracks: dict[str, PlayedTrack] = {}
+    groups = {g: np.zeros((2, timing.frames), dtype=np.float32) for g in GROUP_ORDER}
+    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+        playing = [pool.submit(play_role, score, role, inst, notes, profile.role(role), timing)
+                   for role, inst, notes in played]
+        returning = pool.submit(reverb_bus, [(f, sends[role]) for f, (role, _, _) in zip(playing, played) if sends[role]],
+                                timing)
+        for future, (role, _, _) in zip(playing, played):
+            tracks[role] = future.result()
+            add_spans(groups[group_of(role)], tracks[role].audio, tracks[role].spans)
+        premaster = np.zeros((2, timing.frames), dtype=np.float32)
+        for audio in groups.values():
+            premaster += audio
+        wet = returning.result()
+    if wet is not None:
+        tracks[REVERB_RETURN] = PlayedTrack(wet, 0.0, sounding_spans(wet, sample_rate))
+        for total in (groups[group_of(REVERB_RETURN)], premaster):
+            add_spans(total, wet, tracks[REVERB_RETURN].spans)
+    leave_headroom(tracks, [premaster, *groups.values()])
+    return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups={g: a for g, a in groups.items() if np.any(a)},
+                     premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n in sends})
+
+
+def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], prof: RoleProfile,
+              timing: SongTiming) -> PlayedTrack:
+    """One role through its chain: notes with the artist's velocity habits, the learned EQ on each
+    note clip, compression towards the learned crest factor, width, section automation, level, and
+    the sidechain at every kick (the kick itself is not ducked)."""
+    sr, frames, spb = timing.sample_rate, timing.frames, timing.seconds_per_beat
+    events = [Note(n.start * spb, (n.start + n.duration) * spb, n.pitch,
+                   mixing.velocity_shaped(n.velocity, step_in_bar(n.start), prof.velocity_by_position))
+              for n in notes]
+    perf = inst.perform(events, frames)
+    clip_filter = None
+    if prof.eq_db:
+        clip_filter = mixing.fir_clip_filter(mixing.eq_fir(perf.place_mono(frames), sr, list(prof.eq_db)))
+    audio = perf.place(frames, clip_filter)
+    spans = sounding_spans(audio, sr)
+    mixing.compress_to_crest(audio, sr, prof.crest_db, spans)
+    mixing.set_width(audio, prof.width, spans)
+    automation = mixing.plan_automation(score, sr, frames, prof.automation)
+    automation.sweep(audio, sr, spans)
+    for a, b in spans:
+        ride = automation.ride_gain(a, b)
+        if ride is not None:
+            audio[:, a:b] *= ride
+    gain_db = mixing.level_gain_db(audio, sr, prof.relative_loudness_db, spans)
+    level = np.float32(10 ** (gain_db / 20))
+    for a, b in spans:
+        duck = None if role == "kick" else mixing.sidechain_gain(sr, prof.sidechain, timing.kicks, spb, a, b)
+        audio[:, a:b] *= level if duck is None else duck * level
+    return PlayedTrack(audio, gain_db, spans)
+
+
+def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.ndarray | None:
+    """The shared reverb's return (2, frames) for the sending tracks (futures of ``PlayedTrack``,
+    each with its linear send level), or None when nothing sends."""
+    bus = np.zeros((2, timing.frames), dtype=np.float32)
+    for future, level in playing:
+        track = future.result()
+        add_spans(bus, track.audio, track.spans, level)
+    return mixing.reverb_return(bus, timing.sample_rate) if np.any(bus) else None
+
+
+def leave_headroom(tracks: dict[str, PlayedTrack], totals: list[np.ndarray]) -> None:
+    """Scale every track and total (group sums and the mix) in place by one factor, so that none
+    peaks over ``HEADROOM_PEAK``; the stems still sum to the mix."""
+    whole = [(0, totals[0].shape[1])]
+    peak = max([mixing.peak_of(a, whole) for a in totals] + [mixing.peak_of(t.audio, t.spans) for t in tracks.values()]
+               + [1e-9])
+    if peak <= HEADROOM_PEAK:
+        return
+    scale = np.float32(HEADROOM_PEAK / peak)
+    for track in tracks.values():
+        for a, b in track.spans:
+            track.audio[:, a:b] *= scale
+    for audio in totals:
+        audio *= scale
+
+
+def reverb_send(prof: RoleProfile) -> float:
+    """Send level (linear) of a role into the shared reverb: a quarter of its learned reverb tail (s),
+    at most ``MAX_REVERB_SEND``; none for tails of ``OWN_DECAY_S`` or less."""
+    tail = prof.reverb_tail_s
+    return min(MAX_REVERB_SEND, tail / 4) if tail and tail > OWN_DECAY_S else 0.0
+
+
+def group_of(track: str) -> str:
+    """The stem group (one of GROUP_ORDER) a track sums into."""
+    return GROUP_OF_ROLE.get(track, "fx")
+
+
+def add_spans(total: np.ndarray, audio: np.ndarray, spans: list[Span], gain: float = 1.0) -> None:
+    """Add (2, frames) ``audio`` times linear ``gain`` into ``total`` in place, within ``spans``
+    (outside them it is silent)."""
+    for a, b in spans:
+        total[:, a:b] += audio[:, a:b] if gain == 1.0 else audio[:, a:b] * np.float32(gain)

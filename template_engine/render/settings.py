@@ -1,0 +1,54 @@
+"""What a render is asked for, checked once: count, seed, tempo, key, length, formats, sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from project_ingest.score import Key
+from sample_library.errors import InputError
+from template_engine.model.generate import SamplingSettings
+
+FORMATS = ("wav", "mp3", "flac")
+BPM_RANGE = (40.0, 250.0)
+BARS_RANGE = (4, 512)
+
+
+@dataclass
+class RenderSettings:
+    """One ``render-template`` call: ``count`` candidates from ``seed``; tempo (BPM), key ("F minor")
+    and length (bars) where asked, else the artist's; the song's file formats; the model's sampling."""
+
+    count: int = 10
+    seed: int = 0
+    bpm: float | None = None
+    key: str | None = None
+    bars: int | None = None
+    formats: tuple[str, ...] = ("wav", "mp3")
+    title: str | None = None
+    temperature: float = 1.0
+    top_p: float = 0.95
+    force: bool = False
+
+    @property
+    def sampling(self) -> SamplingSettings:
+        return SamplingSettings(self.temperature, self.top_p)
+
+    def parsed_key(self) -> Key | None:
+        """The key asked for, or None for the artist's; raises InputError naming ``--key``."""
+        if not self.key:
+            return None
+        try:
+            return Key.parse(self.key)
+        except ValueError as exc:
+            raise InputError("--key", str(exc)) from None
+
+    def check(self) -> None:
+        """Raise InputError naming the option that is out of range."""
+        bad = [f for f in self.formats if f not in FORMATS]
+        if bad:
+            raise InputError("--format", f"unknown format {', '.join(bad)} (choose from {', '.join(FORMATS)})")
+        if self.bpm is not None and not BPM_RANGE[0] <= self.bpm <= BPM_RANGE[1]:
+            raise InputError("--bpm", f"{self.bpm:g} is outside {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g}")
+        if self.bars is not None and not BARS_RANGE[0] <= self.bars <= BARS_RANGE[1]:
+            raise InputError("--bars", f"{self.bars} is outside {BARS_RANGE[0]}..{BARS_RANGE[1]}")
+        self.parsed_key()
