@@ -132,8 +132,8 @@ def bench_train(plan: Plan) -> str:
 def bench_generate(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
-    from template_engine.model.generate import generate_songs
     from template_engine.model.checkpoint import load_model
+    from template_engine.model.generate import generate_songs
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_model(bundle)
@@ -160,11 +160,11 @@ def bench_render(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
     from sample_library.library import SampleLibrary
-    from template_engine.model.generate import generate_songs
-    from template_engine.render.master import master
-    from template_engine.render.candidate import export_candidate, stem_files, write_audio
-    from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, mix_song
     from template_engine.model.checkpoint import load_model
+    from template_engine.model.generate import generate_songs
+    from template_engine.render.candidate import export_candidate, stem_files, write_audio
+    from template_engine.render.master import master
+    from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, mix_song
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_model(bundle)

@@ -20,9 +20,9 @@ next load, so the previous bundle stays whole.
 from __future__ import annotations
 
 import hashlib
-import re
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +146,7 @@ class ArtistBundle:
         return self.artist["name"]
 
     @classmethod
-    def load(cls, path: Path) -> "ArtistBundle":
+    def load(cls, path: Path) -> ArtistBundle:
         """Load and validate the bundle at ``path``."""
         path = Path(path)
         recover(path)

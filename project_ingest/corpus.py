@@ -89,25 +89,32 @@ def bar_activity(tracks: dict[str, list[BeatNote]], bars: int) -> dict[str, np.n
     return out
 
 
-def detect_sections(tracks: dict[str, list[BeatNote]], bars: int, bar_energy_db: np.ndarray | None) -> list[Section]:
-    """Sections on 4-bar lines from energy and track activity.
+BLOCK_BARS = 4
+MAX_SECTION_BARS = 16
+LIKE_ENERGY = 0.12  # neighbouring blocks this close in energy belong to one section
+LEVEL_RANGE_DB = 24.0  # bar levels this far under the loudest count as energy 0
 
-    Each 4-bar block gets an energy 0..1 (the mix level per bar when the audio is known, and the
-    share of roles playing); neighbouring blocks of like energy and kick presence form a section.
-    The loudest sections are drops; the one before a drop that rises (or brings a snare roll) is a
-    build; a quiet start is the intro, a quiet end the outro; other quiet parts are breakdowns, the
-    rest bridges. Sections longer than 16 bars are cut into 16-bar pieces.
-    """
-    if bars <= 0:
-        return []
+
+@dataclass
+class BlockFeatures:
+    """Per 4-bar block (blocks,): energy 0..1, whether a kick plays, whether a snare roll rises."""
+
+    energy: np.ndarray
+    kick: np.ndarray
+    rising: np.ndarray
+
+
+def block_features(tracks: dict[str, list[BeatNote]], bars: int, bar_energy_db: np.ndarray | None) -> BlockFeatures:
+    """Energy of each block from the share of roles playing, and (when the audio is known) the mix
+    level per bar (dB); kick presence and snare/clap rolls."""
     activity = bar_activity(tracks, bars)
     roles = list(activity)
-    blocks = int(np.ceil(bars / 4))
+    blocks = int(np.ceil(bars / BLOCK_BARS))
     share = np.zeros(blocks)
     kick = np.zeros(blocks, dtype=bool)
     rising = np.zeros(blocks)
     for b in range(blocks):
-        sl = slice(4 * b, min(4 * b + 4, bars))
+        sl = slice(BLOCK_BARS * b, min(BLOCK_BARS * (b + 1), bars))
         share[b] = np.mean([activity[r][sl].sum() > 0 for r in roles]) if roles else 0.0
         kick[b] = "kick" in activity and activity["kick"][sl].sum() >= 4
         snare_like = sum(activity[r][sl] for r in ("snare", "clap") if r in activity)
@@ -115,30 +122,23 @@ def detect_sections(tracks: dict[str, list[BeatNote]], bars: int, bar_energy_db:
             rising[b] = float(snare_like[-1] > snare_like[0] * 1.5 and snare_like[-1] >= 4)
     energy = share / max(share.max(), 1e-9)
     if bar_energy_db is not None and bar_energy_db.size:
-        level = np.array([np.mean(bar_energy_db[4 * b:4 * b + 4]) for b in range(blocks)])
-        level = np.clip((level - level.max() + 24) / 24, 0, 1)
+        level = np.array([np.mean(bar_energy_db[BLOCK_BARS * b:BLOCK_BARS * (b + 1)]) for b in range(blocks)])
+        level = np.clip((level - level.max() + LEVEL_RANGE_DB) / LEVEL_RANGE_DB, 0, 1)
         energy = 0.5 * energy + 0.5 * level
-    segments: list[list[int]] = [[0]]
-    for b in range(1, blocks):
-        prev = segments[-1][-1]
-        if abs(energy[b] - energy[prev]) < 0.12 and kick[b] == kick[prev] and not rising[b] and not rising[prev]:
-            segments[-1].append(b)
-        else:
-            segments.append([b])
-    seg_energy = [float(np.mean(energy[s])) for s in segments]
+    return BlockFeatures(energy, kick, rising)
+
+
+def label_segments(segments: list[list[int]], seg_energy: list[float], f: BlockFeatures) -> list[str]:
+    """Section types of segments of blocks: the loudest are drops, the one rising into a drop a build,
+    a quiet start the intro, a quiet end the outro, other quiet parts breakdowns, the rest bridges."""
     top = max(seg_energy)
-    labels = []
-    for i, seg in enumerate(segments):
-        e = seg_energy[i]
-        if e >= 0.8 * top and (kick[seg].any() or not kick.any()):
-            labels.append("drop")
-        else:
-            labels.append("")
+    labels = ["drop" if e >= 0.8 * top and (f.kick[seg].any() or not f.kick.any()) else ""
+              for seg, e in zip(segments, seg_energy)]
     for i, seg in enumerate(segments):
         if labels[i]:
             continue
         nxt_drop = i + 1 < len(segments) and labels[i + 1] == "drop"
-        if nxt_drop and (rising[seg].any() or seg_energy[i] > 0.3) and i > 0:
+        if nxt_drop and (f.rising[seg].any() or seg_energy[i] > 0.3) and i > 0:
             labels[i] = "build"
         elif i == 0:
             labels[i] = "intro"
@@ -148,11 +148,33 @@ def detect_sections(tracks: dict[str, list[BeatNote]], bars: int, bar_energy_db:
             labels[i] = "breakdown"
         else:
             labels[i] = "bridge"
+    return labels
+
+
+def detect_sections(tracks: dict[str, list[BeatNote]], bars: int, bar_energy_db: np.ndarray | None) -> list[Section]:
+    """Sections on 4-bar lines from energy and track activity.
+
+    Neighbouring blocks of like energy and kick presence form a section (``block_features``), labelled
+    by ``label_segments``. Sections longer than 16 bars are cut into 16-bar pieces.
+    """
+    if bars <= 0:
+        return []
+    f = block_features(tracks, bars, bar_energy_db)
+    segments: list[list[int]] = [[0]]
+    for b in range(1, f.energy.size):
+        prev = segments[-1][-1]
+        if abs(f.energy[b] - f.energy[prev]) < LIKE_ENERGY and f.kick[b] == f.kick[prev] \
+                and not f.rising[b] and not f.rising[prev]:
+            segments[-1].append(b)
+        else:
+            segments.append([b])
+    seg_energy = [float(np.mean(f.energy[s])) for s in segments]
+    top = max(seg_energy)
     sections = []
-    for seg, label, e in zip(segments, labels, seg_energy):
-        start, end = 4 * seg[0], min(4 * (seg[-1] + 1), bars)
+    for seg, label, e in zip(segments, label_segments(segments, seg_energy, f), seg_energy):
+        start, end = BLOCK_BARS * seg[0], min(BLOCK_BARS * (seg[-1] + 1), bars)
         while end - start > 0:
-            length = min(16, end - start)
+            length = min(MAX_SECTION_BARS, end - start)
             sections.append(Section(label, start, length, round(e / max(top, 1e-9), 3)))
             start += length
     return sections

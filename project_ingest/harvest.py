@@ -57,10 +57,10 @@ def slice_hits(audio: np.ndarray, sample_rate: int, onsets: np.ndarray, velociti
         tail_level = float(segment[-min(segment.size, pre):].max()) / peak
         if cleanliness < 30 or (end >= limit and tail_level > 10 ** (-30 / 20) and later.size):
             continue
-        hit = audio[:, start:end].copy()
-        fade = min(hit.shape[1], int(0.005 * sample_rate))
-        hit[:, hit.shape[1] - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
-        candidates.append(Hit(hit.astype(np.float32), int(velocity), int(note), float(cleanliness)))
+        clip = audio[:, start:end].copy()
+        fade = min(clip.shape[1], int(0.005 * sample_rate))
+        clip[:, clip.shape[1] - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+        candidates.append(Hit(clip.astype(np.float32), int(velocity), int(note), float(cleanliness)))
     candidates.sort(key=lambda h: (-min(h.cleanliness_db, 60.0), -h.velocity))
     kept: list[tuple[Hit, np.ndarray, float]] = []
     for hit in candidates:

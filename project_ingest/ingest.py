@@ -6,15 +6,23 @@ import datetime as _dt
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from project_ingest.bundle import (SCHEMA_VERSION, ArtistBundle, bundle_path, read_json, replace_dir, safe_song_name,
-                                   staging_dir, write_json)
+from project_ingest.bundle import (
+    SCHEMA_VERSION,
+    ArtistBundle,
+    bundle_path,
+    read_json,
+    replace_dir,
+    safe_song_name,
+    staging_dir,
+    write_json,
+)
 from project_ingest.classify import RoleAssignment, audio_traits, classify_track
 from project_ingest.corpus import detect_key, detect_sections, first_downbeat, quantise, sections_from_meta, with_energy
 from project_ingest.discovery import Problem, ProjectInput, discover_projects
@@ -300,7 +308,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
 def _ingest_time() -> str:
     """The time of ingest; pinned by SOURCE_DATE_EPOCH for reproducible bundles."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
+    when = _dt.datetime.fromtimestamp(int(epoch), _dt.UTC) if epoch else _dt.datetime.now(_dt.UTC)
     return when.replace(microsecond=0).isoformat()
 
 

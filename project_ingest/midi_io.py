@@ -143,7 +143,7 @@ def read_midi(path: Path) -> tuple[list[MidiTrack], dict]:
                 if stack:
                     start, velocity = stack.pop(0)
                     notes.append(BeatNote(start / tpq, max(now - start, 1) / tpq, msg.note, velocity))
-        for (channel, pitch), stack in open_notes.items():
+        for (_channel, pitch), stack in open_notes.items():
             for start, velocity in stack:
                 notes.append(BeatNote(start / tpq, max(now - start, tpq / 4) / tpq, pitch, velocity))
         if notes or stem_hint:

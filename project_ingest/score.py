@@ -52,7 +52,7 @@ class Section:
         return {"type": self.kind, "start_bar": self.start_bar, "bars": self.bars, "energy": self.energy}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Section":
+    def from_dict(cls, data: dict) -> Section:
         return cls(data["type"], data["start_bar"], data["bars"], data.get("energy", 0.5))
 
 
@@ -71,7 +71,7 @@ class Key:
         return f"{NOTE_NAMES[self.tonic].replace('#', 's')}{'min' if self.mode == 'minor' else 'maj'}"
 
     @classmethod
-    def parse(cls, text: str) -> "Key":
+    def parse(cls, text: str) -> Key:
         """'F minor', 'F#m', 'Bb major', 'C' -> Key. Raises ValueError on anything else."""
         cleaned = text.strip().replace("♯", "#").replace("♭", "b")
         parts = cleaned.split()

@@ -6,10 +6,11 @@ import os
 import tempfile
 import warnings
 import wave
+from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -73,7 +74,7 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     return samples, seg.frame_rate
 
 
-def _audio_segment() -> type:
+def _audio_segment() -> Any:
     """pydub's AudioSegment, using the ffmpeg that ships inside the imageio-ffmpeg wheel."""
     import imageio_ffmpeg
 

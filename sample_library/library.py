@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class SampleLibrary:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "SampleLibrary":
+    def __enter__(self) -> SampleLibrary:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -227,7 +227,7 @@ class SampleLibrary:
         start = int(round(record.trim_start * sr))
         return audio[:, start:], sr
 
-    def copy_to(self, folder: Path) -> "SampleLibrary":
+    def copy_to(self, folder: Path) -> SampleLibrary:
         """Copy this library into ``folder`` and open the copy."""
         self.db.commit()
         shutil.copytree(self.folder, folder, dirs_exist_ok=True)

@@ -7,9 +7,9 @@ is vectorised here over cumulative sums, because the mixer and the master meter 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 from pyloudnorm.iirfilter import IIRfilter

@@ -6,9 +6,9 @@ in seconds, pitches are MIDI notes, velocities 1..127.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 from scipy.signal import correlate, resample_poly

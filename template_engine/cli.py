@@ -153,7 +153,8 @@ def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: in
       template train --artist me --minutes 10
       template train --artist me --minutes 60 --max-steps 2000 --seed 3
     """
-    from template_engine.model.train import TrainSettings, train as run_train
+    from template_engine.model.train import TrainSettings
+    from template_engine.model.train import train as run_train
 
     if device == "cuda":
         import torch
@@ -192,7 +193,7 @@ def _render_options(f):
 @shared_options
 @_render_options
 @click.pass_context
-def render(ctx: click.Context, **kw) -> None:
+def render(ctx: click.Context, **kw: Any) -> None:
     """Write new candidate songs: mix, stems, MIDI, DAW project, gallery.
 
     \b
@@ -356,8 +357,9 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
       template evaluate --artist demo --mix-fidelity
     """
     from project_ingest.bundle import write_json
-    from template_engine.evaluate.report import default_report_path, evaluate as run_evaluate, format_table
     from template_engine.evaluate.mix_fidelity import mix_fidelity as run_mix_fidelity
+    from template_engine.evaluate.report import default_report_path, format_table
+    from template_engine.evaluate.report import evaluate as run_evaluate
 
     bundle = _bundle(ctx, artist)
     if not render_dirs and not mix_fidelity:
@@ -377,12 +379,15 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
     click.echo(f"report: {path}")
 
 
+def _render_template(**kw: Any) -> None:
+    ctx = click.get_current_context()
+    _mapped(ctx, lambda: _render(ctx, **kw))
+
+
+render_template = click.Command("render-template", callback=_render_template, help=render.help, params=render.params,
+                                context_settings={"help_option_names": ["-h", "--help"]})
+
+
 def render_main() -> None:
     """``render-template``: the same as ``template render``."""
-    def callback(**kw: Any) -> None:
-        ctx = click.get_current_context()
-        _mapped(ctx, lambda: _render(ctx, **kw))
-
-    cmd = click.Command("render-template", callback=callback, help=render.help, params=render.params,
-                        context_settings={"help_option_names": ["-h", "--help"]})
-    cmd(prog_name="render-template")
+    render_template(prog_name="render-template")

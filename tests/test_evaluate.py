@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from project_ingest.score import BeatNote, Key, Score
-from template_engine.evaluate.bar_novelty import self_borrowing, song_novelty, summary
-from template_engine.model.dataset import transposed
 from template_engine.demo.compose import compose_song
+from template_engine.evaluate.bar_novelty import self_borrowing, song_novelty, summary
 from template_engine.evaluate.style_metrics import overlapped_area, sanity, style_fit
+from template_engine.model.dataset import transposed
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import torch
 
 from project_ingest.corpus import load_corpus
 from project_ingest.score import Key
+from template_engine.model.checkpoint import load_model
 from template_engine.model.dataset import song_phrases
 from template_engine.model.generate import generate_songs
-from template_engine.model.transformer import KVCache, ModelConfig, MusicTransformer
 from template_engine.model.tokens import ArtistTokenizer, advance, allowed_mask, start_state
-from template_engine.model.checkpoint import load_model
+from template_engine.model.transformer import KVCache, ModelConfig, MusicTransformer
 
 
 def _tokenizer_for(bundle) -> ArtistTokenizer:

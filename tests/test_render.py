@@ -2,9 +2,9 @@
 the master meets its targets, the same seed gives the same bytes, nothing is overwritten."""
 
 import hashlib
-from html import escape as html_escape
 import json
 import zipfile
+from html import escape as html_escape
 from pathlib import Path
 
 import mido

@@ -7,9 +7,12 @@ progressions, a lead motif that repeats with a varied fourth bar, arps in drops 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from project_ingest.score import BEATS_PER_BAR, SCALES, BeatNote, Key, Score, Section
+from sample_library.roles import DRUM_ROLES
 
 STRUCTURES = (
     (("intro", 16), ("build", 8), ("drop", 16), ("breakdown", 16), ("build", 8), ("drop", 16), ("outro", 8)),
@@ -86,12 +89,40 @@ def _n(bar: int, sixteenth: float, length: float, pitch: int, velocity: int) -> 
     return BeatNote(bar * BEATS_PER_BAR + sixteenth / 4.0, length / 4.0, int(pitch), int(np.clip(velocity, 1, 127)))
 
 
+@dataclass
+class _Bar:
+    """Where a bar sits: its section, its index in the section (``rel``) and in the song, the chord
+    (pitch classes) under it, and a velocity humaniser."""
+
+    section: Section
+    rel: int
+    bar: int
+    chord: list[int]
+    rng: np.random.Generator
+
+    def jitter(self) -> int:
+        return int(self.rng.integers(-6, 7))
+
+    @property
+    def progress(self) -> float:
+        return self.rel / max(1, self.section.bars)
+
+
 def _bar_notes(role: str, section: Section, rel: int, bar: int, chord: list[int], key: Key,
                motif: list[tuple[int, int, int]], chop_rhythm: list[int], rng: np.random.Generator) -> list[BeatNote]:
-    kind = section.kind
-    jitter = lambda: int(rng.integers(-6, 7))  # noqa: E731 - a velocity humaniser
-    progress = rel / max(1, section.bars)
-    last_bar = rel == section.bars - 1
+    """One bar of ``role`` in the demo artist's style."""
+    at = _Bar(section, rel, bar, chord, rng)
+    if role in DRUM_ROLES:
+        notes = _drum_bar(role, at)
+    else:
+        notes = _pitched_bar(role, at, key, motif, chop_rhythm)
+    if section.kind == "build" and rel == section.bars - 1 and role in ("kick", "hats", "perc"):
+        notes = [n for n in notes if n.start - bar * BEATS_PER_BAR < 3]
+    return notes
+
+
+def _drum_bar(role: str, at: _Bar) -> list[BeatNote]:
+    kind, progress, rel, bar, section, jitter = at.section.kind, at.progress, at.rel, at.bar, at.section, at.jitter
     notes: list[BeatNote] = []
     if role == "kick":
         if kind == "build" and progress >= 0.5:
@@ -117,7 +148,15 @@ def _bar_notes(role: str, section: Section, rel: int, bar: int, chord: list[int]
         notes = [_n(bar, s, 1, 37, 80 + jitter()) for s in (3, 7, 10, 14)]
     elif role == "cymbal":
         notes = [_n(bar, 0, 8, 49, 110)] if rel == 0 else []
-    elif role == "sub":
+    return notes
+
+
+def _pitched_bar(role: str, at: _Bar, key: Key, motif: list[tuple[int, int, int]],
+                 chop_rhythm: list[int]) -> list[BeatNote]:
+    kind, progress, rel, bar, chord, section, jitter = (at.section.kind, at.progress, at.rel, at.bar, at.chord,
+                                                        at.section, at.jitter)
+    notes: list[BeatNote] = []
+    if role == "sub":
         notes = [_n(bar, 0, 16, _place(28, chord[0]), 110)]
     elif role == "bass":
         root = _place(36, chord[0])
@@ -159,6 +198,4 @@ def _bar_notes(role: str, section: Section, rel: int, bar: int, chord: list[int]
             notes = [_n(bar, 0, 32, RISER_NOTE, 100)]
         elif kind == "drop" and rel == 0:
             notes = [_n(bar, 0, 4, IMPACT_NOTE, 110)]
-    if kind == "build" and last_bar and role in ("kick", "hats", "perc"):
-        notes = [n for n in notes if n.start - bar * BEATS_PER_BAR < 3]
     return notes

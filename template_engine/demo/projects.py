@@ -9,9 +9,9 @@ relative to the stems' sum, so ingest can be checked against what was really don
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from pedalboard import Pedalboard, Reverb
@@ -21,11 +21,11 @@ from project_ingest.midi_io import score_to_midi, write_midi
 from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.analysis import loudness_db
 from sample_library.audio_io import atomic_path, write_wav
-from sample_library.sampler import Instrument, Note, Zone
 from sample_library.roles import DRUM_ROLES, FALLBACK_ROLES, MONO_ROLES, SUSTAINED_ROLES
+from sample_library.sampler import Instrument, Note, Zone
 from template_engine.demo.compose import IMPACT_NOTE, RISER_NOTE, compose_song
-from template_engine.demo.synth_kit import SR, OneShot, demo_kit, write_kit
 from template_engine.demo.dsp import db_to_gain, duck_curve_db, tilt_eq
+from template_engine.demo.synth_kit import SR, OneShot, demo_kit, write_kit
 from template_engine.render.dsp import ducking_gain, swept_lowpass
 from template_engine.render.master import integrated_loudness, master, true_peak_db
 

@@ -20,8 +20,8 @@ from project_ingest.score import Score
 from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness, true_peak_db
 from template_engine.evaluate import bar_novelty
-from template_engine.render.candidate import GROUP_NAMES, find_candidates, load_candidate, read_song
 from template_engine.evaluate.style_metrics import sanity, style_fit
+from template_engine.render.candidate import GROUP_NAMES, find_candidates, load_candidate, read_song
 
 CLIP_LEVEL = 0.9999
 SANITY_KEYS = ("scale_consistency", "groove_consistency", "empty_beat_rate", "polyphony")

@@ -84,14 +84,14 @@ def _density(values: np.ndarray, grid: np.ndarray, width: float) -> np.ndarray:
 
 def overlapped_area(a: list[float], b: list[float]) -> float | None:
     """Area shared by the kernel densities of two sets of distances (0..1); None when a set is empty."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.size == 0 or b.size == 0:
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if xa.size == 0 or xb.size == 0:
         return None
-    span = max(float(np.ptp(np.concatenate([a, b]))), 1e-6)
-    wa, wb = _bandwidth(a, 0.05 * span), _bandwidth(b, 0.05 * span)
+    span = max(float(np.ptp(np.concatenate([xa, xb]))), 1e-6)
+    wa, wb = _bandwidth(xa, 0.05 * span), _bandwidth(xb, 0.05 * span)
     pad = 5 * max(wa, wb)
-    grid = np.linspace(min(a.min(), b.min()) - pad, max(a.max(), b.max()) + pad, GRID)
-    shared = np.minimum(_density(a, grid, wa), _density(b, grid, wb))
+    grid = np.linspace(min(xa.min(), xb.min()) - pad, max(xa.max(), xb.max()) + pad, GRID)
+    shared = np.minimum(_density(xa, grid, wa), _density(xb, grid, wb))
     return float(np.clip(np.sum(shared) * (grid[1] - grid[0]), 0.0, 1.0))
 
 

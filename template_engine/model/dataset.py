@@ -22,7 +22,6 @@ from sample_library.roles import DRUM_ROLES
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase, phrase_slice
 
 
-
 def key_shift(tonic: int) -> int:
     """Semitones (-5..6) that move a key with this tonic (0 = C) to C."""
     return -tonic if tonic <= 6 else 12 - tonic

@@ -14,8 +14,15 @@ from sample_library.roles import ROLES
 from template_engine.model.copy_guard import catalogue, copy_rate
 from template_engine.model.dataset import key_shift, transposed
 from template_engine.model.plan import SongPlan, learn_plan_stats, plan_song
-from template_engine.model.tokens import (PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask,
-                                          start_state)
+from template_engine.model.tokens import (
+    PHRASE_BARS,
+    ArtistTokenizer,
+    GrammarState,
+    Phrase,
+    advance,
+    allowed_mask,
+    start_state,
+)
 from template_engine.model.transformer import KVCache, MusicTransformer
 
 MAX_TRACK_TOKENS = 400

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import symusic
@@ -105,7 +106,7 @@ class ArtistTokenizer:
                                        "phrase_bars": PHRASE_BARS}))
 
     @classmethod
-    def load(cls, folder: Path) -> "ArtistTokenizer":
+    def load(cls, folder: Path) -> ArtistTokenizer:
         data = json.loads((folder / "tokenizer.json").read_text())
         return cls(Tokenizer.from_str(json.dumps(data["bpe"])))
 
@@ -139,8 +140,8 @@ class ArtistTokenizer:
         """REMI base ids of one track's notes (beats from the phrase start), via miditok."""
         if not notes:
             return []
-        score = symusic.Score(TPQ)
-        track = symusic.Track(program=0, is_drum=False, name="t")
+        score: Any = symusic.Score(TPQ)  # symusic's stubs lack the tracks and notes lists
+        track: Any = symusic.Track(program=0, is_drum=False, name="t")
         for n in notes:
             track.notes.append(symusic.Note(int(round(n.start * TPQ)), max(1, int(round(n.duration * TPQ))),
                                             int(n.pitch), int(n.velocity)))

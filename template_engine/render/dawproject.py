@@ -62,7 +62,7 @@ def project_xml(score: Score, title: str, stems: list[tuple[str, str, float]], s
                 ET.SubElement(notes, "Note", time=f"{n.start:g}", duration=f"{n.duration:g}", channel="0",
                               key=str(n.pitch), vel=f"{n.velocity / 127:.4f}", rel="0.5")
         else:
-            path, seconds = payload
+            path, seconds = payload  # type: ignore[str-unpack]  # audio tracks carry (path, seconds)
             clip = ET.SubElement(clips, "Clip", time="0", duration=f"{seconds / spb:.6f}", playStart="0")
             audio = ET.SubElement(clip, "Audio", id=next(ids), channels="2", sampleRate=str(sample_rate),
                                   duration=f"{seconds:.6f}", timeUnit="seconds")

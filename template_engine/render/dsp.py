@@ -7,11 +7,10 @@ blocks through one plug-in instance with ``reset=False``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from pedalboard import LowpassFilter, Pedalboard
-
 
 SWEEP_BLOCK = 512
 SPAN_BLOCK_S = 0.1  # two of the 50 ms frames the crest factor is measured on, so spans keep their grid

@@ -21,8 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from sample_library.loudness import block_powers, frame_powers, gated_loudness, integrated_loudness, k_weighted, \
-    oversampled_peaks, true_peak_db
+from sample_library.loudness import (
+    block_powers,
+    frame_powers,
+    gated_loudness,
+    integrated_loudness,
+    k_weighted,
+    oversampled_peaks,
+    true_peak_db,
+)
 
 CEILING_MARGIN_DB = 0.1
 LOOKAHEAD_S = 0.0015
@@ -30,6 +37,9 @@ RELEASE_DB_PER_S = 20.0
 MAX_RELEASE_DB_PER_S = 160.0
 MAX_EXTRA_DRIVE_DB = 18.0  # beyond this much limiting a target is out of reach for the mix; stop there
 SEARCH_BLOCK_S = 0.001
+SEARCH_STEPS = 12
+SEARCH_TOLERANCE_LU = 0.02  # the block estimate is close enough to its goal
+LOUDNESS_TOLERANCE_LU = 0.1  # the master is close enough to its target
 
 
 @dataclass
@@ -74,63 +84,80 @@ def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, 
     return np.maximum(np.maximum.accumulate(smooth + ramp) - ramp, need)
 
 
-def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
-           ceiling_dbtp: float = -1.0) -> tuple[np.ndarray, MasterReport]:
-    """Drive ``mix`` (channels, frames) into the true-peak limiter until it reaches ``target_lufs``.
+@dataclass
+class DriveSearch:
+    """Finds the limiter drive (dB) that brings a mix to a loudness, on 1 ms blocks: each block's peak
+    (dB) and mean K-weighted power, at ``block_rate`` blocks per second; the drive stays within
+    ``lowest``..``highest`` dB."""
 
-    The release starts slow (20 dB/s) and doubles, up to 160 dB/s, only while the target is out of
-    reach: a loud artist gets a faster limiter, a dynamic one keeps a gentle one. Returns the mastered
-    audio (float32, same shape) and a report.
-    """
-    peaks_db = peak_envelope_db(mix)
-    limit = ceiling_dbtp - CEILING_MARGIN_DB
-    powers_of_frames = frame_powers(k_weighted(mix, sample_rate))
-    start = gated_loudness(block_powers(powers_of_frames, sample_rate))
-    lowest, highest = target_lufs - start - MAX_EXTRA_DRIVE_DB, target_lufs - start + MAX_EXTRA_DRIVE_DB
-    release = RELEASE_DB_PER_S
-    block = max(1, int(SEARCH_BLOCK_S * sample_rate))
-    block_rate = sample_rate / block
-    block_peaks_db = per_block(peaks_db, block, "max")
-    block_powers_mean = per_block(powers_of_frames, block, "mean")
+    block_peaks_db: np.ndarray
+    block_powers_mean: np.ndarray
+    block_rate: float
+    limit_db: float
+    lowest: float
+    highest: float
+    release: float = RELEASE_DB_PER_S
 
-    def limited(drive: float) -> tuple[np.ndarray, np.ndarray]:
-        reduction = gain_reduction_db(peaks_db, drive, limit, sample_rate, release_db_per_s=release)
-        return mix * (10 ** ((drive - reduction) / 20)).astype(np.float32)[None, :], reduction
-
-    def estimated(drive: float) -> float:
-        blocks = gain_reduction_db(block_peaks_db, drive, limit, block_rate, release_db_per_s=release)
+    def estimated(self, drive: float) -> float:
+        """Integrated loudness (LUFS) of the mix limited at ``drive``, from the blocks."""
+        blocks = gain_reduction_db(self.block_peaks_db, drive, self.limit_db, self.block_rate,
+                                   release_db_per_s=self.release)
         gains = 10 ** ((drive - blocks) / 10)
-        return gated_loudness(block_powers(block_powers_mean * gains, block_rate))
+        return gated_loudness(block_powers(self.block_powers_mean * gains, self.block_rate))
 
-    def search(goal: float, drive: float) -> tuple[float, float]:
+    def search(self, goal: float, drive: float) -> tuple[float, float]:
+        """The drive that reaches ``goal`` LUFS (secant steps from ``drive``) and its loudness."""
         points: list[tuple[float, float]] = []
-        for _ in range(12):
-            loud = estimated(drive)
+        for _ in range(SEARCH_STEPS):
+            loud = self.estimated(drive)
             points.append((drive, loud))
-            if abs(loud - goal) < 0.02:
+            if abs(loud - goal) < SEARCH_TOLERANCE_LU:
                 break
             slope = 1.0
             if len(points) > 1 and abs(points[-1][0] - points[-2][0]) > 1e-6:
                 (d0, l0), (d1, l1) = points[-2], points[-1]
                 slope = float(np.clip((l1 - l0) / (d1 - d0), 0.1, 1.0))
-            step = float(np.clip(drive + (goal - loud) / slope, lowest, highest)) - drive
+            step = float(np.clip(drive + (goal - loud) / slope, self.lowest, self.highest)) - drive
             if abs(step) < 1e-3:
                 break
             drive += step
         else:
-            loud = estimated(drive)
+            loud = self.estimated(drive)
         return drive, loud
 
-    drive, loud = search(target_lufs, target_lufs - start)
-    while abs(loud - target_lufs) > 0.1 and release < MAX_RELEASE_DB_PER_S:
-        release *= 2
-        drive, loud = search(target_lufs, drive)
+
+def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
+           ceiling_dbtp: float = -1.0) -> tuple[np.ndarray, MasterReport]:
+    """Drive ``mix`` (channels, frames) into the true-peak limiter until it reaches ``target_lufs``.
+
+    The release starts slow (20 dB/s) and doubles, up to 160 dB/s, only while the target is out of
+    reach: a loud artist gets a faster limiter, a dynamic one keeps a gentle one. The drive is found
+    on 1 ms blocks, then the mix is limited once at full resolution and corrected at most twice.
+    Returns the mastered audio (float32, same shape) and a report.
+    """
+    peaks_db = peak_envelope_db(mix)
+    limit = ceiling_dbtp - CEILING_MARGIN_DB
+    powers_of_frames = frame_powers(k_weighted(mix, sample_rate))
+    start = gated_loudness(block_powers(powers_of_frames, sample_rate))
+    block = max(1, int(SEARCH_BLOCK_S * sample_rate))
+    drives = DriveSearch(per_block(peaks_db, block, "max"), per_block(powers_of_frames, block, "mean"),
+                         sample_rate / block, limit, target_lufs - start - MAX_EXTRA_DRIVE_DB,
+                         target_lufs - start + MAX_EXTRA_DRIVE_DB)
+
+    def limited(drive: float) -> tuple[np.ndarray, np.ndarray]:
+        reduction = gain_reduction_db(peaks_db, drive, limit, sample_rate, release_db_per_s=drives.release)
+        return mix * (10 ** ((drive - reduction) / 20)).astype(np.float32)[None, :], reduction
+
+    drive, loud = drives.search(target_lufs, target_lufs - start)
+    while abs(loud - target_lufs) > LOUDNESS_TOLERANCE_LU and drives.release < MAX_RELEASE_DB_PER_S:
+        drives.release *= 2
+        drive, loud = drives.search(target_lufs, drive)
     out, reduction = limited(drive)
     loud = integrated_loudness(out, sample_rate)
     for _ in range(2):
-        if abs(loud - target_lufs) <= 0.1:
+        if abs(loud - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
-        drive, _ = search(target_lufs - (loud - estimated(drive)), drive)
+        drive, _ = drives.search(target_lufs - (loud - drives.estimated(drive)), drive)
         out, reduction = limited(drive)
         loud = integrated_loudness(out, sample_rate)
     peak = true_peak_db(out)
@@ -138,5 +165,5 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
         out = out * np.float32(10 ** ((ceiling_dbtp - 0.05 - peak) / 20))
         peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
     return out, MasterReport(loudness=loud, true_peak=peak, gain_db=float(drive),
-                             max_reduction_db=float(reduction.max()), release_db_per_s=release,
+                             max_reduction_db=float(reduction.max()), release_db_per_s=drives.release,
                              target_loudness=target_lufs, ceiling=ceiling_dbtp)

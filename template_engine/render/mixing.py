@@ -9,8 +9,8 @@ steps work in place on the spans (frame ranges) where the track sounds, since it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from pedalboard import Compressor, Pedalboard, Reverb
@@ -135,7 +135,7 @@ class Automation:
                 lo, hi = max(a, lo), min(b, hi)
                 if hi > lo:
                     audio[:, lo:hi] = swept_lowpass(audio[:, lo:hi], sample_rate,
-                                                    lambda frames, lo=lo: cutoff(frames + lo - a))
+                                                    lambda frames, lo=lo, a=a, cutoff=cutoff: cutoff(frames + lo - a))
 
 
 def plan_automation(score: Score, sample_rate: int, frames: int, automation: dict[str, SectionAutomation]) -> Automation:

@@ -18,15 +18,15 @@ from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
 from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.roles import ROLES
-from template_engine.model.dataset import in_c, key_shift, transposed
+from template_engine.model.checkpoint import load_model
 from template_engine.model.copy_guard import catalogue, copy_rate
+from template_engine.model.dataset import in_c, key_shift, transposed
 from template_engine.model.generate import SamplingSettings, write_phrases
+from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.render.batch import bundle_provenance, kit_seed
 from template_engine.render.candidate import load_candidate, write_candidate
 from template_engine.render.mix import mix_song
 from template_engine.render.settings import RenderSettings
-from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
-from template_engine.model.checkpoint import load_model
 
 
 def parse_bars(text: str, song_bars: int) -> tuple[int, int]:
