@@ -29,7 +29,7 @@ def world(trained_bundle, tiny_material, rendered, tmp_path):
     shutil.copytree(trained_bundle.path, root / "tiny")
     projects, samples = tiny_material
     _, candidate = rendered
-    role = next(r for r in ("bass", "lead", "chords", "arp", "sub", "pad") 
+    role = next(r for r in ("bass", "lead", "chords", "arp", "sub", "pad")
                 if any((candidate / "midi").glob(f"*_{r.capitalize()}.mid")))
     fill = {"projects": str(projects), "samples": str(samples), "out": str(tmp_path / "out"),
             "candidate": str(candidate), "role": role}
