@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from project_ingest.discovery import TrackInput
-from project_ingest.score import BeatNote
+from project_ingest.score import STEPS_PER_BEAT, BeatNote
 from sample_library.pitch import estimate_f0
 from sample_library.roles import DRUM_ROLE_NOTE, DRUM_ROLES, GM_DRUM_ROLE, OPEN_HAT_NOTE, ROLES, role_from_name, words_of
 
@@ -113,7 +113,7 @@ def _from_content(notes: list[BeatNote] | None, traits: AudioTraits | None) -> t
         pitches = np.array([n.pitch for n in notes])
         durations = np.array([n.duration for n in notes])
         starts = np.array([n.start for n in notes])
-        polyphony = len(notes) / max(1, len(np.unique(np.round(starts * 4))))
+        polyphony = len(notes) / max(1, len(np.unique(np.round(starts * STEPS_PER_BEAT))))
         unpitched = traits is not None and traits.active and traits.pitchedness < 0.35
         if unpitched and len(np.unique(pitches)) <= 3:
             centroid = traits.centroid
@@ -127,7 +127,7 @@ def _from_content(notes: list[BeatNote] | None, traits: AudioTraits | None) -> t
             return "sub", 0.55, f"low monophonic notes (mean pitch {mean_pitch:.0f})"
         if mean_pitch < 52:
             return "bass", 0.55, f"low notes (mean pitch {mean_pitch:.0f})"
-        steps = np.diff(np.unique(np.round(starts * 4)))
+        steps = np.diff(np.unique(np.round(starts * STEPS_PER_BEAT)))
         if steps.size > 8 and np.median(steps) <= 1 and np.median(durations) <= 0.3:
             return "arp", 0.5, "steady sixteenth notes"
         if np.median(durations) <= 0.3 and traits is not None and traits.centroid > 1500:

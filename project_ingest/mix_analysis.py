@@ -17,7 +17,7 @@ import numpy as np
 from scipy.fft import rfft, rfftfreq
 from scipy.signal import get_window
 
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Section
+from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, BeatNote, Section, step_in_bar
 from sample_library.loudness import integrated_loudness
 
 DUCK_POINTS_PER_BEAT = 64
@@ -257,10 +257,10 @@ def as_floats(values: list) -> np.ndarray:
 
 def velocity_stats(notes: list[BeatNote], sections: list[Section]) -> dict:
     """Velocities by sixteenth position in the bar and by section type: means, spreads and counts."""
-    by_pos: list[list[int]] = [[] for _ in range(16)]
+    by_pos: list[list[int]] = [[] for _ in range(STEPS_PER_BAR)]
     by_kind: dict[str, list[int]] = {}
     for n in notes:
-        pos = int(round((n.start % BEATS_PER_BAR) * 4)) % 16
+        pos = step_in_bar(n.start)
         by_pos[pos].append(n.velocity)
         bar = int(n.start // BEATS_PER_BAR)
         kind = next((s.kind for s in sections if s.start_bar <= bar < s.end_bar), None)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from project_ingest import mix_analysis as mx
+from project_ingest.score import STEPS_PER_BAR
 
 PROFILE_SCHEMA_VERSION = 1
 
@@ -87,11 +88,11 @@ def _combine_automation(autos: list[dict]) -> dict:
 
 
 def _combine_velocity(vels: list[dict]) -> dict:
-    means = np.zeros(16)
-    counts = np.zeros(16)
-    sq = np.zeros(16)
+    means = np.zeros(STEPS_PER_BAR)
+    counts = np.zeros(STEPS_PER_BAR)
+    sq = np.zeros(STEPS_PER_BAR)
     for v in vels:
-        for i in range(16):
+        for i in range(STEPS_PER_BAR):
             n = v["by_position"]["n"][i]
             if n:
                 m, s = v["by_position"]["mean"][i], v["by_position"]["std"][i]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, beat_step
 from sample_library.roles import DRUM_ROLES
 
 Pattern = tuple | None
@@ -32,7 +32,7 @@ def bar_patterns(role: str, notes: list[BeatNote], bars: int) -> list[Pattern]:
             out.append(None)
             continue
         base = 0 if role in DRUM_ROLES else min(n.pitch for n in ns)
-        out.append(tuple(sorted((round((n.start - b * BEATS_PER_BAR) * 4), round(n.duration * 4), n.pitch - base)
+        out.append(tuple(sorted((beat_step(n.start - b * BEATS_PER_BAR), beat_step(n.duration), n.pitch - base)
                                 for n in ns)))
     return out
 

@@ -13,10 +13,9 @@ from itertools import combinations
 
 import numpy as np
 
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
+from project_ingest.score import BEATS_PER_BAR, SCALES, STEPS_PER_BAR, STEPS_PER_BEAT, BeatNote, Score, beat_step, step_in_bar
 from sample_library.roles import DRUM_ROLES
 
-SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 LENGTH_BINS = np.array([0, 0.1875, 0.375, 0.75, 1.5, 3.0, 6.0, np.inf])  # beats: 16th, 8th, quarter, half, whole...
 GRID = 256
 
@@ -51,7 +50,7 @@ def song_features(score: Score) -> dict[str, np.ndarray | float]:
         iois += list(np.diff(onsets))
     ranges = [max(n.pitch for n in ns) - min(n.pitch for n in ns) for ns in pitched.values() if ns]
     every = [n for ns in score.tracks.values() for n in ns]
-    positions = np.bincount([int(round((n.start % BEATS_PER_BAR) * 4)) % 16 for n in every], minlength=16)
+    positions = np.bincount([step_in_bar(n.start) for n in every], minlength=STEPS_PER_BAR)
     lengths = np.histogram([n.duration for n in notes], bins=LENGTH_BINS)[0]
     drums = sum(len(ns) for r, ns in score.tracks.items() if r in DRUM_ROLES)
     return {
@@ -123,14 +122,14 @@ def sanity(score: Score) -> dict[str, float | dict[str, list[int]]]:
     pitched = [n for ns in _pitched(score).values() for n in ns]
     pcs = np.bincount([n.pitch % 12 for n in pitched], minlength=12)
     best = max((sum(pcs[(t + d) % 12] for d in steps) for t in range(12) for steps in SCALES.values()), default=0)
-    grid = np.zeros((max(score.bars, 1), 16), dtype=bool)
+    grid = np.zeros((max(score.bars, 1), STEPS_PER_BAR), dtype=bool)
     beats = np.zeros(max(score.bars, 1) * BEATS_PER_BAR, dtype=bool)
     for ns in score.tracks.values():
         for n in ns:
-            step = int(round(n.start * 4))
+            step = beat_step(n.start)
             if 0 <= step < grid.size:
                 grid.flat[step] = True
-                beats[step // 4] = True
+                beats[step // STEPS_PER_BEAT] = True
     hamming = [np.mean(a != b) for a, b in zip(grid, grid[1:])]
     onsets = sorted({n.start for n in pitched})
     sounding = [sum(1 for n in pitched if n.start <= t < n.start + n.duration) for t in onsets]
