@@ -26,7 +26,7 @@ from project_ingest.bundle import (
 from project_ingest.classify import RoleAssignment, audio_traits, classify_track
 from project_ingest.corpus import detect_key, detect_sections, first_downbeat, quantise, sections_from_meta, with_energy
 from project_ingest.discovery import Problem, ProjectInput, discover_projects
-from project_ingest.harvest import slice_hits
+from project_ingest.harvest_song import SongHarvest, harvest_report, harvest_song
 from project_ingest.midi_io import score_to_midi, write_midi
 from project_ingest.mix_analysis import bar_levels_db, measure_role
 from project_ingest.profile import aggregate_profile
@@ -39,8 +39,6 @@ from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness, true_peak_db
 from sample_library.roles import DRUM_ROLES
 
-HARVEST_PER_ROLE = 4
-
 
 @dataclass
 class SongResult:
@@ -51,7 +49,7 @@ class SongResult:
     meta: dict
     mix: dict
     tracks: list[dict]
-    hits: dict[str, list] = field(default_factory=dict)
+    harvest: SongHarvest = field(default_factory=SongHarvest)
 
 
 @dataclass
@@ -137,8 +135,10 @@ def analyse_project(project: ProjectInput) -> SongResult | None:
     sections = with_energy(sections, bar_db)
     score = Score(bpm=float(project.bpm), key=key, sections=sections, tracks=tracks,
                   names={r: r for r in tracks})
-    mix = _measure_mix(project, stems, mix_audio, assignments, role_notes, sections, spb, offset, sr)
-    hits = _harvest(stems, assignments, spb, sr)
+    kicks = np.array(sorted(n.start * spb for n in role_notes.get("kick", [])))
+    mix = _measure_mix(project, stems, mix_audio, assignments, role_notes, sections, spb, offset, sr, kicks)
+    harvest = harvest_song(stems, assignments, spb=spb, sr=sr, kicks=kicks,
+                           sidechains={r: f["sidechain"] for r, f in mix["roles"].items() if f.get("sidechain")})
     report_tracks = [{"song": project.name, "track": a.track, "stem": s.name if s else None, "role": a.role,
                       "confidence": round(a.confidence, 2), "evidence": a.evidence,
                       "notes": len(a.notes) if a.notes else 0} for a, s in assignments]
@@ -149,7 +149,8 @@ def analyse_project(project: ProjectInput) -> SongResult | None:
             "quantisation_16ths": {r: round(q.mean_offset_16ths, 3) for r, q in quantised.items()},
             "roles": sorted(tracks), "flags": project.flags, "sample_rate": sr, "source_hash": _project_hash(project),
             "bar_energy_db": [round(float(v), 2) for v in bar_db] if bar_db is not None else None}
-    return SongResult(name=project.name, score=score, meta=meta, mix=mix, tracks=report_tracks, hits=hits)
+    return SongResult(name=project.name, score=score, meta=meta, mix=mix, tracks=report_tracks,
+                      harvest=harvest)
 
 
 def _load_stems(project: ProjectInput) -> dict[Path, np.ndarray]:
@@ -184,8 +185,10 @@ def _key(project: ProjectInput, tracks: dict[str, list[BeatNote]]) -> tuple[Key,
 
 def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.ndarray | None,
                  assignments: list[tuple[RoleAssignment, Path | None]],
-                 role_notes: dict[str, list[BeatNote]], sections: list[Section], spb: float, offset: float, sr: int) -> dict:
-    """Per role: the figures of ``project_ingest.mix_analysis``; for the master: loudness and true peak."""
+                 role_notes: dict[str, list[BeatNote]], sections: list[Section], spb: float, offset: float, sr: int,
+                 kicks: np.ndarray) -> dict:
+    """Per role: the figures of ``project_ingest.mix_analysis`` (ducking at ``kicks``, s); for the
+    master: loudness and true peak."""
     if mix is None:
         return {"roles": {}, "master": None}
     mix_loudness = integrated_loudness(mix, sr)
@@ -197,7 +200,6 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
         if shared and a.role in DRUM_ROLES:
             continue
         role_audio[a.role] = role_audio.get(a.role, 0) + stems[stem]
-    kicks = np.array(sorted(n.start * spb for n in role_notes.get("kick", [])))
     spans = [(s.kind, (s.start_bar * BEATS_PER_BAR + offset) * spb, (s.end_bar * BEATS_PER_BAR + offset) * spb)
              for s in sections]
     roles = {}
@@ -217,20 +219,6 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
     return {"roles": roles, "stems_sum_lufs": round(mix_loudness, 3),
             "master": {"integrated_lufs": round(integrated_loudness(master_audio, sr), 3),
                        "true_peak_dbtp": round(true_peak_db(master_audio), 3), "source": master_source}}
-
-
-def _harvest(stems: dict[Path, np.ndarray], assignments: list[tuple[RoleAssignment, Path | None]], spb: float,
-             sr: int) -> dict[str, list]:
-    hits: dict[str, list] = {}
-    for a, stem in assignments:
-        if a.role not in DRUM_ROLES or stem not in stems or not a.notes:
-            continue
-        every = np.array(sorted(n.start * spb for b, s in assignments if s == stem and b.notes for n in b.notes))
-        onsets = np.array([n.start * spb for n in a.notes])
-        got = slice_hits(stems[stem], sr, onsets, np.array([n.velocity for n in a.notes]),
-                         np.array([n.pitch for n in a.notes]), all_onsets=every, keep=HARVEST_PER_ROLE)
-        hits.setdefault(a.role, []).extend(got)
-    return hits
 
 
 def _project_hash(project: ProjectInput) -> str:
@@ -259,14 +247,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
         write_midi(corpus / f"{safe}.mid", score_to_midi(song.score, roles=sorted(song.score.tracks)))
         write_json(corpus / f"{safe}.json", {**song.meta, "mix": song.mix})
     library = SampleLibrary(staging / "samples")
-    harvested = 0
-    for song in songs:
-        for role, hits in sorted(song.hits.items()):
-            for i, hit in enumerate(hits):
-                _, new = library.add_audio(hit.audio, song.meta["sample_rate"],
-                                           name=f"{safe_song_name(song.name)} {role} {i + 1}.wav", role=role,
-                                           origin="harvest", song=song.name, velocity=hit.velocity, note=hit.note)
-                harvested += int(new)
+    harvested = _add_harvest(library, songs)
     imported = None
     if sample_dirs:
         imported = import_folders(library, [Path(d) for d in sample_dirs], progress=progress).to_dict()
@@ -275,6 +256,45 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
     all_meta = [read_json(p) for p in sorted(corpus.glob("*.json"))]
     profile = aggregate_profile([m["mix"] for m in all_meta])
     write_json(staging / "mix_profile.json", profile)
+    report = {
+        "projects_dir": str(projects_dir), "songs": [s.name for s in songs],
+        "tracks": [t for s in songs for t in s.tracks],
+        "problems": [p.to_dict() for p in problems],
+        "flags": {s.name: s.meta["flags"] for s in songs if s.meta["flags"]},
+        "harvested_one_shots": harvested, "imported_samples": imported,
+        "pitched_harvest": harvest_report([s.harvest for s in songs]),
+    }
+    write_json(staging / "ingest_report.json", report)
+    artist_json = _artist_json(artist, all_meta, sample_roles)
+    write_json(staging / "artist.json", artist_json)
+    return report
+
+
+def _add_harvest(library: SampleLibrary, songs: list[SongResult]) -> int:
+    """Add every song's harvested hits and notes to ``library``; returns how many were new."""
+    harvested = 0
+    for song in songs:
+        for role, hits in sorted(song.harvest.hits.items()):
+            for i, hit in enumerate(hits):
+                _, new = library.add_audio(hit.audio, song.meta["sample_rate"],
+                                           name=f"{safe_song_name(song.name)} {role} {i + 1}.wav", role=role,
+                                           origin="harvest", song=song.name, velocity=hit.velocity, note=hit.note)
+                harvested += int(new)
+        for role, harvest in sorted(song.harvest.notes.items()):
+            for i, note in enumerate(harvest.kept):
+                kind = "chord" if note.chord else "note"
+                _, new = library.add_audio(note.audio, song.meta["sample_rate"],
+                                           name=f"{safe_song_name(song.name)} {role} {kind} {i + 1}.wav", role=role,
+                                           origin="harvest", song=song.name, velocity=note.velocity,
+                                           root_midi=note.root_midi, note=note.pitches[0], sustain_end=note.sustain_end,
+                                           chord_size=len(note.pitches))
+                harvested += int(new)
+    return harvested
+
+
+def _artist_json(artist: str, all_meta: list[dict], sample_roles: dict[str, int]) -> dict:
+    """artist.json: the schema, name, source projects, tempo range, keys, roles, section statistics,
+    samples per role and the time of ingest."""
     bpms = [m["bpm"] for m in all_meta]
     section_counts: dict[str, dict] = {}
     for m in all_meta:
@@ -282,15 +302,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
             entry = section_counts.setdefault(s["type"], {"count": 0, "bars": []})
             entry["count"] += 1
             entry["bars"].append(s["bars"])
-    report = {
-        "projects_dir": str(projects_dir), "songs": [s.name for s in songs],
-        "tracks": [t for s in songs for t in s.tracks],
-        "problems": [p.to_dict() for p in problems],
-        "flags": {s.name: s.meta["flags"] for s in songs if s.meta["flags"]},
-        "harvested_one_shots": harvested, "imported_samples": imported,
-    }
-    write_json(staging / "ingest_report.json", report)
-    artist_json = {
+    return {
         "schema_version": SCHEMA_VERSION, "name": artist,
         "projects": [{"title": m["title"], "hash": m["source_hash"], "bpm": m["bpm"], "key": m["key"], "bars": m["bars"]}
                      for m in all_meta],
@@ -301,8 +313,6 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
         "samples": sample_roles,
         "ingested_at": _ingest_time(),
     }
-    write_json(staging / "artist.json", artist_json)
-    return report
 
 
 def _ingest_time() -> str:

@@ -336,3 +336,20 @@ def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, 
         "velocity": velocity_stats(vel_notes, sections),
         "n": 1,
     }
+
+
+def ducking_gain(onsets: np.ndarray, frames: int, sample_rate: int, *, curve_db: np.ndarray,
+                 points_per_beat: int, seconds_per_beat: float, start: int = 0) -> np.ndarray:
+    """Linear gain (frames,) of the frames from ``start`` on, with ``curve_db`` placed at every onset
+    (seconds); overlaps take the deeper."""
+    span = int(curve_db.size / points_per_beat * seconds_per_beat * sample_rate)
+    pos = np.arange(span) / (seconds_per_beat * sample_rate) * points_per_beat
+    curve = (10.0 ** (np.interp(pos, np.arange(curve_db.size), curve_db, right=0.0) / 20.0)).astype(np.float32)
+    gain = np.ones(frames, dtype=np.float32)
+    for onset in np.asarray(onsets, dtype=float):
+        at = int(round(onset * sample_rate)) - start
+        if at >= frames or at + span <= 0:
+            continue
+        a, b = max(at, 0), min(at + span, frames)
+        np.minimum(gain[a:b], curve[a - at:b - at], out=gain[a:b])
+    return gain

@@ -17,4 +17,10 @@ def print_report(report: dict) -> None:
     for song, flags in report.get("flags", {}).items():
         for flag in flags:
             click.echo(f"  {song}: {flag}")
-    click.echo(f"\n{len(report['songs'])} songs, {report['harvested_one_shots']} one-shots harvested from drum stems")
+    click.echo(f"\n{len(report['songs'])} songs, {report['harvested_one_shots']} one-shots harvested from the stems")
+    for role, row in report.get("pitched_harvest", {}).items():
+        rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))
+        chords = f" ({row['chords']} chords)" if row["chords"] else ""
+        click.echo(f"  {role:<11} {row['kept']:>3} notes kept{chords}; rejected: {rejected or 'none'}")
+    if not report.get("pitched_harvest"):
+        click.echo("  no pitched stem with MIDI: pitched roles will play imported one-shots or their neighbours'")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,11 +16,14 @@ RELEASE_SECONDS = {"pad": 0.25, "chords": 0.08, "lead": 0.06, "arp": 0.04, "voca
 
 @dataclass
 class Kit:
-    """The samples chosen for one song: per role, the main sample first, then alternatives."""
+    """The samples chosen for one song: per role, the main sample first, then alternatives; which
+    role's samples play each role (itself, or the nearest in ``FALLBACK_ROLES``); the roles for
+    which the artist has no sample at all."""
 
     samples: dict[str, list[SampleRecord]]
     anchor_song: str | None
     missing: list[str]
+    played_by: dict[str, str] = field(default_factory=dict)
 
     def hashes(self) -> dict[str, list[str]]:
         return {role: [r.hash for r in recs] for role, recs in self.samples.items()}
@@ -41,22 +44,24 @@ def select_kit(library: SampleLibrary, roles: list[str], *, seed: int,
     anchor = songs[int(rng.integers(len(songs)))] if songs else None
     chosen: dict[str, list[SampleRecord]] = {}
     missing = []
+    played_by = {}
     for role in roles:
-        pool = library.query(role=role)
+        pool, source = library.query(role=role), role
         for fallback in FALLBACK_ROLES.get(role, ()):
             if pool:
                 break
-            pool = library.query(role=fallback)
+            pool, source = library.query(role=fallback), fallback
         if not pool:
             missing.append(role)
             continue
+        played_by[role] = source
         from_anchor = [r for r in pool if anchor is not None and r.song == anchor]
         if role in DRUM_ROLES:
             picks = _pick_drums(from_anchor or pool, rng, alternatives)
         else:
             picks = _pick_pitched(from_anchor or pool, pool, rng, pitch_centres.get(role), alternatives)
         chosen[role] = picks
-    return Kit(samples=chosen, anchor_song=anchor, missing=missing)
+    return Kit(samples=chosen, anchor_song=anchor, missing=missing, played_by=played_by)
 
 
 def _pick_drums(pool: list[SampleRecord], rng: np.random.Generator, alternatives: int) -> list[SampleRecord]:
@@ -80,6 +85,9 @@ def _pick_pitched(preferred: list[SampleRecord], pool: list[SampleRecord], rng: 
             return 0.0
         return abs(r.root_midi - centre)
 
+    singles = [r for r in preferred if (r.chord_size or 1) == 1]
+    preferred = singles or preferred
+    pool = [r for r in pool if (r.chord_size or 1) == 1] or pool
     ranked = sorted(preferred, key=lambda r: (round(distance(r) / 12.0), r.hash))
     best = [r for r in ranked if round(distance(r) / 12.0) == round(distance(ranked[0]) / 12.0)]
     first = best[int(rng.integers(len(best)))]
@@ -119,6 +127,8 @@ def build_instrument(library: SampleLibrary, role: str, records: list[SampleReco
             root_midi=None if role in DRUM_ROLES or role == "fx" else r.root_midi,
             trigger_note=_drum_articulation(r) if articulated else None,
             velocity=r.velocity,
+            sustain_end=None if r.sustain_end is None else max(0.0, r.sustain_end - r.trim_start),
+            chord=(r.chord_size or 1) > 1,
         ))
     return Instrument(
         role=role, zones=zones, sample_rate=sample_rate,

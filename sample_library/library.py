@@ -21,7 +21,7 @@ from sample_library.analysis import SampleInfo, analyse_sample
 from sample_library.audio_io import atomic_path, read_audio, write_wav
 from sample_library.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _COLUMNS = (
     ("hash", "TEXT PRIMARY KEY"), ("file", "TEXT NOT NULL"), ("role", "TEXT NOT NULL"),
@@ -30,7 +30,9 @@ _COLUMNS = (
     ("peak_db", "REAL"), ("loudness_db", "REAL"), ("centroid", "REAL"), ("timbre", "BLOB"),
     ("origin", "TEXT"), ("song", "TEXT"), ("velocity", "INTEGER"), ("original_name", "TEXT"),
     ("bpm", "REAL"), ("key", "TEXT"), ("sample_rate", "INTEGER"), ("channels", "INTEGER"), ("note", "INTEGER"),
+    ("sustain_end", "REAL"), ("chord_size", "INTEGER"),
 )
+ADDED_IN_2 = ("sustain_end", "chord_size")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class SampleRecord:
     sample_rate: int
     channels: int
     note: int | None
+    sustain_end: float | None = None
+    chord_size: int | None = None
 
 
 def content_hash(data: bytes) -> str:
@@ -89,11 +93,15 @@ class SampleLibrary:
         cur = self.db.cursor()
         cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         row = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is not None and int(row[0]) != SCHEMA_VERSION:
+        if row is not None and int(row[0]) not in (1, SCHEMA_VERSION):
             raise InputError(self.folder / "index.sqlite",
                              f"sample index schema {row[0]} is not the supported {SCHEMA_VERSION}")
         cols = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS)
         cur.execute(f"CREATE TABLE IF NOT EXISTS samples ({cols})")
+        have = {r[1] for r in cur.execute("PRAGMA table_info(samples)")}
+        for name, kind in _COLUMNS:
+            if name in ADDED_IN_2 and name not in have:
+                cur.execute(f"ALTER TABLE samples ADD COLUMN {name} {kind}")
         cur.execute("CREATE INDEX IF NOT EXISTS samples_role ON samples(role)")
         cur.execute("CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, size INTEGER, "
                     "mtime REAL, hash TEXT)")
@@ -136,8 +144,10 @@ class SampleLibrary:
 
     def add_audio(self, audio: np.ndarray, sample_rate: int, *, name: str, role: str, origin: str,
                   song: str | None = None, velocity: int | None = None,
-                  root_midi: float | None = None, note: int | None = None) -> tuple[SampleRecord, bool]:
-        """Add audio made in memory (a hit sliced from a stem) as a 24-bit WAV, once per content."""
+                  root_midi: float | None = None, note: int | None = None, sustain_end: float | None = None,
+                  chord_size: int | None = None) -> tuple[SampleRecord, bool]:
+        """Add audio made in memory (a hit or note sliced from a stem) as a 24-bit WAV, once per content;
+        ``sustain_end`` (s) is where a sliced note's held part ends, ``chord_size`` how many notes it holds."""
         tmp_dir = self.folder / "audio" / ".incoming"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = tmp_dir / f"{content_hash(name.encode())}.wav"
@@ -155,19 +165,21 @@ class SampleLibrary:
         if root_midi is not None:
             info.root_midi = root_midi
         record = self._insert(digest, rel, info, audio, sample_rate, origin=origin, song=song,
-                              velocity=velocity, original_name=name, role=role, note=note)
+                              velocity=velocity, original_name=name, role=role, note=note,
+                              sustain_end=sustain_end, chord_size=chord_size)
         self.db.commit()
         return record, True
 
     def _insert(self, digest: str, rel: Path, info: SampleInfo, audio: np.ndarray, sr: int, *,
                 origin: str, song: str | None, velocity: int | None, original_name: str,
-                role: str | None, note: int | None = None) -> SampleRecord:
+                role: str | None, note: int | None = None, sustain_end: float | None = None,
+                chord_size: int | None = None) -> SampleRecord:
         values = (
             digest, rel.as_posix(), role or info.role, 1.0 if role else info.role_confidence,
             info.root_midi, info.pitch_confidence, int(info.root_from_name), info.duration,
             info.trim_start, info.decay, info.peak_db, info.loudness_db, info.centroid_hz,
             info.timbre.astype(np.float32).tobytes(), origin, song, velocity, original_name,
-            info.bpm, info.key, sr, audio.shape[0], note,
+            info.bpm, info.key, sr, audio.shape[0], note, sustain_end, chord_size,
         )
         self.db.execute(f"INSERT OR REPLACE INTO samples VALUES ({', '.join('?' * len(values))})", values)
         return _record(values)

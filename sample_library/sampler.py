@@ -17,6 +17,7 @@ from sample_library.audio_io import to_stereo
 
 DEFAULT_VELOCITY_EXPONENT = 1.5
 CHOKE_FADE_SECONDS = 0.003
+CHORD_ONSET_SECONDS = 0.02  # notes starting this close together form one chord
 MAX_LOOP_CROSSFADE_SECONDS = 0.05
 
 ClipFilter = Callable[[np.ndarray], "tuple[np.ndarray, int]"]
@@ -40,6 +41,9 @@ class Zone:
     root_midi : the pitch the sample sounds at; None for unpitched sounds (played as recorded).
     trigger_note : for drums, the note that plays this zone (42 closed hat, 46 open hat), else None.
     velocity : the velocity this layer was played at, when known (velocity layers).
+    sustain_end : for a note sliced from a stem, the frame where its held part ends (its release
+        follows); a sustain loop is looked for before it.
+    chord : the zone is a chord one-shot: of notes starting together, only the lowest plays it.
     """
 
     key: str
@@ -47,6 +51,8 @@ class Zone:
     root_midi: float | None = None
     trigger_note: int | None = None
     velocity: int | None = None
+    sustain_end: int | None = None
+    chord: bool = False
 
 
 @dataclass
@@ -128,6 +134,8 @@ class Instrument:
         if not self.zones or not notes:
             return perf
         notes = sorted(notes, key=lambda n: (n.start, n.pitch))
+        if all(z.chord for z in self.zones):
+            notes = [n for i, n in enumerate(notes) if i == 0 or n.start - notes[i - 1].start > CHORD_ONSET_SECONDS]
         rng = np.random.default_rng(self.seed)
         last_choice: dict[tuple[int, ...], int] = {}
         index: dict[tuple, int] = {}
@@ -234,10 +242,11 @@ class Instrument:
             if zone.root_midi is not None and zone.trigger_note is None:
                 audio = repitch(zone.audio, pitch - zone.root_midi)
             self._cache[key] = audio
-        if frames > audio.shape[1]:
+        held = _scaled(zone, audio)
+        if frames > (audio.shape[1] if held is None else held):
             loop_key = (zone.key, pitch, "loop")
             if loop_key not in self._cache:
-                self._cache[loop_key] = find_loop(audio, self.sample_rate)
+                self._cache[loop_key] = find_loop(audio, self.sample_rate, held=held)
             audio = sustain(audio, self._cache[loop_key], frames)
             self._cache[key] = audio
         return audio
@@ -251,7 +260,7 @@ class Instrument:
         position = np.concatenate([[0.0], np.cumsum(steps[:-1])])
         src = zone.audio
         if position[-1] >= src.shape[1] - 1:
-            loop = find_loop(src, self.sample_rate)
+            loop = find_loop(src, self.sample_rate, held=zone.sustain_end)
             src = sustain(src, loop, int(position[-1]) + 2)
         idx = np.arange(src.shape[1])
         return np.stack([np.interp(position, idx, ch) for ch in src]).astype(np.float32)
@@ -270,8 +279,16 @@ def repitch(audio: np.ndarray, semitones: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def find_loop(audio: np.ndarray, sample_rate: int) -> tuple[int, int, int]:
-    """A sustain loop in the stable part of a sample.
+def _scaled(zone: Zone, audio: np.ndarray) -> int | None:
+    """The zone's ``sustain_end`` in frames of ``audio``, a repitched copy of the zone's audio."""
+    if zone.sustain_end is None:
+        return None
+    return int(zone.sustain_end * audio.shape[1] / max(zone.audio.shape[1], 1))
+
+
+def find_loop(audio: np.ndarray, sample_rate: int, *, held: int | None = None) -> tuple[int, int, int]:
+    """A sustain loop in the stable part of a sample: of its first ``held`` frames when given (a
+    note sliced from a stem, whose release follows), else of the whole sample.
 
     Returns (start, end, crossfade) in frames: the loop plays ``audio[start:end]`` over and over,
     its last ``crossfade`` frames blended with the frames before ``start`` so the wrap is seamless.
@@ -279,8 +296,8 @@ def find_loop(audio: np.ndarray, sample_rate: int) -> tuple[int, int, int]:
     normalised cross-correlation, its dot products by FFT and its window norms from a running sum.
     """
     mono = audio.mean(axis=0)
-    n = mono.size
-    env = np.abs(mono)
+    n = mono.size if held is None or held < int(0.1 * sample_rate) else min(held, mono.size)
+    env = np.abs(mono[:n])
     peak_at = int(np.argmax(env)) if n else 0
     start = max(peak_at + int(0.02 * sample_rate), int(0.25 * n))
     end_limit = int(0.92 * n)
@@ -319,9 +336,12 @@ def _fade_out(n: int) -> np.ndarray:
 
 def zone_from_audio(key: str, audio: np.ndarray, sample_rate: int, source_rate: int, *,
                     root_midi: float | None = None, trigger_note: int | None = None,
-                    velocity: int | None = None) -> Zone:
-    """Make a Zone from decoded audio, converting it to stereo at the render rate."""
+                    velocity: int | None = None, sustain_end: float | None = None, chord: bool = False) -> Zone:
+    """Make a Zone from decoded audio, converting it to stereo at the render rate; ``sustain_end`` in
+    seconds."""
     from sample_library.audio_io import resample
 
     stereo = to_stereo(resample(audio, source_rate, sample_rate)).astype(np.float32)
-    return Zone(key=key, audio=stereo, root_midi=root_midi, trigger_note=trigger_note, velocity=velocity)
+    held = None if sustain_end is None else int(round(sustain_end * sample_rate))
+    return Zone(key=key, audio=stereo, root_midi=root_midi, trigger_note=trigger_note, velocity=velocity,
+                sustain_end=held, chord=chord)

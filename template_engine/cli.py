@@ -7,83 +7,17 @@ naming the file or argument and the problem; ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
-import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from project_ingest.bundle import ArtistBundle, artists_dir, bundle_path, list_artists
+from project_ingest.bundle import list_artists
 from sample_library.errors import InputError
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 1
-EXIT_INTERRUPTED = 130
+from template_engine.cli_context import MappedGroup, artists_root, find_bundle, mapped, progress_on, shared_options
 
 
-
-def _mapped(ctx: click.Context, call: Callable[[], Any]) -> Any:
-    """Run ``call``, turning bad input into exit 2, an interrupt into 130 and internal errors into 1,
-    one line each."""
-    try:
-        return call()
-    except InputError as exc:
-        _fail(ctx, exc, EXIT_BAD_INPUT)
-    except (click.ClickException, click.exceptions.Exit, click.Abort):
-        raise
-    except KeyboardInterrupt:
-        click.echo("interrupted; nothing was replaced", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # an internal error: say so plainly
-        _fail(ctx, exc, EXIT_INTERNAL)
-
-
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context) -> Any:
-        return _mapped(ctx, lambda: click.Group.invoke(self, ctx))
-
-
-def _fail(ctx: click.Context, exc: BaseException, code: int) -> None:
-    if _settings(ctx).get("debug"):
-        traceback.print_exc()
-    prefix = "error" if code == EXIT_BAD_INPUT else "internal error"
-    click.echo(f"{prefix}: {exc}", err=True)
-    sys.exit(code)
-
-
-def _settings(ctx: click.Context) -> dict:
-    """The options every command shares, wherever on the line they were given."""
-    return ctx.find_root().ensure_object(dict)
-
-
-def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    def callback(ctx: click.Context, _: click.Parameter, value: Any) -> Any:
-        if value:
-            _settings(ctx)[key] = value
-        return value
-    return callback
-
-
-def shared_options(f: Callable) -> Callable:
-    """``--artists-dir``, ``--debug`` and ``--quiet``: accepted before or after the subcommand."""
-    for option in (
-        click.option("--artists-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     expose_value=False, callback=_remember("root"),
-                     help="Where artists live (default: $TEMPLATE_ARTISTS, else your user data folder)."),
-        click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"), help="Show tracebacks."),
-        click.option("--quiet", is_flag=True, expose_value=False, callback=_remember("quiet"), help="No progress bars."),
-    ):
-        f = option(f)
-    return f
-
-
-def _progress(ctx: click.Context) -> bool:
-    return not _settings(ctx).get("quiet")
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MappedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="artist-templates")
 @shared_options
 def main() -> None:
@@ -96,17 +30,6 @@ def main() -> None:
       template render --artist me --count 10
       template artists
     """
-
-
-def _root(ctx: click.Context) -> Path:
-    return artists_dir(_settings(ctx).get("root"))
-
-
-def _bundle(ctx: click.Context, name: str) -> ArtistBundle:
-    path = bundle_path(name, _root(ctx))
-    if not path.exists():
-        raise InputError("--artist", f"no artist '{name}' in {_root(ctx)} (see `template artists`)")
-    return ArtistBundle.load(path)
 
 
 @main.command()
@@ -129,8 +52,8 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
     from project_ingest.ingest import ingest as run_ingest
     from project_ingest.report import print_report
 
-    result = run_ingest(projects_dir, artist=artist, root=_root(ctx), sample_dirs=sample_dirs, update=update,
-                        force=force, progress=_progress(ctx))
+    result = run_ingest(projects_dir, artist=artist, root=artists_root(ctx), sample_dirs=sample_dirs, update=update,
+                        force=force, progress=progress_on(ctx))
     print_report(result.report)
     click.echo(f"artist '{artist}' written to {result.bundle.path}")
 
@@ -164,7 +87,7 @@ def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: in
     settings = TrainSettings(minutes=minutes, device=device, seed=seed)
     if max_steps is not None:
         settings.max_steps = max_steps
-    summary = run_train(_bundle(ctx, artist), settings, progress=_progress(ctx))
+    summary = run_train(find_bundle(ctx, artist), settings, progress=progress_on(ctx))
     click.echo(f"validation loss {summary.valid_loss:.3f} nats/token (bigram baseline {summary.bigram_valid_loss:.3f}), "
                f"{summary.steps} steps, {summary.params:,} parameters")
 
@@ -204,6 +127,16 @@ def render(ctx: click.Context, **kw: Any) -> None:
     _render(ctx, **kw)
 
 
+def _say_substitutes(folder: Path) -> None:
+    """One line per role of a candidate played by another role's samples or the built-in instrument."""
+    from template_engine.render.candidate import read_info
+
+    for role, source in read_info(folder).get("played_by", {}).items():
+        if source != role:
+            what = "the neutral built-in instrument" if source == "built-in" else f"the artist's {source} samples"
+            click.echo(f"  {role}: no {role} samples; played by {what}")
+
+
 def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, **options: Any) -> None:
     """Render with the options of ``template render`` / ``render-template`` (``RenderSettings``'s
     fields); the demo artist is built first where it is not yet."""
@@ -211,19 +144,20 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
     from template_engine.render.batch import render_batch
     from template_engine.render.settings import RenderSettings
 
-    root = _root(ctx)
+    root = artists_root(ctx)
     if artist == DEMO and not demo_is_built(root):
         click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects, "
                    "ingesting them, and training its model (a few minutes, once).", err=True)
-        summary = build_demo_artist(root, progress=_progress(ctx))
+        summary = build_demo_artist(root, progress=progress_on(ctx))
         click.echo(f"demo artist ready: validation loss {summary.valid_loss:.3f} "
                    f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
-    bundle = _bundle(ctx, artist)
+    bundle = find_bundle(ctx, artist)
     out = out or Path("renders") / artist
     settings = RenderSettings(formats=tuple(f.strip() for f in formats.split(",") if f.strip()), **options)
-    folders = render_batch(bundle, out, settings, progress=_progress(ctx))
+    folders = render_batch(bundle, out, settings, progress=progress_on(ctx))
     for folder in folders:
         click.echo(str(folder))
+        _say_substitutes(folder)
     click.echo(f"gallery: {out / 'index.html'}")
 
 
@@ -248,16 +182,13 @@ def regenerate(ctx: click.Context, render_dir: Path, track: str, bars: str, arti
     Example:
       template regenerate "renders/demo/Demo 0-03_126BPM_F-minor" --track bass --bars 33-48
     """
-    import json
-
+    from template_engine.render.candidate import read_info
     from template_engine.render.regenerate import regenerate as run_regenerate
 
-    meta = render_dir / "render.json"
-    if artist is None and meta.is_file():
-        artist = json.loads(meta.read_text()).get("artist")
-    if artist is None:
-        raise InputError(render_dir, "has no render.json: not a candidate folder written by render-template")
-    folder = run_regenerate(_bundle(ctx, artist), render_dir, track, bars, seed=seed, temperature=temperature,
+    artist = artist or read_info(render_dir).get("artist")
+    if not isinstance(artist, str):
+        raise InputError(render_dir / "render.json", "names no artist: give --artist")
+    folder = run_regenerate(find_bundle(ctx, artist), render_dir, track, bars, seed=seed, temperature=temperature,
                             top_p=top_p, out=out, force=force)
     click.echo(str(folder))
 
@@ -272,7 +203,7 @@ def artists(ctx: click.Context) -> None:
     Example:
       template artists
     """
-    root = _root(ctx)
+    root = artists_root(ctx)
     bundles = list_artists(root)
     click.echo(f"artists in {root}:")
     for b in bundles:
@@ -286,7 +217,7 @@ def artists(ctx: click.Context) -> None:
         click.echo(f"  {DEMO:<16} available: built on first `render-template --artist {DEMO}`")
 
 
-@main.group(cls=_Group)
+@main.group(cls=MappedGroup)
 def samples() -> None:
     """Manage an artist's one-shot library."""
 
@@ -306,9 +237,9 @@ def samples_add(ctx: click.Context, artist: str, folders: tuple[Path, ...]) -> N
     from sample_library.importer import import_folders
     from sample_library.library import SampleLibrary
 
-    bundle = _bundle(ctx.find_root(), artist)
+    bundle = find_bundle(ctx.find_root(), artist)
     with SampleLibrary(bundle.samples_dir) as library:
-        report = import_folders(library, list(folders), progress=_progress(ctx))
+        report = import_folders(library, list(folders), progress=progress_on(ctx))
     click.echo(f"added {report.added}, already in {report.already_in}, problems {len(report.problems)}")
     for file, reason in report.problems[:20]:
         click.echo(f"  {file}: {reason}")
@@ -330,7 +261,7 @@ def samples_ls(ctx: click.Context, artist: str, role: str | None) -> None:
     from sample_library.library import SampleLibrary
     from sample_library.pitch import midi_to_name
 
-    bundle = _bundle(ctx.find_root(), artist)
+    bundle = find_bundle(ctx.find_root(), artist)
     with SampleLibrary(bundle.samples_dir) as library:
         for r in library.query(role=role):
             root = midi_to_name(int(round(r.root_midi))) if r.root_midi is not None else "-"
@@ -361,7 +292,7 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
     from template_engine.evaluate.report import default_report_path, format_table
     from template_engine.evaluate.report import evaluate as run_evaluate
 
-    bundle = _bundle(ctx, artist)
+    bundle = find_bundle(ctx, artist)
     if not render_dirs and not mix_fidelity:
         raise click.UsageError("give candidate folders (or a batch folder) to evaluate, or --mix-fidelity")
     report: dict = {}
@@ -371,6 +302,8 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
     if mix_fidelity:
         report["mix_fidelity"] = fidelity = run_mix_fidelity(bundle)
         click.echo("mix fidelity over held-out songs: " + ", ".join(f"{k} {v}" for k, v in fidelity["mean"].items()))
+        for kind, row in fidelity["by_kind"].items():
+            click.echo(f"  {kind} roles: " + ", ".join(f"{k} {v}" for k, v in row.items()))
         for song, roles in fidelity["songs"].items():
             for role, row in roles.items():
                 click.echo(f"  {song[:28]:<28} {role:<10} " + "  ".join(f"{k} {v}" for k, v in row.items()))
@@ -381,7 +314,7 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
 
 def _render_template(**kw: Any) -> None:
     ctx = click.get_current_context()
-    _mapped(ctx, lambda: _render(ctx, **kw))
+    mapped(ctx, lambda: _render(ctx, **kw))
 
 
 render_template = click.Command("render-template", callback=_render_template, help=render.help, params=render.params,

@@ -3,9 +3,10 @@ sweeps open the low-pass through their section and rides follow their level curv
 
 import numpy as np
 
+from project_ingest.mix_analysis import ducking_gain
 from sample_library.loudness import integrated_loudness
 from template_engine.render import mixing
-from template_engine.render.dsp import ducking_gain, sounding_spans
+from template_engine.render.dsp import sounding_spans
 
 SR = 44100
 

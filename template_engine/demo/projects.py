@@ -18,6 +18,7 @@ from pedalboard import Pedalboard, Reverb
 from tqdm import tqdm
 
 from project_ingest.midi_io import score_to_midi, write_midi
+from project_ingest.mix_analysis import ducking_gain
 from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.analysis import loudness_db
 from sample_library.audio_io import atomic_path, write_wav
@@ -26,7 +27,7 @@ from sample_library.sampler import Instrument, Note, Zone
 from template_engine.demo.compose import IMPACT_NOTE, RISER_NOTE, compose_song
 from template_engine.demo.dsp import db_to_gain, duck_curve_db, tilt_eq
 from template_engine.demo.synth_kit import SR, OneShot, demo_kit, write_kit
-from template_engine.render.dsp import ducking_gain, swept_lowpass
+from template_engine.render.dsp import swept_lowpass
 from template_engine.render.master import integrated_loudness, master, true_peak_db
 
 BASE_GAIN_DB = {"kick": -6.0, "snare": -15.0, "clap": -11.0, "hats": -16.0, "perc": -18.0, "cymbal": -19.0,

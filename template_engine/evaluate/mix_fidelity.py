@@ -2,9 +2,11 @@
 
 Each song held out of training is rendered again from its own MIDI with the learned profile and the
 artist's samples, and every role of that render is measured exactly as ingest measured the real
-frozen stem (``project_ingest.ingest.measure_role``); the two are compared: loudness relative to the
-mix (dB), spectrum (mean absolute third-octave difference where the stem has energy, dB), ducking depth (dB) and the ducking
-curve's correlation, and the correlation of the brightness trajectories through each section type.
+frozen stem (``project_ingest.mix_analysis.measure_role``); the two are compared: loudness relative
+to the mix (dB), spectrum (mean absolute third-octave difference where the stem has energy, dB),
+ducking depth (dB) and the ducking curve's correlation, and the correlation of the brightness
+trajectories through each section type. Means are given over all roles and apart for drum and
+pitched roles (the latter played by notes harvested from the stems).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from project_ingest.mix_analysis import as_floats, measure_role
 from project_ingest.score import BEATS_PER_BAR
 from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness
+from sample_library.roles import DRUM_ROLES
 from template_engine.render.mix import SAMPLE_RATE, mix_song
 
 
@@ -87,14 +90,19 @@ def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0) -> dict:
                                    sections=score.sections, spb=spb)
                 if got is not None:
                     rows.setdefault(title, {})[role] = compare_role(got, real[role])
-    flat = [r for song in rows.values() for r in song.values()]
+    flat = [(role, r) for song in rows.values() for role, r in song.items()]
+    return {"songs": rows, "mean": means([r for _, r in flat]),
+            "by_kind": {kind: means([r for role, r in flat if (role in DRUM_ROLES) == (kind == "drums")])
+                        for kind in ("drums", "pitched")}}
 
+
+def means(rows: list[dict]) -> dict[str, float | int | None]:
+    """The mean of each comparison over ``rows`` (absolute for the errors), and how many there are."""
     def mean(key: str, absolute: bool = False) -> float | None:
-        values = [abs(r[key]) if absolute else r[key] for r in flat if r[key] is not None]
+        values = [abs(r[key]) if absolute else r[key] for r in rows if r[key] is not None]
         return round(float(np.mean(values)), 3) if values else None
 
-    return {"songs": rows, "mean": {
-        "abs_loudness_error_db": mean("loudness_error_db", True), "spectral_distance_db": mean("spectral_distance_db"),
-        "abs_ducking_depth_error_db": mean("ducking_depth_error_db", True),
-        "ducking_curve_correlation": mean("ducking_curve_correlation"),
-        "automation_correlation": mean("automation_correlation"), "roles_compared": len(flat)}}
+    return {"abs_loudness_error_db": mean("loudness_error_db", True), "spectral_distance_db": mean("spectral_distance_db"),
+            "abs_ducking_depth_error_db": mean("ducking_depth_error_db", True),
+            "ducking_curve_correlation": mean("ducking_curve_correlation"),
+            "automation_correlation": mean("automation_correlation"), "roles_compared": len(rows)}

@@ -100,12 +100,23 @@ def track_label(role: str) -> str:
     return "".join(w.capitalize() for w in role.split("_"))
 
 
-def load_candidate(folder: Path) -> tuple[dict, Score]:
-    """A rendered candidate's ``render.json`` and its score, read back from its full MIDI file."""
+def read_info(folder: Path) -> dict:
+    """A candidate's ``render.json``; InputError naming the folder or file when it is missing or broken."""
     meta = folder / "render.json"
     if not meta.is_file():
         raise InputError(folder, "has no render.json: not a candidate folder written by render-template")
-    info = json.loads(meta.read_text())
+    try:
+        info = json.loads(meta.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(meta, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(info, dict):
+        raise InputError(meta, "is not a render.json object")
+    return info
+
+
+def load_candidate(folder: Path) -> tuple[dict, Score]:
+    """A rendered candidate's ``render.json`` and its score, read back from its full MIDI file."""
+    info = read_info(folder)
     full = next((folder / f for f in info["files"]["midi"] if f.endswith("_full.mid")), None)
     if full is None or not full.is_file():
         raise InputError(folder, "its full MIDI file is missing")
@@ -167,7 +178,7 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
         "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
         "sections": [s.to_dict() for s in score.sections],
         "roles": {r: len(n) for r, n in score.tracks.items()},
-        "samples": mixed.kit, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
+        "samples": mixed.kit, "played_by": mixed.played_by, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
         "novelty": novelty,
         "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
                    "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling,

@@ -15,9 +15,10 @@ import numpy as np
 
 from project_ingest.profile import MixProfile, RoleProfile
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, step_in_bar
-from sample_library.kit import build_instrument, select_kit
+from sample_library.builtin import BUILTIN, builtin_zone
+from sample_library.kit import Kit, build_instrument, select_kit
 from sample_library.library import SampleLibrary
-from sample_library.roles import GROUP_OF_ROLE
+from sample_library.roles import GROUP_OF_ROLE, MONO_ROLES, SUSTAINED_ROLES
 from sample_library.sampler import Instrument, Note
 from template_engine.render import mixing
 from template_engine.render.dsp import Span, sounding_spans
@@ -34,14 +35,16 @@ OWN_DECAY_S = 0.25  # reverb tails this short are the sample's own decay, not a 
 
 @dataclass
 class MixResult:
-    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used and each
-    track's level gain (dB)."""
+    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used, each
+    track's level gain (dB), and what plays each role: the role whose samples it uses (itself or a
+    neighbour) or ``BUILTIN``."""
 
     tracks: dict[str, np.ndarray]
     groups: dict[str, np.ndarray]
     premaster: np.ndarray
     kit: dict[str, list[str]]
     gains_db: dict[str, float]
+    played_by: dict[str, str]
 
 
 @dataclass
@@ -80,8 +83,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     timing = SongTiming(frames=int((score.bars * BEATS_PER_BAR * spb + TAIL_SECONDS) * sample_rate),
                         seconds_per_beat=spb, kicks=np.array([n.start * spb for n in score.tracks.get("kick", [])]),
                         sample_rate=sample_rate)
-    played = [(role, build_instrument(library, role, kit.samples[role], sample_rate=sample_rate, seed=seed), notes)
-              for role, notes in score.tracks.items() if kit.samples.get(role)]
+    played = [(role, instrument_for(library, role, kit, sample_rate, seed), notes) for role, notes in score.tracks.items()]
     sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
     tracks: dict[str, PlayedTrack] = {}
     groups = {g: np.zeros((2, timing.frames), dtype=np.float32) for g in GROUP_ORDER}
@@ -103,7 +105,17 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
             add_spans(total, wet, tracks[REVERB_RETURN].spans)
     leave_headroom(tracks, [premaster, *groups.values()])
     return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups={g: a for g, a in groups.items() if np.any(a)},
-                     premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n in sends})
+                     premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n in sends},
+                     played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks})
+
+
+def instrument_for(library: SampleLibrary, role: str, kit: Kit, sample_rate: int, seed: int) -> Instrument:
+    """``role``'s instrument: the kit's samples for it, else the neutral built-in one (so no part with
+    notes is silent)."""
+    if kit.samples.get(role):
+        return build_instrument(library, role, kit.samples[role], sample_rate=sample_rate, seed=seed)
+    return Instrument(role=role, zones=[builtin_zone(role, sample_rate)], sample_rate=sample_rate,
+                      sustained=role in SUSTAINED_ROLES, mono=role in MONO_ROLES, seed=seed)
 
 
 def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], prof: RoleProfile,

@@ -16,12 +16,12 @@ import numpy as np
 from pedalboard import Compressor, Pedalboard, Reverb
 from scipy.signal import firwin2, oaconvolve
 
-from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db
+from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db, ducking_gain
 from project_ingest.profile import Ducking, SectionAutomation
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
 from sample_library.sampler import ClipFilter
-from template_engine.render.dsp import Span, ducking_gain, swept_lowpass
+from template_engine.render.dsp import Span, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
