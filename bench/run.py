@@ -208,7 +208,72 @@ def bench_batch(plan: Plan) -> str:
     return f"batch: {len(folders)} {length} candidates end to end in {dt:.1f} s"
 
 
-STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_batch)
+def bench_real_stems(plan: Plan) -> str:
+    """Real projects (``$TEMPLATE_CORPUS``, default ``../shared/corpus``) ingested with no one-shot
+    folder: the pitched notes harvested per role and how far their pitch is from the MIDI note; one
+    32-bar candidate of that artist (model trained a fixed 40 steps: the point is the sound, not the
+    writing), each role's stem level against the learned one; mix fidelity for drum and pitched roles."""
+    import json
+
+    from project_ingest.bundle import read_json
+    from project_ingest.ingest import ingest
+    from sample_library.library import SampleLibrary
+    from sample_library.loudness import integrated_loudness
+    from sample_library.pitch import estimate_f0, hz_to_midi, midi_to_hz
+    from template_engine.evaluate.mix_fidelity import mix_fidelity
+    from template_engine.model.train import TrainSettings, train
+    from template_engine.render.batch import render_batch
+    from template_engine.render.candidate import stem_sets
+    from template_engine.render.settings import RenderSettings
+
+    corpus = Path(os.environ.get("TEMPLATE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    if not corpus.is_dir():
+        return f"real stems: skipped, no corpus at {corpus} (set TEMPLATE_CORPUS)"
+    start = time.perf_counter()
+    bundle = ingest(corpus, artist="real", root=plan.work / "artists", progress=False).bundle
+    harvest = read_json(bundle.path / "ingest_report.json")["pitched_harvest"]
+    cents = []
+    with SampleLibrary(bundle.samples_dir) as lib:
+        for r in lib.query(origin="harvest"):
+            if r.chord_size == 1:
+                audio, sr = lib.load(r)
+                held = audio[:, int(0.03 * sr):max(int((r.sustain_end - r.trim_start) * sr), int(0.08 * sr))]
+                f0, _ = estimate_f0(held.mean(axis=0).astype(np.float64), sr, fmin=max(20.0, midi_to_hz(r.note - 37)),
+                                    fmax=midi_to_hz(r.note + 13))
+                off = hz_to_midi(f0) - r.note if f0 else float("inf")
+                cents.append(abs(100 * (off - 12 * round(off / 12))))
+    fidelity = mix_fidelity(bundle)["by_kind"]  # before training: every song is held out
+    train(bundle, TrainSettings(minutes=30, max_steps=40), progress=False)
+    (folder,) = render_batch(bundle, plan.work / "real-renders", RenderSettings(count=1, seed=0, bars=32, formats=("wav",)),
+                             progress=False)
+    info = json.loads((folder / "render.json").read_text())
+    _, tracks = stem_sets(folder, info)
+    premaster = sum(sf_read(p) for p in tracks)
+    mix_lufs = integrated_loudness(premaster, 44100)
+    levels = {}
+    for role in info["roles"]:
+        stem = next(p for p in tracks if p.stem.endswith("-" + "".join(w.capitalize() for w in role.split("_"))))
+        want = bundle.mix_profile.role(role).relative_loudness_db
+        levels[role] = (integrated_loudness(sf_read(stem), 44100) - mix_lufs, want)
+    kept = ", ".join(f"{role} {row['kept']}" for role, row in harvest.items())
+    off = ", ".join(f"{role} {got - want:+.1f}" if want is not None else f"{role} {got:.1f} (no target)"
+                    for role, (got, want) in levels.items())
+    return (f"real stems ({corpus.name}, {time.perf_counter() - start:.0f} s): pitched notes kept per role: {kept}; "
+            f"single-note pitch vs MIDI (whole octaves of a transposing preset aside): max {max(cents):.1f} cents "
+            f"over {len(cents)}, {sum(r['octave_shifted'] for r in harvest.values())} octave-shifted; candidate roles "
+            f"{len(info['roles'])}, stem level minus learned level (dB): {off}; played by: {info['played_by']}; "
+            f"mix fidelity drums {fidelity['drums']}; pitched {fidelity['pitched']}")
+
+
+def sf_read(path: Path) -> np.ndarray:
+    """A WAV file as (channels, frames) float64."""
+    import soundfile as sf
+
+    return sf.read(str(path), always_2d=True)[0].T
+
+
+STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_batch,
+          bench_real_stems)
 
 
 def _run_stage(stage_name: str, quick: bool, work: str) -> tuple[str, float]:

@@ -3,11 +3,13 @@
 A note (or a chord: notes starting within ``CHORD_WINDOW_S`` of each other) is kept when nothing else
 on its stem sounds from its onset to the end of its release tail, the stem is quiet just before it
 (no bleed from the previous note), it is long enough, and, for a single note, the pitch the stem
-actually sounds agrees with the MIDI note: more than a quarter tone away it is another note (a
-transposing preset, an octave error), more than ``IN_TUNE_CENTS`` away it is detuned; both are
-rejected. The root stored is the measured pitch (fractional MIDI), so a repitched note lands in
-tune. Per role, the cleanest slice of each zone (a span of ``ZONE_SEMITONES`` semitones) and
-velocity layer is kept, single notes before chords.
+actually sounds agrees with the MIDI note. Presets often sound whole octaves away from their MIDI
+(a bass patch tuned two octaves down): the octaves are the artist's sound and are kept
+(``NoteSlice.octave_shift``), so a generated note plays as the artist's did. Beyond the octaves, more
+than a quarter tone away the stem plays another note, more than ``IN_TUNE_CENTS`` away it is
+detuned; both are rejected. The root stored is the MIDI note plus the measured fine tuning, so a
+repitched note lands in tune. Per role, the cleanest slice of each zone (a span of
+``ZONE_SEMITONES`` semitones) and velocity layer is kept, single notes before chords.
 
 Times are in seconds, audio channels-first (channels, frames).
 """
@@ -32,6 +34,7 @@ MAX_SLICE_S = 12.0
 MIN_SLICE_S = 0.12
 QUARTER_TONE = 0.5  # semitones
 IN_TUNE_CENTS = 10.0
+MAX_OCTAVE_SHIFT = 3
 ATTACK_SKIP_S = 0.03  # the pitch is measured on the held part, after the attack
 END_FADE_S = 0.005
 ZONE_SEMITONES = 5
@@ -53,8 +56,8 @@ class PlayedNote:
 class NoteSlice:
     """A harvested note: audio (channels, frames) from the attack to the end of the release; the
     pitches it was played with; its root (measured, fractional MIDI; the lowest note for a chord);
-    where the held part ends (seconds into the slice); and how clean it is (dB above the stem just
-    before it)."""
+    where the held part ends (seconds into the slice); how clean it is (dB above the stem just
+    before it); and the whole octaves (semitones) the preset sounds away from its MIDI."""
 
     audio: np.ndarray
     pitches: tuple[int, ...]
@@ -62,6 +65,7 @@ class NoteSlice:
     root_midi: float
     sustain_end: float
     cleanliness_db: float
+    octave_shift: int = 0
 
     @property
     def chord(self) -> bool:
@@ -128,21 +132,23 @@ def _slice_group(audio: np.ndarray, envelope: np.ndarray, sr: int, group: list[P
     audible = np.nonzero(segment > peak * 10 ** (TAIL_FLOOR_DB / 20))[0]
     end = start + int(audible[-1]) + 1
     held = max(0.0, off - start / sr)
-    root = float(min(n.pitch for n in group))
+    root, shift = float(min(n.pitch for n in group)), 0
     if len(group) == 1:
         measured = _measured_pitch(audio[:, start:end], sr, group[0].pitch, held)
         if measured is None:
             return "no pitch found"
-        if abs(measured - group[0].pitch) > QUARTER_TONE:
+        shift = 12 * int(round((measured - group[0].pitch) / 12))
+        fine = measured - group[0].pitch - shift
+        if abs(shift) > 12 * MAX_OCTAVE_SHIFT or abs(fine) > QUARTER_TONE:
             return "pitch disagrees with the MIDI"
-        if abs(measured - group[0].pitch) * 100 > IN_TUNE_CENTS:
+        if abs(fine) * 100 > IN_TUNE_CENTS:
             return "detuned from the MIDI note"
-        root = measured
+        root = group[0].pitch + fine
     clip = audio[:, start:end].astype(np.float32)
     fade = min(clip.shape[1], int(END_FADE_S * sr))
     clip[:, clip.shape[1] - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
     return NoteSlice(clip, tuple(sorted(n.pitch for n in group)), max(n.velocity for n in group), root,
-                     min(held, clip.shape[1] / sr), float(clean))
+                     min(held, clip.shape[1] / sr), float(clean), shift)
 
 
 def _attack_frame(envelope: np.ndarray, sr: int, t0: float) -> int | None:
@@ -157,12 +163,15 @@ def _attack_frame(envelope: np.ndarray, sr: int, t0: float) -> int | None:
 
 
 def _measured_pitch(clip: np.ndarray, sr: int, expected: int, held: float) -> float | None:
-    """The pitch (fractional MIDI) the held part of ``clip`` sounds, searched an octave around
-    ``expected`` so an octave error shows; None when it is not pitched."""
+    """The pitch (fractional MIDI) ``clip`` sounds after its attack, searched from
+    ``MAX_OCTAVE_SHIFT`` octaves below ``expected`` to an octave above; None when it is not pitched
+    (or its fundamental is under 20 Hz). A note held long enough is
+    measured on its held part; a short one on its release too, which sounds the same pitch."""
     a = int(ATTACK_SKIP_S * sr)
-    b = max(a + int(0.05 * sr), int(held * sr))
-    mono = clip[:, a:b].mean(axis=0) if clip.shape[1] > b else clip.mean(axis=0)
-    fmin, fmax = max(20.0, midi_to_hz(expected - 13)), min(sr / 4, midi_to_hz(expected + 13))
+    b = int(held * sr) if held >= MIN_SLICE_S else clip.shape[1]
+    mono = clip[:, a:b].mean(axis=0) if b - a > int(0.05 * sr) else clip.mean(axis=0)
+    fmin = max(20.0, midi_to_hz(expected - 12 * MAX_OCTAVE_SHIFT - 1))
+    fmax = min(sr / 4, midi_to_hz(expected + 13))
     f0, _ = estimate_f0(mono.astype(np.float64), sr, fmin=fmin, fmax=fmax)
     return None if f0 is None else float(hz_to_midi(f0))
 

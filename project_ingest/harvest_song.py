@@ -77,14 +77,15 @@ def played(note: BeatNote, spb: float) -> PlayedNote:
 
 
 def harvest_report(harvests: list[SongHarvest]) -> dict[str, dict]:
-    """Per pitched role over every song: notes kept as one-shots (and how many are chords), and notes
-    rejected per reason."""
+    """Per pitched role over every song: notes kept as one-shots (how many are chords, how many sound
+    whole octaves away from their MIDI, as the artist's preset did), and notes rejected per reason."""
     report: dict[str, dict] = {}
     for harvest in harvests:
         for role, notes in harvest.notes.items():
-            entry = report.setdefault(role, {"kept": 0, "chords": 0, "rejected": {}})
+            entry = report.setdefault(role, {"kept": 0, "chords": 0, "octave_shifted": 0, "rejected": {}})
             entry["kept"] += len(notes.kept)
             entry["chords"] += sum(n.chord for n in notes.kept)
+            entry["octave_shifted"] += sum(n.octave_shift != 0 for n in notes.kept)
             for reason, n in notes.rejected.items():
                 entry["rejected"][reason] = entry["rejected"].get(reason, 0) + n
     return dict(sorted(report.items()))

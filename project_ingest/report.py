@@ -21,6 +21,8 @@ def print_report(report: dict) -> None:
     for role, row in report.get("pitched_harvest", {}).items():
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))
         chords = f" ({row['chords']} chords)" if row["chords"] else ""
+        if row.get("octave_shifted"):
+            chords += f" ({row['octave_shifted']} sound whole octaves from their MIDI, as the artist's preset did)"
         click.echo(f"  {role:<11} {row['kept']:>3} notes kept{chords}; rejected: {rejected or 'none'}")
     if not report.get("pitched_harvest"):
         click.echo("  no pitched stem with MIDI: pitched roles will play imported one-shots or their neighbours'")

@@ -30,18 +30,22 @@ class Kit:
 
 
 def select_kit(library: SampleLibrary, roles: list[str], *, seed: int,
-               pitch_centres: dict[str, float] | None = None, alternatives: int = 3) -> Kit:
+               pitch_centres: dict[str, float] | None = None, alternatives: int = 3,
+               anchor_song: str | None = None) -> Kit:
     """Choose samples for ``roles``, seeded.
 
     The kit starts from one song whose harvested hits are in the library (the artist used those
     sounds together); roles that song lacks get a sample near the anchor's sounds in timbre, or for
     pitched roles one whose root lies near the role's median note (``pitch_centres``, MIDI).
-    Each role keeps up to ``alternatives`` extra samples for round robin.
+    Each role keeps up to ``alternatives`` extra samples for round robin. ``anchor_song``, when given,
+    is the song to start from (a song played again with its own sounds).
     """
     rng = np.random.default_rng(seed)
     pitch_centres = pitch_centres or {}
     songs = sorted({r.song for r in library.query(origin="harvest") if r.song})
     anchor = songs[int(rng.integers(len(songs)))] if songs else None
+    if anchor_song is not None:
+        anchor = anchor_song
     chosen: dict[str, list[SampleRecord]] = {}
     missing = []
     played_by = {}

@@ -62,6 +62,15 @@ def test_detuned_and_transposed_notes_are_rejected_with_their_reason():
     assert harvest.rejected == {"detuned from the MIDI note": 1, "pitch disagrees with the MIDI": 1}
 
 
+def test_a_preset_an_octave_below_its_midi_is_kept_and_plays_as_the_artist_did():
+    notes = [(0.5, 0.6, 60)]
+    (got,) = slice_notes(stem_of(notes, 3.0, sounding=[48.0]), SR, played(notes)).kept
+    assert got.octave_shift == -12 and abs(got.root_midi - 60) * 100 < 10
+    zone = zone_from_audio("low", got.audio, SR, SR, root_midi=got.root_midi)
+    out = Instrument(role="lead", zones=[zone], sample_rate=SR).render([Note(0.0, 0.5, 62, 100)], SR)
+    assert abs(measured_cents(out, 50)) < 10  # MIDI 62 sounds 50, an octave down, like the stem did
+
+
 def test_overlapping_notes_give_a_clear_report_and_chords_become_chord_one_shots():
     staggered = [(0.5, 1.0, 60), (1.0, 1.0, 64), (1.5, 1.0, 67), (2.0, 1.0, 71)]
     harvest = slice_notes(stem_of(staggered, 5.0), SR, played(staggered))

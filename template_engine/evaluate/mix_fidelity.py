@@ -79,7 +79,7 @@ def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0) -> dict:
             score, real = songs.get(title), measured.get(title, {})
             if score is None or not real:
                 continue
-            mixed = mix_song(score, library, bundle.mix_profile, seed=seed)
+            mixed = mix_song(score, library, bundle.mix_profile, seed=seed, anchor_song=title)
             spb = 60.0 / score.bpm
             loudness = integrated_loudness(mixed.premaster, SAMPLE_RATE)
             kicks = np.array(sorted(n.start * spb for n in score.tracks.get("kick", [])))

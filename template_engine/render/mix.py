@@ -68,17 +68,18 @@ class PlayedTrack:
 
 
 def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed: int,
-             sample_rate: int = SAMPLE_RATE) -> MixResult:
+             sample_rate: int = SAMPLE_RATE, anchor_song: str | None = None) -> MixResult:
     """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
 
     The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
     FFTs and pedalboard release the GIL); each track is summed into its group as it comes, and the
     shared reverb, queued after them, runs while the last groups and the mix are summed. Every sum
     is in a fixed order, so the mix is the same whatever the scheduling. A queued task waits only on
-    tasks queued before it, so the pool cannot deadlock.
+    tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
+    song's sounds (``select_kit``).
     """
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
-    kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres)
+    kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres, anchor_song=anchor_song)
     spb = 60.0 / score.bpm
     timing = SongTiming(frames=int((score.bars * BEATS_PER_BAR * spb + TAIL_SECONDS) * sample_rate),
                         seconds_per_beat=spb, kicks=np.array([n.start * spb for n in score.tracks.get("kick", [])]),
