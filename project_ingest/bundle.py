@@ -30,6 +30,8 @@ from typing import Any
 
 from platformdirs import user_data_dir
 
+from project_ingest.corpus import load_corpus
+from project_ingest.form import FormStats, learn_form
 from project_ingest.profile import MixProfile
 from sample_library.audio_io import atomic_path
 from sample_library.errors import InputError
@@ -172,6 +174,15 @@ class ArtistBundle:
             return MixProfile.from_dict(read_json(path))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(path, f"is not a valid mix profile ({exc})") from None
+
+    @property
+    def form(self) -> FormStats:
+        """How the artist's songs bring their ideas back (``form.json``); learned from the corpus for
+        a bundle written before ingest kept it."""
+        path = self.path / "form.json"
+        if path.is_file():
+            return FormStats.from_dict(read_json(path))
+        return learn_form([s for _, s in load_corpus(self.path)])
 
     @property
     def samples_dir(self) -> Path:

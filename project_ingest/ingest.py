@@ -24,8 +24,9 @@ from project_ingest.bundle import (
     write_json,
 )
 from project_ingest.classify import RoleAssignment, audio_traits, classify_track
-from project_ingest.corpus import detect_key, detect_sections, first_downbeat, quantise, sections_from_meta, with_energy
+from project_ingest.corpus import detect_key, detect_sections, first_downbeat, load_corpus, quantise, sections_from_meta, with_energy
 from project_ingest.discovery import Problem, ProjectInput, discover_projects
+from project_ingest.form import learn_form
 from project_ingest.harvest_song import SongHarvest, harvest_report, harvest_song
 from project_ingest.midi_io import score_to_midi, write_midi
 from project_ingest.mix_analysis import bar_levels_db, measure_role
@@ -256,6 +257,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
     all_meta = [read_json(p) for p in sorted(corpus.glob("*.json"))]
     profile = aggregate_profile([m["mix"] for m in all_meta])
     write_json(staging / "mix_profile.json", profile)
+    write_json(staging / "form.json", learn_form([s for _, s in load_corpus(staging)]).to_dict())
     report = {
         "projects_dir": str(projects_dir), "songs": [s.name for s in songs],
         "tracks": [t for s in songs for t in s.tracks],

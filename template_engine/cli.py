@@ -8,12 +8,15 @@ naming the file or argument and the problem; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from project_ingest.bundle import list_artists
 from sample_library.errors import InputError
+
+if TYPE_CHECKING:
+    from template_engine.model.train import TrainSummary
 from template_engine.cli_context import MappedGroup, artists_root, find_bundle, mapped, progress_on, shared_options
 
 
@@ -90,6 +93,7 @@ def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: in
     summary = run_train(find_bundle(ctx, artist), settings, progress=progress_on(ctx))
     click.echo(f"validation loss {summary.valid_loss:.3f} nats/token (bigram baseline {summary.bigram_valid_loss:.3f}), "
                f"{summary.steps} steps, {summary.params:,} parameters")
+    _warn_if_no_better_than_bigram(summary)
 
 
 def _render_options(f):
@@ -127,6 +131,14 @@ def render(ctx: click.Context, **kw: Any) -> None:
     _render(ctx, **kw)
 
 
+def _warn_if_no_better_than_bigram(summary: TrainSummary) -> None:
+    """Say loudly, on stderr, when the model predicts held-out songs no better than a bigram model."""
+    if not summary.beats_bigram:
+        click.echo(f"WARNING: the model is NO BETTER THAN A BIGRAM MODEL on held-out songs (validation loss "
+                   f"{summary.valid_loss:.3f} against {summary.bigram_valid_loss:.3f}); its songs will not sound like "
+                   f"the artist. Train longer (--max-steps) or give it more projects.", err=True)
+
+
 def _say_substitutes(folder: Path) -> None:
     """One line per role of a candidate played by another role's samples or the built-in instrument."""
     from template_engine.render.candidate import read_info
@@ -151,6 +163,7 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
         summary = build_demo_artist(root, progress=progress_on(ctx))
         click.echo(f"demo artist ready: validation loss {summary.valid_loss:.3f} "
                    f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
+        _warn_if_no_better_than_bigram(summary)
     bundle = find_bundle(ctx, artist)
     out = out or Path("renders") / artist
     settings = RenderSettings(formats=tuple(f.strip() for f in formats.split(",") if f.strip()), **options)

@@ -97,3 +97,22 @@ def test_shared_options_are_accepted_after_the_subcommand(world):
     root, _ = world
     result = CliRunner().invoke(main, ["artists", "--quiet", "--artists-dir", str(root)])
     assert result.exit_code == 0 and "tiny" in result.output
+
+
+def test_train_says_loudly_when_the_model_is_no_better_than_a_bigram(world, monkeypatch):
+    from template_engine.model import train as train_module
+
+    root, _ = world
+    real = train_module.train
+
+    def trained(margin):
+        def run(*args, **kwargs):
+            summary = real(*args, **kwargs)
+            summary.valid_loss = summary.bigram_valid_loss + margin
+            return summary
+        return run
+
+    for margin, warned in ((0.1, True), (-0.5, False)):
+        monkeypatch.setattr(train_module, "train", trained(margin))
+        result = CliRunner().invoke(main, _args("train", root, {}))
+        assert result.exit_code == 0 and ("NO BETTER THAN A BIGRAM" in result.output) == warned

@@ -8,6 +8,7 @@ audio, and audio checks (loudness, true peak, clipping, stem lengths, stems agai
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import soundfile as sf
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import detect_sections, load_corpus, with_energy
+from project_ingest.form import FormMeasures, form_measures
 from project_ingest.mix_analysis import bar_levels_db
 from project_ingest.score import Score
 from sample_library.errors import InputError
@@ -93,11 +95,29 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
             "sanity": {**{k: round(checks[k], 3) for k in SANITY_KEYS},
                        "ranges_outside_artist": _ranges_outside(checks["ranges"], artist_sanity)},
             "structure": structure(info, score, song, sr),
+            "form": asdict(form_measures(score)),
             "audio": audio_checks(folder, info, song, sr),
         })
     return {"artist": bundle.name, "artist_songs": len(artist), "candidates": candidates,
+            "artist_form": mean_form([form_measures(s) for s in artist]),
+            "candidates_form": mean_form([form_measures(s) for _, _, s in loaded]),
             "style_fit": style_fit([s for _, _, s in loaded], artist),
             "artist_self_borrowing": borrowing, "artist_sanity_spread": _spread(artist_sanity)}
+
+
+def mean_form(measures: list[FormMeasures]) -> dict[str, float | None]:
+    """Each form measure's mean over songs (None where no song has it)."""
+    out = {}
+    for key in ("exact_recurrence", "harmony_recurrence", "distinct_harmonies_per_16"):
+        values = [getattr(m, key) for m in measures if getattr(m, key) is not None]
+        out[key] = round(float(np.mean(values)), 3) if values else None
+    return out
+
+
+def _form_line(label: str, form: dict[str, float | None]) -> str:
+    fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+    return (f"{label}: pitched bars recurring 8+ bars away {fmt(form['exact_recurrence'])}, harmonies recurring "
+            f"{fmt(form['harmony_recurrence'])}, distinct harmonies per 16 bars {fmt(form['distinct_harmonies_per_16'])}")
 
 
 def _mean_overlap(fit: dict[str, dict]) -> float | None:
@@ -121,6 +141,8 @@ def format_table(report: dict) -> str:
                      f"{s['scale_consistency']:5.2f} {s['groove_consistency']:6.2f} "
                      f"{s['empty_beat_rate']:5.2f} {a['integrated_lufs']:6.1f} {a['true_peak_dbtp']:5.1f} "
                      f"{a['clipped_samples']:4d} {resid:>6} {c['structure']['boundaries_on_8_bar_lines']:4.2f}")
+    lines.append(_form_line("form of the candidates", report["candidates_form"]))
+    lines.append(_form_line("form of the artist's songs", report["artist_form"]))
     spread = report["artist_sanity_spread"]
     lines.append("artist spread: " + ", ".join(f"{k} {lo:.2f}..{hi:.2f}" for k, (lo, hi) in spread.items()))
     lines.append(f"{'style feature':<26} {'overlap':>7} {'ceiling':>7}")

@@ -1,54 +1,29 @@
-"""Writing new songs: a section plan learned from the artist (``plan``), then every section's phrases
-written by the model in one batched, grammar-masked, KV-cached pass; phrases that copy the
+"""Writing new songs: a section plan learned from the artist (``plan``), the song's form
+(``form_plan``: which sections restate which, which are written over the theme's progression), then
+the phrases, in two batched passes of the model (``phrases``): first the phrases that state a
+progression (the theme's first phrase, and each freely written section's), then every other phrase
+over the harmonic tracks of the one it follows (the theme's, or its own section's first). Phrases that copy the
 artist's catalogue are rewritten hotter (``copy_guard``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from project_ingest.form import HARMONIC_ROLES, MELODIC_ROLES, FormStats, learn_form
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score
-from sample_library.roles import ROLES
 from template_engine.model.copy_guard import catalogue, copy_rate
 from template_engine.model.dataset import key_shift, transposed
+from template_engine.model.form_plan import SectionForm, plan_form, source_of
+from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, phrase_jobs, write_phrases
 from template_engine.model.plan import SongPlan, learn_plan_stats, plan_song
-from template_engine.model.tokens import (
-    PHRASE_BARS,
-    ArtistTokenizer,
-    GrammarState,
-    Phrase,
-    advance,
-    allowed_mask,
-    start_state,
-)
-from template_engine.model.transformer import KVCache, MusicTransformer
+from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
+from template_engine.model.transformer import MusicTransformer
 
-MAX_TRACK_TOKENS = 400
-COMPACT_BELOW = 0.75  # drop finished phrases from the batch once a quarter of its rows are done
 COPY_MARGIN = 0.1  # a song may copy this much more of the catalogue than the artist borrows from itself
-HOTTER_TEMPERATURE = 0.3  # added to the temperature when a copying phrase is written again
-HOTTER_TOP_P = 0.03
-MIN_TEMPERATURE = 1e-3
 
-Tracks = dict[str, list[BeatNote]]
-
-
-@dataclass
-class SamplingSettings:
-    """How the model's next token is drawn: temperature (per role where given), nucleus ``top_p``,
-    and ``density`` (above 1, tracks end later and hold more notes)."""
-
-    temperature: float = 1.0
-    top_p: float = 0.95
-    role_temperature: dict[str, float] | None = None
-    density: float = 1.0
-
-    def hotter(self) -> SamplingSettings:
-        """The settings a copying phrase is written again with."""
-        return SamplingSettings(self.temperature + HOTTER_TEMPERATURE, min(1.0, self.top_p + HOTTER_TOP_P),
-                                self.role_temperature, self.density)
+Parts = dict[tuple[int, str], Tracks]  # (section index, part) -> the phrase's tracks, in C
 
 
 @dataclass
@@ -66,6 +41,7 @@ class Novelty:
 class GeneratedSong:
     score: Score
     novelty: Novelty
+    form: list[SectionForm]
 
 
 @dataclass
@@ -77,153 +53,17 @@ class GeneratedBatch:
     phrases_written: int
 
 
-@dataclass
-class PhraseJob:
-    """One phrase to write: its section's index in the plan, its part (main or end) and the phrase."""
-
-    section: int
-    part: str
-    phrase: Phrase
-
-
-@dataclass
-class _Row:
-    """One phrase being written: roles still to write, tokens queued to feed, the grammar state of the
-    track being written and the tokens so far."""
-
-    phrase: Phrase
-    roles: list[str]
-    queue: list[int]
-    role: str | None = None
-    state: GrammarState | None = None
-    track_len: int = 0
-    out: list[int] = field(default_factory=list)
-    done: bool = False
-
-    @classmethod
-    def start(cls, tok: ArtistTokenizer, phrase: Phrase) -> _Row:
-        row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase))
-        row.next_track(tok)
-        return row
-
-    def next_track(self, tok: ArtistTokenizer) -> None:
-        """Queue the next role's token (and its notes, when the track is given), or the song's end."""
-        if not self.roles:
-            self.queue.append(tok.song_end)
-            return
-        self.role = self.roles.pop(0)
-        self.queue.append(tok.framing[f"Role_{self.role}"])
-        given = self.phrase.tracks[self.role]
-        if given:
-            self.queue += [*tok.bpe_ids(tok.track_base_ids(given)), tok.track_end]
-
-    def feed(self, tok: ArtistTokenizer, sampled: int) -> int:
-        """Take the next token (the queued one if any, else ``sampled``) and advance; returns it."""
-        token = self.queue.pop(0) if self.queue else sampled
-        self.out.append(token)
-        if token == tok.song_end:
-            self.done = True
-        elif token == tok.track_end:
-            self.next_track(tok)
-            self.state = None
-        elif token in tok.framing_names:
-            name = tok.framing_names[token]
-            if name.startswith("Role_"):
-                self.state = start_state(name[5:])
-                self.track_len = 0
-        else:
-            self.state = advance(tok, self.state, token)
-            self.track_len += 1
-        return token
-
-
-def phrase_jobs(plan: SongPlan, key: Key) -> list[PhraseJob]:
-    """The phrases to write for a plan, in C (the model writes key-relative; see ``dataset``)."""
-    jobs = []
-    for i, (s, roles) in enumerate(zip(plan.sections, plan.roles)):
-        parts = ["end"] if s.bars <= PHRASE_BARS else ["main", "end"]
-        for part in parts:
-            jobs.append(PhraseJob(i, part, Phrase(s.kind, s.energy, part, 0, key.mode, {r: [] for r in roles})))
-    return jobs
-
-
-@torch.no_grad()
-def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
-                  sampling: SamplingSettings) -> tuple[list[Tracks], int]:
-    """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
-    phrase and the number of tokens the model sampled.
-
-    A track that already has notes is kept: its tokens are fed to the model as given (so a track
-    written later in the role order hears it), which is how one track is regenerated in place.
-    Finished phrases leave the model's batch once a quarter of its rows are done.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    rows = [_Row.start(tok, ph) for ph in phrases]
-    live = list(range(len(rows)))  # the phrase in each row of the model's batch
-    sampled = 0
-    cache, pos = KVCache(model.cfg, len(rows)), 0
-    last_logits = torch.zeros((len(rows), tok.vocab_size))
-    while not all(r.done for r in rows) and pos < model.cfg.context - 1:
-        chosen = torch.full((len(live),), tok.song_end, dtype=torch.long)
-        need = [k for k, i in enumerate(live) if not rows[i].done and not rows[i].queue]
-        if need:
-            sampled += len(need)
-            picks = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling, gen)
-            for j, k in enumerate(need):
-                chosen[k] = picks[j]
-        for k, i in enumerate(live):
-            if not rows[i].done:
-                chosen[k] = rows[i].feed(tok, int(chosen[k]))
-        keep = [k for k, i in enumerate(live) if not rows[i].done]
-        if len(keep) <= COMPACT_BELOW * len(live):
-            index = torch.tensor(keep, dtype=torch.long)
-            cache.keep(index)
-            live, chosen = [live[k] for k in keep], chosen[index]
-        if live:
-            last_logits = model(chosen.unsqueeze(1), cache, start=pos)[:, -1, :]
-        pos += 1
-    return [tok.decode_phrase(r.out) for r in rows], sampled
-
-
-def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sampling: SamplingSettings,
-                gen: torch.Generator) -> torch.Tensor:
-    """The next token (rows,) of each row from its logits (rows, vocab), masked to what keeps its track
-    valid; a track that has grown to ``MAX_TRACK_TOKENS`` may only end."""
-    mask = allowed_mask(tok, [r.state for r in rows])
-    for j, r in enumerate(rows):
-        if r.track_len >= MAX_TRACK_TOKENS and mask[j, tok.track_end]:
-            mask[j] = False
-            mask[j, tok.track_end] = True
-    logits[~torch.from_numpy(mask)] = -float("inf")
-    role_temp = sampling.role_temperature or {}
-    temps = torch.tensor([role_temp.get(r.role, sampling.temperature) for r in rows]).unsqueeze(1)
-    if sampling.density != 1.0:
-        logits[:, tok.track_end] -= float(np.log(max(sampling.density, 1e-3)))
-    return _sample_top_p(logits / temps.clamp(min=MIN_TEMPERATURE), sampling.top_p, gen)
-
-
-def _sample_top_p(logits: torch.Tensor, top_p: float, gen: torch.Generator) -> torch.Tensor:
-    """One draw (rows,) per row of ``logits`` (rows, vocab) from the smallest set of tokens whose
-    probability reaches ``top_p``."""
-    probs = torch.softmax(logits, dim=-1)
-    sorted_p, idx = probs.sort(dim=-1, descending=True)
-    cum = sorted_p.cumsum(dim=-1)
-    sorted_p[(cum - sorted_p) > top_p] = 0.0
-    sorted_p /= sorted_p.sum(dim=-1, keepdim=True)
-    pick = torch.multinomial(sorted_p, 1, generator=gen).squeeze(1)
-    return idx.gather(1, pick.unsqueeze(1)).squeeze(1)
-
-
-def assemble(plan: SongPlan, jobs: list[PhraseJob], written: list[Tracks], bpm: float, key: Key) -> Score:
+def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float, key: Key) -> Score:
     """Sections filled with their phrases (written in C): the main phrase repeats, the end phrase closes
-    the section; the pitched roles are then moved into ``key``."""
-    parts = {(job.section, job.part): w for job, w in zip(jobs, written)}
+    the section, a restating section plays its source's phrases; the pitched roles are then moved
+    into ``key``."""
     tracks: Tracks = {}
     for i, s in enumerate(plan.sections):
+        source = source_of(forms, i)
         blocks = list(range(s.start_bar, s.end_bar, PHRASE_BARS))
         for j, bar in enumerate(blocks):
             part = "end" if j == len(blocks) - 1 else "main"
-            phrase = parts.get((i, part)) or parts.get((i, "end"), {})
+            phrase = parts.get((source, part)) or parts.get((source, "end"), {})
             span = min(PHRASE_BARS, s.end_bar - bar) * BEATS_PER_BAR
             for role, notes in phrase.items():
                 for n in notes:
@@ -237,17 +77,18 @@ def assemble(plan: SongPlan, jobs: list[PhraseJob], written: list[Tracks], bpm: 
 
 @dataclass
 class _SongSketch:
-    """A song before its notes: plan, key, tempo (BPM) and its phrase jobs."""
+    """A song before its notes: plan, form, key, tempo (BPM) and its phrase jobs."""
 
     plan: SongPlan
+    form: list[SectionForm]
     key: Key
     bpm: float
     jobs: list[PhraseJob]
 
 
-def sketch_songs(corpus: list[tuple[str, Score]], rng: np.random.Generator, *, count: int, bpm: float | None,
-                 key: Key | None, bars: int | None, roles: tuple[str, ...] | None) -> list[_SongSketch]:
-    """``count`` plans, each with a key and tempo the artist uses unless given."""
+def sketch_songs(corpus: list[tuple[str, Score]], form: FormStats, rng: np.random.Generator, *, count: int,
+                 bpm: float | None, key: Key | None, bars: int | None, roles: tuple[str, ...] | None) -> list[_SongSketch]:
+    """``count`` plans with their form, each with a key and tempo the artist uses unless given."""
     plan_stats = learn_plan_stats(corpus)
     tempos = [s.bpm for _, s in corpus]
     keys = [s.key for _, s in corpus]
@@ -258,8 +99,33 @@ def sketch_songs(corpus: list[tuple[str, Score]], rng: np.random.Generator, *, c
             plan.roles = [[r for r in section_roles if r in roles] for section_roles in plan.roles]
         song_key = key or keys[int(rng.integers(len(keys)))]
         song_bpm = float(bpm or round(float(rng.uniform(min(tempos), max(tempos)))))
-        sketches.append(_SongSketch(plan, song_key, song_bpm, phrase_jobs(plan, song_key)))
+        forms = plan_form(plan, form, rng)
+        sketches.append(_SongSketch(plan, forms, song_key, song_bpm, phrase_jobs(plan, song_key)))
     return sketches
+
+
+def opens(sketch: _SongSketch, job: PhraseJob) -> bool:
+    """Whether ``job`` states a progression: the first phrase of the theme or of a freely written
+    section. Every other phrase is written over one (``progression``); restated sections copy theirs."""
+    first = "main" if (job.section, "main") in {(j.section, j.part) for j in sketch.jobs} else "end"
+    return sketch.form[job.section] == SectionForm() and job.part == first
+
+
+def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> Tracks:
+    """The phrase whose harmonic tracks ``job`` is written over: the theme's first phrase for a section
+    that shares the theme's harmony, else its own section's first phrase."""
+    source = sketch.form[job.section].harmony_from
+    section = job.section if source is None else source
+    return parts.get((section, "main")) or parts.get((section, "end"), {})
+
+
+def over_the_theme(job: PhraseJob, theme: Tracks, *, hook: bool) -> Phrase:
+    """``job``'s phrase with the theme's harmonic tracks given (those the section plays), and its
+    melodic ones too when the section plays the theme's ``hook``."""
+    ph = job.phrase
+    kept = HARMONIC_ROLES + (MELODIC_ROLES if hook else ())
+    given = {r: (theme.get(r, []) if r in kept else []) for r in ph.tracks}
+    return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given)
 
 
 def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], written: list[Tracks],
@@ -279,28 +145,60 @@ def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[
     return redo, sampled
 
 
+@dataclass
+class _Writer:
+    """What every pass shares: the model, the tokenizer, the catalogue and the guard's threshold."""
+
+    model: MusicTransformer
+    tok: ArtistTokenizer
+    table: dict[tuple, set[str]]
+    threshold: float
+    sampling: SamplingSettings
+
+    def write(self, jobs: list[tuple[int, int, str, Phrase]], seed: int) -> tuple[list[Tracks], list[int], int]:
+        """Write (song, section, part, phrase) jobs with the copy guard; returns the phrases, the
+        rewritten ones' owners and the tokens sampled."""
+        phrases = [j[3] for j in jobs]
+        owner = [j[0] for j in jobs]
+        written, sampled = write_phrases(self.model, self.tok, phrases, seed=seed, sampling=self.sampling)
+        redo, more = rewrite_copies(self.model, self.tok, phrases, written, owner, self.table, self.threshold,
+                                    seed=seed, sampling=self.sampling)
+        return written, [owner[i] for i in redo], sampled + more
+
+
 def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
                    seed: int, bpm: float | None, key: Key | None, bars: int | None,
-                   sampling: SamplingSettings | None = None, roles: tuple[str, ...] | None = None) -> GeneratedBatch:
-    """``count`` new songs written in one batched pass, each with its novelty figures.
+                   sampling: SamplingSettings | None = None, roles: tuple[str, ...] | None = None,
+                   form: FormStats | None = None) -> GeneratedBatch:
+    """``count`` new songs, each with its form (``form``: the artist's habits, learned from
+    ``corpus`` when not given) and its novelty figures.
 
     Phrases of a song whose copy rate exceeds the artist's own self-borrowing (+ ``COPY_MARGIN``) are
     rewritten hotter when they copy a pattern of the catalogue. ``roles``, when given, keeps only those
     roles of the plan.
     """
-    sampling = sampling or SamplingSettings()
-    sketches = sketch_songs(corpus, np.random.default_rng(seed), count=count, bpm=bpm, key=key, bars=bars, roles=roles)
+    form = form or learn_form([s for _, s in corpus])
+    sketches = sketch_songs(corpus, form, np.random.default_rng(seed), count=count, bpm=bpm, key=key, bars=bars,
+                            roles=roles)
     table, self_borrow = catalogue(corpus)
-    phrases = [job.phrase for s in sketches for job in s.jobs]
-    owner = [n for n, s in enumerate(sketches) for _ in s.jobs]
-    written, sampled = write_phrases(model, tok, phrases, seed=seed, sampling=sampling)
-    threshold = self_borrow + COPY_MARGIN
-    redo, more = rewrite_copies(model, tok, phrases, written, owner, table, threshold, seed=seed, sampling=sampling)
+    writer = _Writer(model, tok, table, self_borrow + COPY_MARGIN, sampling or SamplingSettings())
+    parts: list[Parts] = [{} for _ in sketches]
+    free = [(n, j.section, j.part, j.phrase) for n, s in enumerate(sketches) for j in s.jobs if opens(s, j)]
+    written, redone, sampled = writer.write(free, seed)
+    for (n, section, part, _), w in zip(free, written):
+        parts[n][(section, part)] = w
+    over = [(n, j.section, j.part, over_the_theme(j, progression(parts[n], sketches[n], j), hook=s.form[j.section].hook))
+            for n, s in enumerate(sketches) for j in s.jobs if s.form[j.section].restates is None and not opens(s, j)]
+    again, more_redone, more = writer.write(over, seed + 2)
+    for (n, section, part, _), w in zip(over, again):
+        parts[n][(section, part)] = w
     songs = []
     for n, sketch in enumerate(sketches):
-        mine = [w for w, o in zip(written, owner) if o == n]
-        song_rate, _ = copy_rate(mine, table)
+        song_rate, _ = copy_rate(list(parts[n].values()), table)
+        rewritten = (redone + more_redone).count(n)
         novelty = Novelty(copy_rate=round(song_rate, 3), artist_self_borrowing=round(self_borrow, 3),
-                          phrases_rewritten=sum(owner[i] == n for i in redo), passes_guard=song_rate <= threshold)
-        songs.append(GeneratedSong(assemble(sketch.plan, sketch.jobs, mine, sketch.bpm, sketch.key), novelty))
-    return GeneratedBatch(songs, tokens_sampled=sampled + more, phrases_written=len(phrases) + len(redo))
+                          phrases_rewritten=rewritten, passes_guard=song_rate <= writer.threshold)
+        songs.append(GeneratedSong(assemble(sketch.plan, parts[n], sketch.form, sketch.bpm, sketch.key), novelty,
+                                   sketch.form))
+    return GeneratedBatch(songs, tokens_sampled=sampled + more, phrases_written=len(free) + len(over) + len(redone)
+                          + len(more_redone))

@@ -83,6 +83,11 @@ class TrainSummary:
     seed: int
     extra: dict = field(default_factory=dict)
 
+    @property
+    def beats_bigram(self) -> bool:
+        """Whether the model predicts held-out songs better than a bigram model of the same tokens."""
+        return self.valid_loss < self.bigram_valid_loss
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out.update(out.pop("extra"))

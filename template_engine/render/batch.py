@@ -48,7 +48,8 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     try:
         bar.set_postfix_str("writing MIDI")
         batch = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm,
-                               key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling)
+                               key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling,
+                               form=bundle.form)
         bar.update(1)
         jobs = name_candidates(bundle, Path(out_dir), settings, [(s.score, asdict(s.novelty)) for s in batch.songs])
         folders = mix_and_write(bundle, jobs, settings, bar)

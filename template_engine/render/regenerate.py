@@ -21,7 +21,7 @@ from sample_library.roles import ROLES
 from template_engine.model.checkpoint import load_model
 from template_engine.model.copy_guard import catalogue, copy_rate
 from template_engine.model.dataset import in_c, key_shift, transposed
-from template_engine.model.generate import SamplingSettings, write_phrases
+from template_engine.model.phrases import SamplingSettings, write_phrases
 from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.render.batch import bundle_provenance, kit_seed
 from template_engine.render.candidate import load_candidate, write_candidate

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from project_ingest.score import Key
 from sample_library.errors import InputError
-from template_engine.model.generate import SamplingSettings
+from template_engine.model.phrases import SamplingSettings
 
 FORMATS = ("wav", "mp3", "flac")
 BPM_RANGE = (40.0, 250.0)

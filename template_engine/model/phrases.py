@@ -1,0 +1,186 @@
+"""Writing phrases: every phrase of a batch written by the model in one batched, grammar-masked,
+KV-cached pass. A track given with notes is fed to the model as it is, so the tracks written after it
+in the role order hear it (a regenerated part, or a section written over the song's progression)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from project_ingest.score import BeatNote, Key
+from sample_library.roles import ROLES
+from template_engine.model.plan import SongPlan
+from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask, start_state
+from template_engine.model.transformer import KVCache, MusicTransformer
+
+MAX_TRACK_TOKENS = 400
+
+
+COMPACT_BELOW = 0.75  # drop finished phrases from the batch once a quarter of its rows are done
+
+
+HOTTER_TEMPERATURE = 0.3  # added to the temperature when a copying phrase is written again
+
+
+HOTTER_TOP_P = 0.03
+
+
+MIN_TEMPERATURE = 1e-3
+
+
+Tracks = dict[str, list[BeatNote]]
+
+
+@dataclass
+class SamplingSettings:
+    """How the model's next token is drawn: temperature (per role where given), nucleus ``top_p``,
+    and ``density`` (above 1, tracks end later and hold more notes)."""
+
+    temperature: float = 1.0
+    top_p: float = 0.95
+    role_temperature: dict[str, float] | None = None
+    density: float = 1.0
+
+    def hotter(self) -> SamplingSettings:
+        """The settings a copying phrase is written again with."""
+        return SamplingSettings(self.temperature + HOTTER_TEMPERATURE, min(1.0, self.top_p + HOTTER_TOP_P),
+                                self.role_temperature, self.density)
+
+
+@dataclass
+class PhraseJob:
+    """One phrase to write: its section's index in the plan, its part (main or end) and the phrase."""
+
+    section: int
+    part: str
+    phrase: Phrase
+
+
+@dataclass
+class _Row:
+    """One phrase being written: roles still to write, tokens queued to feed, the grammar state of the
+    track being written and the tokens so far."""
+
+    phrase: Phrase
+    roles: list[str]
+    queue: list[int]
+    role: str | None = None
+    state: GrammarState | None = None
+    track_len: int = 0
+    out: list[int] = field(default_factory=list)
+    done: bool = False
+
+    @classmethod
+    def start(cls, tok: ArtistTokenizer, phrase: Phrase) -> _Row:
+        row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase))
+        row.next_track(tok)
+        return row
+
+    def next_track(self, tok: ArtistTokenizer) -> None:
+        """Queue the next role's token (and its notes, when the track is given), or the song's end."""
+        if not self.roles:
+            self.queue.append(tok.song_end)
+            return
+        self.role = self.roles.pop(0)
+        self.queue.append(tok.framing[f"Role_{self.role}"])
+        given = self.phrase.tracks[self.role]
+        if given:
+            self.queue += [*tok.bpe_ids(tok.track_base_ids(given)), tok.track_end]
+
+    def feed(self, tok: ArtistTokenizer, sampled: int) -> int:
+        """Take the next token (the queued one if any, else ``sampled``) and advance; returns it."""
+        token = self.queue.pop(0) if self.queue else sampled
+        self.out.append(token)
+        if token == tok.song_end:
+            self.done = True
+        elif token == tok.track_end:
+            self.next_track(tok)
+            self.state = None
+        elif token in tok.framing_names:
+            name = tok.framing_names[token]
+            if name.startswith("Role_"):
+                self.state = start_state(name[5:])
+                self.track_len = 0
+        else:
+            self.state = advance(tok, self.state, token)
+            self.track_len += 1
+        return token
+
+
+def phrase_jobs(plan: SongPlan, key: Key) -> list[PhraseJob]:
+    """The phrases to write for a plan, in C (the model writes key-relative; see ``dataset``)."""
+    jobs = []
+    for i, (s, roles) in enumerate(zip(plan.sections, plan.roles)):
+        parts = ["end"] if s.bars <= PHRASE_BARS else ["main", "end"]
+        for part in parts:
+            jobs.append(PhraseJob(i, part, Phrase(s.kind, s.energy, part, 0, key.mode, {r: [] for r in roles})))
+    return jobs
+
+
+@torch.no_grad()
+def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
+                  sampling: SamplingSettings) -> tuple[list[Tracks], int]:
+    """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
+    phrase and the number of tokens the model sampled.
+
+    A track that already has notes is kept: its tokens are fed to the model as given (so a track
+    written later in the role order hears it), which is how one track is regenerated in place.
+    Finished phrases leave the model's batch once a quarter of its rows are done.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rows = [_Row.start(tok, ph) for ph in phrases]
+    live = list(range(len(rows)))  # the phrase in each row of the model's batch
+    sampled = 0
+    cache, pos = KVCache(model.cfg, len(rows)), 0
+    last_logits = torch.zeros((len(rows), tok.vocab_size))
+    while not all(r.done for r in rows) and pos < model.cfg.context - 1:
+        chosen = torch.full((len(live),), tok.song_end, dtype=torch.long)
+        need = [k for k, i in enumerate(live) if not rows[i].done and not rows[i].queue]
+        if need:
+            sampled += len(need)
+            picks = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling, gen)
+            for j, k in enumerate(need):
+                chosen[k] = picks[j]
+        for k, i in enumerate(live):
+            if not rows[i].done:
+                chosen[k] = rows[i].feed(tok, int(chosen[k]))
+        keep = [k for k, i in enumerate(live) if not rows[i].done]
+        if len(keep) <= COMPACT_BELOW * len(live):
+            index = torch.tensor(keep, dtype=torch.long)
+            cache.keep(index)
+            live, chosen = [live[k] for k in keep], chosen[index]
+        if live:
+            last_logits = model(chosen.unsqueeze(1), cache, start=pos)[:, -1, :]
+        pos += 1
+    return [tok.decode_phrase(r.out) for r in rows], sampled
+
+
+def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sampling: SamplingSettings,
+                gen: torch.Generator) -> torch.Tensor:
+    """The next token (rows,) of each row from its logits (rows, vocab), masked to what keeps its track
+    valid; a track that has grown to ``MAX_TRACK_TOKENS`` may only end."""
+    mask = allowed_mask(tok, [r.state for r in rows])
+    for j, r in enumerate(rows):
+        if r.track_len >= MAX_TRACK_TOKENS and mask[j, tok.track_end]:
+            mask[j] = False
+            mask[j, tok.track_end] = True
+    logits[~torch.from_numpy(mask)] = -float("inf")
+    role_temp = sampling.role_temperature or {}
+    temps = torch.tensor([role_temp.get(r.role, sampling.temperature) for r in rows]).unsqueeze(1)
+    if sampling.density != 1.0:
+        logits[:, tok.track_end] -= float(np.log(max(sampling.density, 1e-3)))
+    return _sample_top_p(logits / temps.clamp(min=MIN_TEMPERATURE), sampling.top_p, gen)
+
+
+def _sample_top_p(logits: torch.Tensor, top_p: float, gen: torch.Generator) -> torch.Tensor:
+    """One draw (rows,) per row of ``logits`` (rows, vocab) from the smallest set of tokens whose
+    probability reaches ``top_p``."""
+    probs = torch.softmax(logits, dim=-1)
+    sorted_p, idx = probs.sort(dim=-1, descending=True)
+    cum = sorted_p.cumsum(dim=-1)
+    sorted_p[(cum - sorted_p) > top_p] = 0.0
+    sorted_p /= sorted_p.sum(dim=-1, keepdim=True)
+    pick = torch.multinomial(sorted_p, 1, generator=gen).squeeze(1)
+    return idx.gather(1, pick.unsqueeze(1)).squeeze(1)

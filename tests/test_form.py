@@ -1,0 +1,75 @@
+"""Song form: the measures see a song bring its ideas back, the artist's habits are learned, and a
+generated song restates and builds on its theme as its form says."""
+
+import numpy as np
+
+from project_ingest.corpus import load_corpus
+from project_ingest.form import HARMONIC_ROLES, FormStats, form_measures, learn_form
+from project_ingest.score import BeatNote, Key, Score, Section
+from template_engine.model.checkpoint import load_model
+from template_engine.model.generate import generate_songs
+
+PROGRESSION = [(57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62)]  # Am F C G, one chord a bar
+
+
+def song(lead_bars: list[int], *, sections: list[Section] | None = None) -> Score:
+    """Chords changing every bar (the progression, looped) and a lead whose bar b plays motif
+    ``lead_bars[b]``; bars are 4 beats."""
+    bars = len(lead_bars)
+    chords = [BeatNote(4 * b, 4, p, 90) for b in range(bars) for p in PROGRESSION[b % 4]]
+    lead = [BeatNote(4 * b + k, 1, 50 + 2 * motif + k, 100) for b, motif in enumerate(lead_bars) for k in range(4)]
+    return Score(128.0, Key(9, "minor"), sections or [Section("drop", 0, bars, 1.0)], {"chords": chords, "lead": lead})
+
+
+def bars_of(notes: list[BeatNote], first_bar: int, bars: int) -> list[tuple[float, int]]:
+    """(beat from ``first_bar``, pitch) of the notes starting within ``bars`` bars of it."""
+    return [(n.start - first_bar * 4, n.pitch) for n in notes if first_bar * 4 <= n.start < (first_bar + bars) * 4]
+
+
+def test_a_looped_song_recurs_and_a_through_composed_one_does_not():
+    looped = form_measures(song([0, 1, 2, 3] * 4))
+    assert looped.exact_recurrence == 1.0 and looped.harmony_recurrence == 1.0
+    assert looped.distinct_harmonies_per_16 <= 4 * 16 / 16 + 1e-9
+    through = form_measures(song(list(range(16))))
+    assert through.exact_recurrence == 0.5  # the chords recur, the lead never does
+    assert through.harmony_recurrence < looped.harmony_recurrence
+    assert through.distinct_harmonies_per_16 > 2 * looped.distinct_harmonies_per_16
+
+
+def test_the_artists_restated_drops_are_learned():
+    sections = [Section("intro", 0, 8, 0.3), Section("drop", 8, 8, 1.0), Section("breakdown", 16, 8, 0.4),
+                Section("drop", 24, 8, 1.0)]
+    motifs = [10, 11, 12, 13, 14, 15, 16, 17] + [0, 1, 2, 3] * 2 + [20, 21, 22, 23, 24, 25, 26, 27] + [0, 1, 2, 3] * 2
+    form = learn_form([song(motifs, sections=sections)])
+    assert form.restate == {"drop": 1.0}
+    assert form.shared_harmony["drop"] == 1.0 and form.songs[0]["exact_recurrence"] > 0.5
+
+
+def test_generated_songs_restate_and_play_over_their_theme_as_planned(trained_bundle):
+    model, tok = load_model(trained_bundle)
+    corpus = load_corpus(trained_bundle.path)
+    always = FormStats(restate={k: 1.0 for k in ("intro", "build", "drop", "breakdown", "bridge", "outro")},
+                       shared_harmony={k: 1.0 for k in ("intro", "build", "drop", "breakdown", "bridge", "outro")})
+    batch = generate_songs(model, tok, corpus, count=3, seed=2, bpm=128, key=Key(9, "minor"), bars=64, form=always)
+    checked = 0
+    for generated in batch.songs:
+        score, forms = generated.score, generated.form
+        for i, f in enumerate(forms):
+            s = score.sections[i]
+            if f.restates is not None:
+                src = score.sections[f.restates]
+                pairs = [(s.end_bar - 4, src.end_bar - 4)] + ([(s.start_bar, src.start_bar)] if min(s.bars, src.bars) > 4 else [])
+                for role, notes in score.tracks.items():
+                    for mine, theirs in pairs:  # the same end phrase, and the same main phrase
+                        assert bars_of(notes, mine, 4) == bars_of(notes, theirs, 4), (role, i)
+                checked += 1
+            elif f.harmony_from is not None:  # the section's first phrase against the theme's of the same part
+                theme = score.sections[f.harmony_from]
+                for role in set(HARMONIC_ROLES) & set(score.tracks):
+                    theme_bar = theme.start_bar if s.bars > 4 and theme.bars > 4 else theme.end_bar - 4
+                    mine, theirs = bars_of(score.tracks[role], s.start_bar, 4), bars_of(score.tracks[role], theme_bar, 4)
+                    if mine and theirs:  # a role the theme lacks is written over the others
+                        assert mine == theirs, (role, i)
+                checked += 1
+    assert checked >= 3
+    assert np.mean([form_measures(g.score).exact_recurrence for g in batch.songs]) > 0.5
