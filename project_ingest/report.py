@@ -20,7 +20,7 @@ def print_report(report: dict) -> None:
     click.echo(f"\n{len(report['songs'])} songs, {report['harvested_one_shots']} one-shots harvested from the stems")
     for role, row in report.get("pitched_harvest", {}).items():
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(row["rejected"].items(), key=lambda kv: -kv[1]))
-        chords = f" ({row['chords']} chords)" if row["chords"] else ""
+        chords = f" ({row['chords']} chord{'s' if row['chords'] > 1 else ''})" if row["chords"] else ""
         if row.get("octave_shifted"):
             chords += f" ({row['octave_shifted']} sound whole octaves from their MIDI, as the artist's preset did)"
         click.echo(f"  {role:<11} {row['kept']:>3} notes kept{chords}; rejected: {rejected or 'none'}")
