@@ -66,7 +66,7 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
 @click.option("--artist", required=True)
 @click.option("--minutes", type=click.FloatRange(0.05, 24 * 60), default=10.0, show_default=True, help="Time budget.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=None,
               help="Stop after this many steps: with a seed, the same weights on any machine (a time budget "
                    "alone stops wherever the machine's speed gets it).")
@@ -103,7 +103,7 @@ def _render_options(f):
         click.option("--bpm", type=float, default=None, help="Tempo (default: within the artist's range)."),
         click.option("--key", default=None, help='Key, e.g. "F minor" (default: one the artist uses).'),
         click.option("--bars", type=int, default=None, help="Length in bars (default: the artist's song lengths)."),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=click.IntRange(0), default=0, show_default=True),
         click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Output folder (default: renders/<artist>)."),
         click.option("--format", "formats", default="wav,mp3", show_default=True, help="Any of wav,mp3,flac."),
@@ -180,7 +180,7 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
 @click.option("--track", required=True, help="Role of the track to rewrite, e.g. bass, lead, hats.")
 @click.option("--bars", required=True, help="Bar range, 1-based and inclusive, e.g. 33-48.")
 @click.option("--artist", default=None, help="Artist (default: the one in the candidate's render.json).")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=1, show_default=True)
 @click.option("--temperature", type=click.FloatRange(0.1, 3.0), default=1.0, show_default=True)
 @click.option("--top-p", type=click.FloatRange(0.05, 1.0), default=0.95, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -116,3 +116,33 @@ def test_train_says_loudly_when_the_model_is_no_better_than_a_bigram(world, monk
         monkeypatch.setattr(train_module, "train", trained(margin))
         result = CliRunner().invoke(main, _args("train", root, {}))
         assert result.exit_code == 0 and ("NO BETTER THAN A BIGRAM" in result.output) == warned
+
+
+@pytest.mark.parametrize("args, names", [(["--seed", "-1"], "--seed"), (["--format", ",,"], "--format")])
+def test_bad_render_options_exit_2_naming_the_option_before_anything_is_written(world, args, names):
+    root, fill = world
+    out = root.parent / "never"
+    result = CliRunner().invoke(main, ["--artists-dir", str(root), "render", "--artist", "tiny", "--count", "1",
+                                       "--bars", "4", "--out", str(out), *args])
+    assert result.exit_code == 2 and names in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "no sections"])
+def test_a_damaged_render_json_is_named(world, tmp_path, damage):
+    root, fill = world
+    folder = tmp_path / "candidate"
+    shutil.copytree(fill["candidate"], folder)
+    meta = folder / "render.json"
+    text = meta.read_text()
+    meta.write_text(text[:40] if damage == "truncated" else text.replace('"sections"', '"sectionz"'))
+    result = CliRunner().invoke(main, ["--artists-dir", str(root), "regenerate", str(folder), "--artist", "tiny",
+                                       "--track", fill["role"], "--bars", "1-4"])
+    assert result.exit_code == 2 and str(meta) in result.output
+
+
+def test_damaged_weights_are_named_with_a_hint(world):
+    root, fill = world
+    (root / "tiny" / "model" / "model.safetensors").write_bytes(b"not weights")
+    result = CliRunner().invoke(main, ["--artists-dir", str(root), "render", "--artist", "tiny", "--count", "1",
+                                       "--bars", "4", "--out", fill["out"]])
+    assert result.exit_code == 2 and "model.safetensors" in result.output and "retrain" in result.output

@@ -96,8 +96,16 @@ def load_model(bundle: ArtistBundle, device: str = "cpu") -> tuple[MusicTransfor
     """The trained model (in eval mode, on ``device``) and tokenizer of a bundle."""
     if not bundle.is_trained:
         raise InputError(bundle.model_dir, "the artist has no trained model: run `template train --artist NAME`")
-    cfg = ModelConfig(**json.loads((bundle.model_dir / "config.json").read_text()))
+    try:
+        cfg = ModelConfig(**json.loads((bundle.model_dir / "config.json").read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(bundle.model_dir / "config.json", f"is not a model config ({exc}): retrain the artist") from None
     model = MusicTransformer(cfg)
-    model.load_state_dict(load_file(str(bundle.model_dir / "model.safetensors")))
+    weights = bundle.model_dir / "model.safetensors"
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as exc:  # safetensors raises its own error types for a damaged file
+        raise InputError(weights, f"cannot be read as this model's weights ({exc}): retrain the artist with "
+                                  "`template train`") from None
     model.eval()
     return model.to(device), ArtistTokenizer.load(bundle.model_dir)

@@ -36,7 +36,8 @@ EVAL_BATCH = 8
 
 @dataclass
 class TrainSettings:
-    """How long and how to train: a time budget (minutes) and a step limit, whichever comes first."""
+    """How long and how to train: a time budget (minutes) and a step limit, whichever comes first;
+    with a step limit (and a seed) the same weights on any machine."""
 
     minutes: float = 10.0
     device: str = "cpu"
@@ -45,7 +46,7 @@ class TrainSettings:
     lr: float = 1e-3
     eval_every: int = 50
     patience: int = 6
-    max_steps: int = 100_000
+    max_steps: int | None = None  # None: the time budget alone ends training
     bpe_vocab: int = 600
     model: ModelConfig | None = None
 
@@ -192,10 +193,12 @@ def run_loop(model: MusicTransformer, opt: torch.optim.Optimizer, data: TrainDat
     rng = np.random.default_rng(settings.seed + state.step)
     start_time = time.monotonic()
     budget = settings.minutes * 60
-    bar = tqdm(total=int(budget), desc="training", unit="s", disable=not progress)
-    while state.step < settings.max_steps:
+    by_steps = settings.max_steps is not None
+    bar = tqdm(total=settings.max_steps if by_steps else int(budget), initial=state.step if by_steps else 0,
+               desc="training", unit="step" if by_steps else "s", disable=not progress)
+    while settings.max_steps is None or state.step < settings.max_steps:
         elapsed = time.monotonic() - start_time
-        bar.n = int(min(elapsed, budget))
+        bar.n = state.step if by_steps else int(min(elapsed, budget))
         if elapsed > budget:
             break
         model.train()

@@ -42,6 +42,7 @@ from template_engine.render.settings import RenderSettings
 DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
 CEILING_DBTP = -1.0
 GROUP_NAMES = ("Drums", "Bass", "Synths", "Vocals", "Fx")
+REQUIRED_INFO = ("title", "artist", "bpm", "key", "sections", "roles", "files")
 
 
 def folder_name(title: str, score: Score) -> str:
@@ -111,6 +112,9 @@ def read_info(folder: Path) -> dict:
         raise InputError(meta, f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(info, dict):
         raise InputError(meta, "is not a render.json object")
+    missing = [k for k in REQUIRED_INFO if k not in info]
+    if missing:
+        raise InputError(meta, f"has no {', '.join(missing)}: not written by render-template, or damaged")
     return info
 
 

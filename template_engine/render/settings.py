@@ -45,6 +45,8 @@ class RenderSettings:
     def check(self) -> None:
         """Raise InputError naming the option that is out of range."""
         bad = [f for f in self.formats if f not in FORMATS]
+        if not self.formats:
+            raise InputError("--format", f"names no format (choose from {', '.join(FORMATS)})")
         if bad:
             raise InputError("--format", f"unknown format {', '.join(bad)} (choose from {', '.join(FORMATS)})")
         if self.bpm is not None and not BPM_RANGE[0] <= self.bpm <= BPM_RANGE[1]:
