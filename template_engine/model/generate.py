@@ -119,12 +119,12 @@ def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> Tracks:
     return parts.get((section, "main")) or parts.get((section, "end"), {})
 
 
-def over_the_theme(job: PhraseJob, theme: Tracks, *, hook: bool) -> Phrase:
-    """``job``'s phrase with the theme's harmonic tracks given (those the section plays), and its
+def over_progression(job: PhraseJob, source: Tracks, *, hook: bool) -> Phrase:
+    """``job``'s phrase with ``source``'s harmonic tracks given (those the section plays), and its
     melodic ones too when the section plays the theme's ``hook``."""
     ph = job.phrase
     kept = HARMONIC_ROLES + (MELODIC_ROLES if hook else ())
-    given = {r: (theme.get(r, []) if r in kept else []) for r in ph.tracks}
+    given = {r: (source.get(r, []) if r in kept else []) for r in ph.tracks}
     return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given)
 
 
@@ -187,7 +187,7 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     written, redone, sampled = writer.write(free, seed)
     for (n, section, part, _), w in zip(free, written):
         parts[n][(section, part)] = w
-    over = [(n, j.section, j.part, over_the_theme(j, progression(parts[n], sketches[n], j), hook=s.form[j.section].hook))
+    over = [(n, j.section, j.part, over_progression(j, progression(parts[n], sketches[n], j), hook=s.form[j.section].hook))
             for n, s in enumerate(sketches) for j in s.jobs if s.form[j.section].restates is None and not opens(s, j)]
     again, more_redone, more = writer.write(over, seed + 2)
     for (n, section, part, _), w in zip(over, again):
