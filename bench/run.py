@@ -223,7 +223,7 @@ def bench_real_stems(plan: Plan) -> str:
     from template_engine.evaluate.mix_fidelity import mix_fidelity
     from template_engine.model.train import TrainSettings, train
     from template_engine.render.batch import render_batch
-    from template_engine.render.candidate import stem_sets
+    from template_engine.render.candidate import stem_sets, track_label
     from template_engine.render.settings import RenderSettings
 
     corpus = Path(os.environ.get("TEMPLATE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
@@ -252,7 +252,7 @@ def bench_real_stems(plan: Plan) -> str:
     mix_lufs = integrated_loudness(premaster, 44100)
     levels = {}
     for role in info["roles"]:
-        stem = next(p for p in tracks if p.stem.endswith("-" + "".join(w.capitalize() for w in role.split("_"))))
+        stem = next(p for p in tracks if p.stem.endswith("-" + track_label(role)))
         want = bundle.mix_profile.role(role).relative_loudness_db
         levels[role] = (integrated_loudness(sf_read(stem), 44100) - mix_lufs, want)
     kept = ", ".join(f"{role} {row['kept']}" for role, row in harvest.items())

@@ -107,7 +107,7 @@ def sketch_songs(corpus: list[tuple[str, Score]], form: FormStats, rng: np.rando
 def opens(sketch: _SongSketch, job: PhraseJob) -> bool:
     """Whether ``job`` states a progression: the first phrase of the theme or of a freely written
     section. Every other phrase is written over one (``progression``); restated sections copy theirs."""
-    first = "main" if (job.section, "main") in {(j.section, j.part) for j in sketch.jobs} else "end"
+    first = "main" if sketch.plan.sections[job.section].bars > PHRASE_BARS else "end"  # as ``phrase_jobs`` cuts it
     return sketch.form[job.section] == SectionForm() and job.part == first
 
 

@@ -106,7 +106,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
             add_spans(total, wet, tracks[REVERB_RETURN].spans)
     leave_headroom(tracks, [premaster, *groups.values()])
     return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups={g: a for g, a in groups.items() if np.any(a)},
-                     premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n in sends},
+                     premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n != REVERB_RETURN},
                      played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks})
 
 
