@@ -5,8 +5,8 @@
 
 Each stage runs in its own process, so its peak memory (max RSS) is its own. Stages: sampler (notes
 per second into a 3-minute stereo buffer), sample import (files per second) and index queries (ms),
-ingest (x real time of stem audio), training (steps and tokens per second within the time budget,
-validation loss against the bigram baseline), generation (tokens per second, seconds for one
+ingest (x real time of stem audio), training (held-out loss after a fixed number of steps fine-tuned
+from the shipped base, from scratch, and the bigram baseline), generation (tokens per second, seconds for one
 3-minute song and for a batch of ten), render (the mix and every stem of a 3-minute song written,
 in x real time; then the whole candidate: mix, master, song files, stems, MIDI and DAW project) and a
 batch of candidates end to end through ``render_batch``. Figures, not tests.
@@ -32,14 +32,10 @@ SR = 44100
 
 @dataclass
 class Plan:
-    """What a run measures on: the demo material's size, training minutes, batch size, song bars."""
+    """What a run measures on: the demo material's size, batch size, song bars."""
 
     quick: bool
     work: Path
-
-    @property
-    def train_minutes(self) -> float:
-        return 0.5 if self.quick else 4.0
 
     @property
     def batch(self) -> int:
@@ -116,17 +112,30 @@ def bench_ingest(plan: Plan) -> str:
     return f"ingest: {audio_seconds / dt:,.1f}x real time of stem audio ({audio_seconds:.0f} s of stems in {dt:.1f} s)"
 
 
-def bench_train(plan: Plan) -> str:
+def compare_starts(bundle_dir: Path, steps: int) -> str:
+    """Held-out validation loss after ``steps`` steps from random weights and fine-tuned from the shipped
+    base (the same vocabulary, songs and seed), against the bigram baseline; the bundle keeps the
+    fine-tuned model."""
     from project_ingest.bundle import ArtistBundle
+    from template_engine.model.base_model import SHIPPED_BASE
     from template_engine.model.train import TrainSettings, train
 
-    start = time.perf_counter()
-    summary = train(ArtistBundle.load(plan.work / "artists" / "bench"), TrainSettings(minutes=plan.train_minutes),
-                    progress=False)
-    dt = time.perf_counter() - start
-    return (f"training: {dt:.0f} s for a {plan.train_minutes:g}-minute budget, {summary.steps} steps "
-            f"({summary.steps / dt:.1f}/s), {summary.params:,} parameters; validation loss "
-            f"{summary.valid_loss:.3f} against bigram {summary.bigram_valid_loss:.3f}")
+    runs = {}
+    for name, scratch in (("from scratch", True), ("fine-tuned", False)):
+        start = time.perf_counter()
+        runs[name] = (train(ArtistBundle.load(bundle_dir), TrainSettings(minutes=60, max_steps=steps, base=SHIPPED_BASE,
+                                                                         from_scratch=scratch), progress=False),
+                      time.perf_counter() - start)
+    tuned, dt = runs["fine-tuned"]
+    order = "fine-tuned < from scratch < bigram" if tuned.valid_loss < runs["from scratch"][0].valid_loss < \
+        tuned.bigram_valid_loss else "NOT fine-tuned < from scratch < bigram"
+    return (f"held-out loss after {steps} steps (nats/token): fine-tuned {tuned.valid_loss:.3f}, from scratch "
+            f"{runs['from scratch'][0].valid_loss:.3f}, bigram {tuned.bigram_valid_loss:.3f} ({order}); fine-tuning "
+            f"{dt:.0f} s ({steps / dt:.1f} steps/s), {tuned.params:,} parameters")
+
+
+def bench_train(plan: Plan) -> str:
+    return "training (demo artist): " + compare_starts(plan.work / "artists" / "bench", 30 if plan.quick else 300)
 
 
 def bench_generate(plan: Plan) -> str:
@@ -208,11 +217,37 @@ def bench_batch(plan: Plan) -> str:
     return f"batch: {len(folders)} {length} candidates end to end in {dt:.1f} s"
 
 
+def bench_manifest(plan: Plan) -> str:
+    """``template batch``'s local pool: candidates per minute with 1 and 2 worker processes (one
+    candidate per row), and ingest of the demo projects with 1 and 2 processes."""
+    from project_ingest.ingest import ingest
+    from template_engine.render.manifest import read_manifest, run_manifest
+
+    rows = 2 if plan.quick else 4
+    bars = f', "bars": {plan.batch_bars}' if plan.batch_bars else ""
+    manifest = plan.work / "rows.jsonl"
+    figures = []
+    for workers in (1, 2):
+        manifest.write_text("".join(f'{{"artist": "bench", "count": 1, "seed": {s}, "formats": "wav"{bars}}}\n'
+                                    for s in range(rows)))
+        summary = run_manifest(read_manifest(manifest, plan.work / f"manifest-{workers}"), plan.work / "artists",
+                               workers=workers, progress=False)
+        figures.append(f"{workers} worker{'s' * (workers > 1)} {60 * summary.candidates / summary.seconds:.1f}/min")
+    ingests = []
+    for workers in (1, 2):
+        start = time.perf_counter()
+        ingest(plan.work / "material" / "projects", artist=f"bench-ingest-{workers}", root=plan.work / "artists",
+               sample_dirs=[plan.work / "material" / "samples"], progress=False, workers=workers)
+        ingests.append(time.perf_counter() - start)
+    return (f"batch manifest: {rows} rows of one candidate: {', '.join(figures)}; ingest with 1 process "
+            f"{ingests[0]:.1f} s, 2 processes {ingests[1]:.1f} s ({ingests[0] / ingests[1]:.2f}x)")
+
+
 def bench_real_stems(plan: Plan) -> str:
     """Real projects (``$TEMPLATE_CORPUS``, default ``../shared/corpus``) ingested with no one-shot
     folder: the pitched notes harvested per role and how far their pitch is from the MIDI note; one
-    32-bar candidate of that artist (model trained a fixed 40 steps: the point is the sound, not the
-    writing), each role's stem level against the learned one; mix fidelity for drum and pitched roles."""
+    32-bar candidate of that artist, each role's stem level against the learned one; mix fidelity for
+    drum and pitched roles; held-out loss fine-tuned from the base against from scratch and bigram."""
     import json
 
     from project_ingest.bundle import read_json
@@ -221,7 +256,6 @@ def bench_real_stems(plan: Plan) -> str:
     from sample_library.loudness import integrated_loudness
     from sample_library.pitch import estimate_f0, hz_to_midi, midi_to_hz
     from template_engine.evaluate.mix_fidelity import mix_fidelity
-    from template_engine.model.train import TrainSettings, train
     from template_engine.render.batch import render_batch
     from template_engine.render.candidate import stem_sets, track_label
     from template_engine.render.settings import RenderSettings
@@ -243,7 +277,7 @@ def bench_real_stems(plan: Plan) -> str:
                 off = hz_to_midi(f0) - r.note if f0 else float("inf")
                 cents.append(abs(100 * (off - 12 * round(off / 12))))
     fidelity = mix_fidelity(bundle)["by_kind"]  # before training: every song is held out
-    train(bundle, TrainSettings(minutes=30, max_steps=40), progress=False)
+    losses = compare_starts(bundle.path, 40 if plan.quick else 300)
     (folder,) = render_batch(bundle, plan.work / "real-renders", RenderSettings(count=1, seed=0, bars=32, formats=("wav",)),
                              progress=False)
     info = json.loads((folder / "render.json").read_text())
@@ -262,7 +296,7 @@ def bench_real_stems(plan: Plan) -> str:
             f"single-note pitch vs MIDI (whole octaves of a transposing preset aside): max {max(cents):.1f} cents "
             f"over {len(cents)}, {sum(r['octave_shifted'] for r in harvest.values())} octave-shifted; candidate roles "
             f"{len(info['roles'])}, stem level minus learned level (dB): {off}; played by: {info['played_by']}; "
-            f"mix fidelity drums {fidelity['drums']}; pitched {fidelity['pitched']}")
+            f"mix fidelity drums {fidelity['drums']}; pitched {fidelity['pitched']}; {losses}")
 
 
 def sf_read(path: Path) -> np.ndarray:
@@ -273,7 +307,7 @@ def sf_read(path: Path) -> np.ndarray:
 
 
 STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_batch,
-          bench_real_stems)
+          bench_manifest, bench_real_stems)
 
 
 def _run_stage(stage_name: str, quick: bool, work: str) -> tuple[str, float]:

@@ -1,4 +1,4 @@
-"""Command line: ``template`` (ingest, train, render, regenerate, evaluate, artists, samples) and
+"""Command line: ``template`` (ingest, pretrain, train, render, batch, regenerate, evaluate, artists, samples) and
 ``render-template``.
 
 Exit status: 0 on success, 2 on bad input or usage, 1 on an internal error. Errors print one line
@@ -7,17 +7,16 @@ naming the file or argument and the problem; ``--debug`` shows the traceback.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from project_ingest.bundle import list_artists
+from project_ingest.bundle import list_artists, write_json
 from sample_library.errors import InputError
-
-if TYPE_CHECKING:
-    from template_engine.model.train import TrainSummary
 from template_engine.cli_context import MappedGroup, artists_root, find_bundle, mapped, progress_on, shared_options
+from template_engine.cli_model import pretrain, train, warn_if_no_better_than_bigram
 
 
 @click.group(cls=MappedGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +28,7 @@ def main() -> None:
     \b
     Examples:
       template ingest ~/Projects --artist me --samples ~/Samples
-      template train --artist me --minutes 10
+      template train --artist me
       template render --artist me --count 10
       template artists
     """
@@ -43,8 +42,11 @@ def main() -> None:
               help="A folder of the artist's one-shots (repeatable).")
 @click.option("--update", is_flag=True, help="Add these projects to an existing artist.")
 @click.option("--force", is_flag=True, help="Replace an existing artist.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes analysing projects at once (default: one per CPU, at most 4).")
 @click.pass_context
-def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tuple[Path, ...], update: bool, force: bool) -> None:
+def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tuple[Path, ...], update: bool, force: bool,
+           workers: int | None) -> None:
     """Read past projects (stems + MIDI) and write the artist bundle.
 
     \b
@@ -52,48 +54,18 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
       template ingest ~/Projects --artist me
       template ingest ~/NewProjects --artist me --update
     """
+    from project_ingest.ingest import default_workers
     from project_ingest.ingest import ingest as run_ingest
     from project_ingest.report import print_report
 
     result = run_ingest(projects_dir, artist=artist, root=artists_root(ctx), sample_dirs=sample_dirs, update=update,
-                        force=force, progress=progress_on(ctx))
+                        force=force, progress=progress_on(ctx), workers=workers or default_workers())
     print_report(result.report)
     click.echo(f"artist '{artist}' written to {result.bundle.path}")
 
 
-@main.command()
-@shared_options
-@click.option("--artist", required=True)
-@click.option("--minutes", type=click.FloatRange(0.05, 24 * 60), default=10.0, show_default=True, help="Time budget.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--max-steps", type=click.IntRange(1), default=None,
-              help="Stop after this many steps: with a seed, the same weights on any machine (a time budget "
-                   "alone stops wherever the machine's speed gets it).")
-@click.pass_context
-def train(ctx: click.Context, artist: str, minutes: float, device: str, seed: int, max_steps: int | None) -> None:
-    """Train the artist's model on its corpus (resumes after a kill).
-
-    \b
-    Examples:
-      template train --artist me --minutes 10
-      template train --artist me --minutes 60 --max-steps 2000 --seed 3
-    """
-    from template_engine.model.train import TrainSettings
-    from template_engine.model.train import train as run_train
-
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise InputError("--device", "cuda was asked for but no CUDA device is available")
-    settings = TrainSettings(minutes=minutes, device=device, seed=seed)
-    if max_steps is not None:
-        settings.max_steps = max_steps
-    summary = run_train(find_bundle(ctx, artist), settings, progress=progress_on(ctx))
-    click.echo(f"validation loss {summary.valid_loss:.3f} nats/token (bigram baseline {summary.bigram_valid_loss:.3f}), "
-               f"{summary.steps} steps, {summary.params:,} parameters")
-    _warn_if_no_better_than_bigram(summary)
+main.add_command(train)
+main.add_command(pretrain)
 
 
 def _render_options(f):
@@ -110,6 +82,9 @@ def _render_options(f):
         click.option("--title", default=None, help="Song title (numbered within a batch)."),
         click.option("--temperature", type=click.FloatRange(0.1, 3.0), default=1.0, show_default=True),
         click.option("--top-p", type=click.FloatRange(0.05, 1.0), default=0.95, show_default=True),
+        click.option("--stems", default="wav", show_default=True, help="Stem files: wav, flac (lossless, smaller) or none."),
+        click.option("--bit-depth", default="24", show_default=True, help="WAV bit depth: 24 or 32f (32-bit float)."),
+        click.option("--lufs", type=float, default=None, help="Master loudness in LUFS (default: the artist's)."),
         click.option("--force", is_flag=True, help="Overwrite candidate folders that exist."),
     ]):
         f = option(f)
@@ -131,14 +106,6 @@ def render(ctx: click.Context, **kw: Any) -> None:
     _render(ctx, **kw)
 
 
-def _warn_if_no_better_than_bigram(summary: TrainSummary) -> None:
-    """Say loudly, on stderr, when the model predicts held-out songs no better than a bigram model."""
-    if not summary.beats_bigram:
-        click.echo(f"WARNING: the model is NO BETTER THAN A BIGRAM MODEL on held-out songs (validation loss "
-                   f"{summary.valid_loss:.3f} against {summary.bigram_valid_loss:.3f}); its songs will not sound like "
-                   f"the artist. Train longer (--max-steps) or give it more projects.", err=True)
-
-
 def _say_substitutes(folder: Path) -> None:
     """One line per role of a candidate played by another role's samples or the built-in instrument."""
     from template_engine.render.candidate import read_info
@@ -152,18 +119,18 @@ def _say_substitutes(folder: Path) -> None:
 def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, **options: Any) -> None:
     """Render with the options of ``template render`` / ``render-template`` (``RenderSettings``'s
     fields); the demo artist is built first where it is not yet."""
-    from template_engine.demo.build import DEMO, build_demo_artist, demo_is_built
+    from template_engine.demo.build import DEMO, build_demo_artist, demo_needs_building
     from template_engine.render.batch import render_batch
     from template_engine.render.settings import RenderSettings
 
     root = artists_root(ctx)
-    if artist == DEMO and not demo_is_built(root):
+    if artist == DEMO and demo_needs_building(root):
         click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects, "
                    "ingesting them, and training its model (a few minutes, once).", err=True)
         summary = build_demo_artist(root, progress=progress_on(ctx))
         click.echo(f"demo artist ready: validation loss {summary.valid_loss:.3f} "
                    f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
-        _warn_if_no_better_than_bigram(summary)
+        warn_if_no_better_than_bigram(summary)
     bundle = find_bundle(ctx, artist)
     out = out or Path("renders") / artist
     settings = RenderSettings(formats=tuple(f.strip() for f in formats.split(",") if f.strip()), **options)
@@ -172,6 +139,42 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
         click.echo(str(folder))
         _say_substitutes(folder)
     click.echo(f"gallery: {out / 'index.html'}")
+
+
+@main.command()
+@shared_options
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("renders"), show_default=True,
+              help="Folder the rows' output folders go in.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Rows rendered at once (default: one per CPU).")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help='Run each row as a task on the Ray cluster at ADDRESS (host:port, or "local"); needs the [ray] extra.')
+@click.pass_context
+def batch(ctx: click.Context, manifest: Path, out: Path, workers: int | None, ray_address: str | None) -> None:
+    """Render the rows of a manifest (.jsonl or .csv: artist and render options), several at once;
+    started again after a kill, only the unfinished rows render.
+
+    \b
+    Example (rows.jsonl):
+      {"artist": "demo", "count": 2, "seed": 1, "bpm": 126, "key": "F#m"}
+      {"artist": "me", "count": 5, "seed": 7, "stems": "flac"}
+      template batch rows.jsonl --out renders
+      template batch rows.jsonl --out /shared/renders --ray 10.0.0.5:6379
+    """
+    import os
+
+    from template_engine.render.manifest import read_manifest, run_manifest
+
+    rows = read_manifest(manifest, out)
+    summary = run_manifest(rows, artists_root(ctx).resolve(), workers=workers or os.cpu_count() or 1, progress=progress_on(ctx),
+                           ray_address=ray_address)
+    write_json(out / "batch_summary.json", asdict(summary))
+    for failure in summary.failed:
+        click.echo(f"row {failure['line']} ({failure['artist']}) failed: {failure['error']}", err=True)
+    click.echo(f"{summary.rendered} rows rendered ({summary.candidates} candidates), {summary.already_done} already done, "
+               f"{len(summary.failed)} failed, in {summary.seconds:g} s; summary: {out / 'batch_summary.json'}")
+    if summary.failed:
+        ctx.exit(1)
 
 
 @main.command()
@@ -217,7 +220,7 @@ def artists(ctx: click.Context) -> None:
       template artists
     """
     root = artists_root(ctx)
-    bundles = list_artists(root)
+    bundles, broken = list_artists(root)
     click.echo(f"artists in {root}:")
     for b in bundles:
         a = b.artist
@@ -228,6 +231,8 @@ def artists(ctx: click.Context) -> None:
 
     if not any(b.name == DEMO and b.is_trained for b in bundles):
         click.echo(f"  {DEMO:<16} available: built on first `render-template --artist {DEMO}`")
+    for exc in broken:
+        click.echo(f"  not an artist: {exc}", err=True)
 
 
 @main.group(cls=MappedGroup)
@@ -337,3 +342,7 @@ render_template = click.Command("render-template", callback=_render_template, he
 def render_main() -> None:
     """``render-template``: the same as ``template render``."""
     render_template(prog_name="render-template")
+
+
+if __name__ == "__main__":
+    main()

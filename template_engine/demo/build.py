@@ -1,6 +1,6 @@
 """The built-in demo artist, built through the real pipeline on first use: its one-shots and past
-projects are synthesised, ingested, and its model trained for a fixed number of steps, so the demo
-is the same model on any machine whatever its load."""
+projects are synthesised, ingested, and the shipped base model fine-tuned on them for a fixed number
+of steps, so the demo is the same model on any machine whatever its load."""
 
 from __future__ import annotations
 
@@ -8,24 +8,33 @@ import tempfile
 from pathlib import Path
 
 from project_ingest.bundle import ArtistBundle, bundle_path
-from project_ingest.ingest import ingest
+from project_ingest.ingest import default_workers, ingest
 from template_engine.demo.projects import FULL, build_demo_material
+from template_engine.model.base_model import SHIPPED_BASE
 from template_engine.model.train import TrainSettings, TrainSummary, train
 
 DEMO = "demo"
-DEMO_TRAIN_STEPS = 300
+DEMO_TRAIN_STEPS = 150  # fine-tuning steps from the base
+BUILTIN_MARKER = ".builtin-demo"  # in the bundle: built by this program, not ingested by the user
 DEMO_TRAIN_MINUTES = 60.0  # a ceiling only: the step count ends training first on any working machine
 
 
-def demo_is_built(root: Path) -> bool:
-    """Whether ``root`` holds a trained demo artist."""
-    return (bundle_path(DEMO, root) / "model" / "model.safetensors").exists()
+def demo_needs_building(root: Path) -> bool:
+    """Whether the built-in demo must be built under ``root``: no artist ``demo`` there, or the
+    built-in one left untrained by an interrupted build. A user's own artist named ``demo`` (no
+    ``BUILTIN_MARKER``) is never built over."""
+    folder = bundle_path(DEMO, root)
+    if not folder.exists():
+        return True
+    return (folder / BUILTIN_MARKER).exists() and not (folder / "model" / "model.safetensors").exists()
 
 
 def build_demo_artist(root: Path, *, progress: bool) -> TrainSummary:
-    """Synthesise the demo material, ingest it as artist ``demo`` under ``root`` and train its model."""
+    """Synthesise the demo material, ingest it as artist ``demo`` under ``root`` and fine-tune the base on it."""
     with tempfile.TemporaryDirectory(prefix="demo-material-") as tmp:
-        projects, samples = build_demo_material(Path(tmp), sizes=FULL, progress=progress)
-        ingest(projects, artist=DEMO, root=root, sample_dirs=[samples], force=True, progress=progress)
-    settings = TrainSettings(minutes=DEMO_TRAIN_MINUTES, max_steps=DEMO_TRAIN_STEPS)
+        projects, samples = build_demo_material(Path(tmp), sizes=FULL, progress=progress, workers=default_workers())
+        ingest(projects, artist=DEMO, root=root, sample_dirs=[samples], force=True, progress=progress,
+               workers=default_workers())
+    (bundle_path(DEMO, root) / BUILTIN_MARKER).write_text("the built-in demo artist\n")
+    settings = TrainSettings(minutes=DEMO_TRAIN_MINUTES, max_steps=DEMO_TRAIN_STEPS, base=SHIPPED_BASE)
     return train(ArtistBundle.load(bundle_path(DEMO, root)), settings, progress=progress)

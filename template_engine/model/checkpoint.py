@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from project_ingest.bundle import ArtistBundle, replace_dir, write_json
+from sample_library.audio_io import follow_umask
 from sample_library.errors import InputError
 from template_engine.model.tokens import ArtistTokenizer
 from template_engine.model.transformer import ModelConfig, MusicTransformer
@@ -83,6 +84,7 @@ def publish(bundle: ArtistBundle, work: Path, tok: ArtistTokenizer, cfg: ModelCo
         shutil.rmtree(staging)
     staging.mkdir()
     shutil.copy(work / "best.safetensors", staging / "model.safetensors")
+    follow_umask(staging / "model.safetensors")
     tok.save(staging)
     write_json(staging / "config.json", cfg.to_dict())
     log = work / "training_log.jsonl"

@@ -96,19 +96,29 @@ class ArtistTokenizer:
         self.bpe = model
         self._compile()
 
+    def to_json(self) -> str:
+        """The vocabulary as JSON: the BPE model, the framing tokens and the REMI settings."""
+        return json.dumps({"bpe": json.loads(self.bpe.to_str()), "framing": framing_tokens(),
+                           "remi": {"pitch_range": [21, 109], "num_velocities": 8, "grid": 16},
+                           "phrase_bars": PHRASE_BARS})
+
+    @classmethod
+    def from_json(cls, text: str) -> ArtistTokenizer:
+        data = json.loads(text)
+        if data.get("framing") != framing_tokens():
+            raise ValueError("its framing tokens differ from this version's")
+        return cls(Tokenizer.from_str(json.dumps(data["bpe"])))
+
     def save(self, folder: Path) -> None:
         from sample_library.audio_io import atomic_path
 
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / "tokenizer.json") as tmp:
-            tmp.write_text(json.dumps({"bpe": json.loads(self.bpe.to_str()), "framing": framing_tokens(),
-                                       "remi": {"pitch_range": [21, 109], "num_velocities": 8, "grid": 16},
-                                       "phrase_bars": PHRASE_BARS}))
+            tmp.write_text(self.to_json())
 
     @classmethod
     def load(cls, folder: Path) -> ArtistTokenizer:
-        data = json.loads((folder / "tokenizer.json").read_text())
-        return cls(Tokenizer.from_str(json.dumps(data["bpe"])))
+        return cls.from_json((folder / "tokenizer.json").read_text())
 
     # -- vocabulary ------------------------------------------------------------------------------
 
