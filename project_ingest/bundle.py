@@ -41,6 +41,9 @@ ENV_ARTISTS_DIR = "TEMPLATE_ARTISTS"
 REQUIRED_FILES = ("artist.json", "mix_profile.json")
 
 
+MAX_ARTIST_NAME_BYTES = 100  # leaves room in a 255-byte file name for the staging suffixes
+
+
 def validate_artist_name(name: str) -> str:
     """Return ``name`` if it is a safe folder name; raise InputError saying which rule it breaks."""
     if not name or not name.strip():
@@ -53,6 +56,8 @@ def validate_artist_name(name: str) -> str:
         raise InputError("--artist", f"'{name}' starts with a dot")
     if any(ord(c) < 32 for c in name) or ":" in name:
         raise InputError("--artist", f"'{name}' contains a control character or ':'")
+    if len(name.encode()) > MAX_ARTIST_NAME_BYTES:
+        raise InputError("--artist", f"'{name[:20]}...' is {len(name.encode())} bytes long; at most {MAX_ARTIST_NAME_BYTES}")
     return name
 
 
@@ -237,22 +242,34 @@ def bundle_path(name: str, root: Path) -> Path:
     return Path(root) / validate_artist_name(name)
 
 
-def list_artists(root: Path) -> list[ArtistBundle]:
-    """Every loadable bundle under ``root``, by name."""
+def list_artists(root: Path) -> tuple[list[ArtistBundle], list[InputError]]:
+    """Every loadable bundle under ``root``, by name, and the problem of each folder that is not one."""
     if not Path(root).is_dir():
-        return []
-    bundles = []
+        return [], []
+    bundles, broken = [], []
     for child in sorted(Path(root).iterdir()):
         if child.name.startswith(".") or not child.is_dir():
             continue
         try:
             bundles.append(ArtistBundle.load(child))
-        except InputError:
-            continue
-    return bundles
+        except InputError as exc:
+            broken.append(exc)
+    return bundles, broken
 
 
 def safe_song_name(name: str) -> str:
-    """A song title as a file name that stays inside its folder."""
-    cleaned = re.sub(r"[^A-Za-z0-9 _().\-]+", "_", name).strip(" .") or "song"
+    """A song title as a file name that stays inside its folder (letters of any script are kept)."""
+    cleaned = re.sub(r"[^\w ().\-]+", "_", name).strip(" .") or "song"
     return cleaned.replace("..", "_")[:100]
+
+
+def song_file_stem(corpus: Path, title: str) -> str:
+    """The corpus file name (no suffix) for ``title``: its safe name, numbered when another title
+    already holds that name (``Song_``, ``Song_ (2)``), the same name when the title is already there."""
+    safe = safe_song_name(title)
+    for n in range(1, 10_000):
+        stem = safe if n == 1 else f"{safe} ({n})"
+        meta = corpus / f"{stem}.json"
+        if not meta.exists() or read_json(meta).get("title") == title:
+            return stem
+    raise InputError(corpus, f"holds too many songs named like '{title}'")

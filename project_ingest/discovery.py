@@ -7,6 +7,7 @@ silently.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from project_ingest.midi_io import MidiTrack, read_midi
 from sample_library.audio_io import AUDIO_EXTENSIONS
 
 LENGTH_TOLERANCE_SECONDS = 0.05
+TEMPO_RANGE = (40.0, 250.0)  # BPM a song may have; outside it a tempo is taken for a mistake
 
 
 @dataclass
@@ -84,12 +86,7 @@ def read_project(folder: Path) -> ProjectInput:
     """Read one project folder: validate stems, read MIDI, pair them, find the tempo."""
     problems: list[Problem] = []
     flags: list[str] = []
-    meta = {}
-    if (folder / "project.json").is_file():
-        try:
-            meta = json.loads((folder / "project.json").read_text())
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(str(folder / "project.json"), f"not valid JSON ({exc.msg})", "ignored"))
+    meta = _read_meta(folder / "project.json", problems)
     stems, sample_rate, frames = _valid_stems(folder, problems)
     midi_tracks, midi_info = _read_midi_folder(folder, problems, flags)
     tracks = _pair(stems, midi_tracks, meta)
@@ -98,16 +95,66 @@ def read_project(folder: Path) -> ProjectInput:
             problems.append(Problem(t.name, "MIDI track with no stem", "used for writing only"))
         elif t.midi is None:
             problems.append(Problem(str(t.stem), "stem with no MIDI track", "used for mix analysis only"))
-    bpm, source = None, "unknown"
-    if midi_info.get("tempos"):
-        bpm, source = midi_info["tempos"][0], "MIDI tempo map"
-        if len(set(midi_info["tempos"])) > 1:
-            flags.append(f"tempo changes in the MIDI; using the first tempo, {bpm:g} BPM")
-    elif isinstance(meta.get("bpm"), (int, float)):
-        bpm, source = float(meta["bpm"]), "project.json"
+    bpm, source = _tempo(folder, midi_info, meta, problems, flags)
+    if bpm is not None and frames and sample_rate and _stems_too_short(folder, frames / sample_rate, midi_tracks, bpm, problems):
+        tracks = [TrackInput(t.name, None, t.midi, t.role_hint) for t in tracks if t.midi is not None]
     mix = next((p for p in sorted(folder.glob("mix.*")) if p.suffix.lower() in AUDIO_EXTENSIONS), None)
     return ProjectInput(name=folder.name, folder=folder, tracks=tracks, bpm=bpm, bpm_source=source, meta=meta,
                         sample_rate=sample_rate, frames=frames, mix=mix, problems=problems, flags=flags)
+
+
+META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "bpm": ((int, float), "number"), "key": ((str,), "string"), "roles": ((dict,), "JSON object"),
+    "sections": ((list,), "JSON list"), "title": ((str,), "string")}
+
+
+def _read_meta(path: Path, problems: list[Problem]) -> dict:
+    """``project.json`` as a dict; a file that is not a JSON object is ignored, and so is each field of
+    the wrong type, each with a problem naming it."""
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        problems.append(Problem(str(path), f"not valid JSON ({getattr(exc, 'msg', exc)})", "ignored"))
+        return {}
+    if not isinstance(meta, dict):
+        problems.append(Problem(str(path), f"is a JSON {type(meta).__name__}, not an object", "ignored"))
+        return {}
+    for name, (types, kind) in META_TYPES.items():
+        value = meta.get(name)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            problems.append(Problem(str(path), f"'{name}' is {json.dumps(value)[:40]}, not a {kind}", "field ignored"))
+            meta.pop(name)
+    return meta
+
+
+def _tempo(folder: Path, midi_info: dict, meta: dict, problems: list[Problem], flags: list[str]) -> tuple[float | None, str]:
+    """The song's tempo (BPM) and where it came from: the MIDI's first tempo, else project.json's
+    ``bpm``; a tempo outside ``TEMPO_RANGE`` is reported and not used (None: estimate from the stems)."""
+    given = []
+    if midi_info.get("tempos"):
+        given.append((float(midi_info["tempos"][0]), "MIDI tempo map", str(folder / "midi")))
+        if len(set(midi_info["tempos"])) > 1:
+            flags.append(f"tempo changes in the MIDI; using the first tempo, {midi_info['tempos'][0]:g} BPM")
+    if "bpm" in meta:
+        given.append((float(meta["bpm"]), "project.json", str(folder / "project.json")))
+    for bpm, source, where in given:
+        if math.isfinite(bpm) and TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1]:
+            return bpm, source
+        problems.append(Problem(where, f"tempo {bpm:g} BPM is outside {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} BPM",
+                                "not used"))
+    return None, "unknown"
+
+
+def _stems_too_short(folder: Path, seconds: float, midi_tracks: list[MidiTrack], bpm: float, problems: list[Problem]) -> bool:
+    """Whether the stems end before half the MIDI has played (truncated renders), with a problem if so."""
+    midi_end = max((n.start + n.duration for t in midi_tracks for n in t.notes), default=0.0) * 60.0 / bpm
+    if seconds >= 0.5 * midi_end:
+        return False
+    problems.append(Problem(str(folder / "stems"), f"the stems are {seconds:.3f} s long but the MIDI plays for {midi_end:.2f} s",
+                            "stems not used; the MIDI is used for writing only"))
+    return True
 
 
 def _valid_stems(folder: Path, problems: list[Problem]) -> tuple[list[Path], int | None, int | None]:

@@ -7,7 +7,9 @@ import hashlib
 import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +22,13 @@ from project_ingest.bundle import (
     read_json,
     replace_dir,
     safe_song_name,
+    song_file_stem,
     staging_dir,
     write_json,
 )
 from project_ingest.classify import RoleAssignment, audio_traits, classify_track
 from project_ingest.corpus import detect_key, detect_sections, first_downbeat, load_corpus, quantise, sections_from_meta, with_energy
-from project_ingest.discovery import Problem, ProjectInput, discover_projects
+from project_ingest.discovery import LENGTH_TOLERANCE_SECONDS, Problem, ProjectInput, discover_projects
 from project_ingest.form import learn_form
 from project_ingest.harvest_song import SongHarvest, harvest_report, harvest_song
 from project_ingest.midi_io import score_to_midi, write_midi
@@ -39,6 +42,8 @@ from sample_library.importer import import_folders
 from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness, true_peak_db
 from sample_library.roles import DRUM_ROLES
+
+MAX_INGEST_WORKERS = 4
 
 
 @dataclass
@@ -60,11 +65,12 @@ class IngestResult:
 
 
 def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence[Path] = (),
-           update: bool = False, force: bool = False, progress: bool = True) -> IngestResult:
+           update: bool = False, force: bool = False, progress: bool = True, workers: int = 1) -> IngestResult:
     """Ingest every project under ``projects_dir`` into the bundle of ``artist`` under ``root``.
 
     Without ``update`` an existing bundle is only replaced with ``force``; with ``update`` the new
-    projects are added to it. The bundle is built in a staging folder and swapped in whole.
+    projects are added to it. Projects are analysed in ``workers`` processes; the bundle is then
+    built by this one in a staging folder and swapped in whole (the same bundle for any ``workers``).
     """
     dest = bundle_path(artist, root)
     if not Path(projects_dir).is_dir():
@@ -73,8 +79,7 @@ def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence
         raise InputError(dest, "an artist of this name exists: use --update to add projects or --force to replace it")
     projects, problems = discover_projects(Path(projects_dir))
     songs: list[SongResult] = []
-    for project in tqdm(projects, desc="ingesting projects", unit="song", disable=not progress):
-        song = analyse_project(project)
+    for song, project in analyse_projects(projects, workers=workers, progress=progress):
         problems += project.problems
         if song is None:
             problems.append(Problem(str(project.folder), "no track with notes could be used", "project skipped"))
@@ -93,6 +98,37 @@ def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return IngestResult(bundle=ArtistBundle.load(dest), report=result)
+
+
+def analysed(project: ProjectInput) -> tuple[SongResult | None, ProjectInput]:
+    """``analyse_project``'s result and the project, which carries the problems found in it."""
+    return analyse_project(project), project
+
+
+def analyse_projects(projects: list[ProjectInput], *, workers: int, progress: bool,
+                     ) -> list[tuple[SongResult | None, ProjectInput]]:
+    """Every project analysed, in order: here, or in a pool of ``workers`` processes (spawned, so
+    no thread state of this process is copied into them)."""
+    bar = tqdm(total=len(projects), desc="ingesting projects", unit="song", disable=not progress)
+    try:
+        if workers <= 1 or len(projects) <= 1:
+            out = []
+            for project in projects:
+                out.append(analysed(project))
+                bar.update()
+            return out
+        with ProcessPoolExecutor(max_workers=min(workers, len(projects)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(analysed, project) for project in projects]
+            for _ in as_completed(futures):
+                bar.update()
+            return [f.result() for f in futures]
+    finally:
+        bar.close()
+
+
+def default_workers() -> int:
+    """Processes for ingest: one per CPU, at most ``MAX_INGEST_WORKERS`` (each holds a song's stems)."""
+    return max(1, min(os.cpu_count() or 1, MAX_INGEST_WORKERS))
 
 
 def analyse_project(project: ProjectInput) -> SongResult | None:
@@ -214,6 +250,8 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
     if project.mix is not None:
         try:
             audio, rate = read_audio(project.mix)
+            if mix is not None and abs(audio.shape[1] / rate - mix.shape[1] / sr) > LENGTH_TOLERANCE_SECONDS:
+                raise InputError(project.mix, f"is {audio.shape[1] / rate:.2f} s long but the stems {mix.shape[1] / sr:.2f} s")
             master_audio, master_source = to_stereo(resample(audio, rate, sr)), project.mix.name
         except InputError as exc:
             project.problems.append(Problem(str(project.mix), exc.problem, "measured the stems' sum instead"))
@@ -244,7 +282,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
             if (previous.path / item).exists():
                 shutil.copytree(previous.path / item, staging / item, dirs_exist_ok=True)
     for song in songs:
-        safe = safe_song_name(song.name)
+        safe = song_file_stem(corpus, song.name)
         write_midi(corpus / f"{safe}.mid", score_to_midi(song.score, roles=sorted(song.score.tracks)))
         write_json(corpus / f"{safe}.json", {**song.meta, "mix": song.mix})
     library = SampleLibrary(staging / "samples")

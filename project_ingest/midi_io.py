@@ -49,7 +49,7 @@ def score_to_midi(score: Score, *, track_names: dict[str, str] | None = None,
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = [(0, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(score.bpm))),
                  (0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4)),
-                 (0, 0, mido.MetaMessage("key_signature", key=_key_signature(score)))]
+                 (0, 0, mido.MetaMessage("key_signature", key=score.key.short))]
     for s in score.sections:
         conductor.append((s.start_bar * BEATS_PER_BAR * TICKS_PER_BEAT, 1, mido.MetaMessage("marker", text=s.kind)))
     head = mido.MidiTrack()
@@ -73,17 +73,6 @@ def score_to_midi(score: Score, *, track_names: dict[str, str] | None = None,
                 channel = 10
         mid.tracks.append(_to_track(names.get(role, role), events))
     return mid
-
-
-def _key_signature(score: Score) -> str:
-    from sample_library.pitch import NOTE_NAMES
-
-    flats = {"C#": "Db", "D#": "Eb", "G#": "Ab", "A#": "Bb"}
-    name = NOTE_NAMES[score.key.tonic]
-    name = flats.get(name, name) if score.key.mode == "major" or name in ("D#", "A#") else name
-    if score.key.mode == "minor" and name in ("Db", "Gb"):
-        name = {"Db": "C#", "Gb": "F#"}[name]
-    return name + ("m" if score.key.mode == "minor" else "")
 
 
 def write_midi(path: Path, mid: mido.MidiFile) -> None:

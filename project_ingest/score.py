@@ -56,6 +56,10 @@ class Section:
         return cls(data["type"], data["start_bar"], data["bars"], data.get("energy", 0.5))
 
 
+MAJOR_TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MINOR_TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+
+
 @dataclass
 class Key:
     """A key: tonic pitch class (0 = C) and mode ('minor' or 'major')."""
@@ -64,11 +68,17 @@ class Key:
     mode: str
 
     def __str__(self) -> str:
-        return f"{NOTE_NAMES[self.tonic]} {self.mode}"
+        """'Eb minor', 'Bb major': the tonic spelled as the key signature with fewer accidentals does."""
+        return f"{self.tonic_name} {self.mode}"
 
     @property
-    def slug(self) -> str:
-        return f"{NOTE_NAMES[self.tonic].replace('#', 's')}{'min' if self.mode == 'minor' else 'maj'}"
+    def tonic_name(self) -> str:
+        return (MINOR_TONICS if self.mode == "minor" else MAJOR_TONICS)[self.tonic % 12]
+
+    @property
+    def short(self) -> str:
+        """The key as producers write it in file names and MIDI key signatures: 'Ebm', 'F#m', 'Bb', 'Ab'."""
+        return self.tonic_name + ("m" if self.mode == "minor" else "")
 
     @classmethod
     def parse(cls, text: str) -> Key:

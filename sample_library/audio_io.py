@@ -31,12 +31,25 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    follow_umask(tmp_path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def follow_umask(path: Path) -> None:
+    """Give a file the mode a plain ``open`` would have (temporary files and some writers use 0600)."""
+    Path(path).chmod(0o666 & ~current_umask())
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
@@ -50,7 +63,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     Raises
     ------
     InputError
-        When the file cannot be decoded or holds no frames.
+        When the file cannot be decoded, holds no frames, or holds NaN or infinite samples.
     """
     path = Path(path)
     try:
@@ -61,6 +74,8 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         data, sr = _read_with_ffmpeg(path)
     if data.shape[0] == 0:
         raise InputError(path, "audio file holds no frames (zero length)")
+    if not np.isfinite(data).all():
+        raise InputError(path, "audio holds NaN or infinite samples")
     return np.ascontiguousarray(data.T), int(sr)
 
 

@@ -22,6 +22,8 @@ from sample_library.audio_io import atomic_path, read_audio, write_wav
 from sample_library.errors import InputError
 
 SCHEMA_VERSION = 2
+MIN_ONE_SHOT_SECONDS = 0.01
+SILENT_PEAK = 1e-4  # -80 dBFS
 
 _COLUMNS = (
     ("hash", "TEXT PRIMARY KEY"), ("file", "TEXT NOT NULL"), ("role", "TEXT NOT NULL"),
@@ -69,6 +71,16 @@ class SampleRecord:
 def content_hash(data: bytes) -> str:
     """SHA-256 hex digest of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def check_one_shot(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """Raise InputError when ``audio`` (channels, frames) is too short or too quiet to be a one-shot."""
+    seconds = audio.shape[1] / sample_rate
+    if seconds < MIN_ONE_SHOT_SECONDS:
+        raise InputError(path, f"{seconds * 1000:.1f} ms long: too short for a one-shot (under {MIN_ONE_SHOT_SECONDS * 1000:g} ms)")
+    peak = float(np.max(np.abs(audio)))
+    if peak < SILENT_PEAK:
+        raise InputError(path, "silent (peak below -80 dBFS)")
 
 
 class SampleLibrary:
@@ -120,13 +132,15 @@ class SampleLibrary:
                  role: str | None = None, song: str | None = None) -> tuple[SampleRecord, bool]:
         """Copy one audio file into the library (once per content) and index it.
 
-        Returns the record and whether it was new. Raises InputError when the file is not audio.
+        Returns the record and whether it was new. Raises InputError when the file is not audio, or
+        is too short or silent to play a note.
         """
         data = path.read_bytes()
         digest = content_hash(data)
         existing = self.get(digest)
         if existing is None:
             audio, sr = read_audio(path)
+            check_one_shot(path, audio, sr)
             info = analyse_sample(audio, sr, name=path.name, folders=folders)
             rel = Path("audio") / digest[:2] / f"{digest}{path.suffix.lower()}"
             with atomic_path(self.folder / rel) as tmp:

@@ -35,3 +35,17 @@ def test_pitched_kit_is_at_its_named_pitch(shot):
     f0, _ = estimate_f0(mono[int(0.05 * SR):int(0.5 * SR)], SR, fmin=25)
     assert f0 is not None
     assert abs(1200 * np.log2(f0 / midi_to_hz(shot.root_midi))) < 5
+
+
+def test_two_processes_print_the_same_demo_projects(tiny_material, tmp_path):
+    import hashlib
+
+    from template_engine.demo.projects import TINY, build_demo_material
+
+    def digests(folder):
+        return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+                if p.is_file()}
+
+    projects, _ = tiny_material
+    again, _ = build_demo_material(tmp_path, sizes=TINY, progress=False, workers=2)
+    assert digests(again) == digests(projects)

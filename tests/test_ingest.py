@@ -66,9 +66,9 @@ def test_drum_hits_are_harvested(tiny_bundle):
         assert kicks and all(k.song for k in kicks)
 
 
-def test_same_input_same_bundle_hash(tiny_material, tmp_path, tiny_bundle):
+def test_same_input_same_bundle_hash_with_one_process_or_two(tiny_material, tmp_path, tiny_bundle):
     projects, samples = tiny_material
-    again = ingest(projects, artist="tiny", root=tmp_path, sample_dirs=[samples], progress=False).bundle
+    again = ingest(projects, artist="tiny", root=tmp_path, sample_dirs=[samples], progress=False, workers=2).bundle
     assert again.content_hash() == tiny_bundle.content_hash()
 
 

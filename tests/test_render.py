@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from lxml import etree
 
+from project_ingest.score import Key
 from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness, true_peak_db
 from template_engine.render.batch import render_batch
@@ -24,9 +25,10 @@ SCHEMA = Path(__file__).resolve().parents[1] / "template_engine" / "schemas" / "
 
 def _stems(folder):
     info = json.loads((folder / "render.json").read_text())
-    groups = [folder / f for f in info["files"]["stems"] if f.rsplit("_", 1)[-1][:-4] in ("Drums", "Bass", "Synths", "Vocals", "Fx")]
-    assert groups
-    tracks = [folder / f for f in info["files"]["stems"] if folder / f not in groups]
+    groups = [folder / f for f in info["files"]["stems"] if f.startswith("stems/groups/")]
+    tracks = [folder / f for f in info["files"]["stems"] if f.startswith("stems/tracks/")]
+    assert groups and {p.stem.rsplit("_", 1)[-1] for p in groups} <= {"Drums", "Bass", "Synths", "Vocals", "Fx"}
+    assert len(groups) + len(tracks) == len(info["files"]["stems"]) == len(list((folder / "stems").rglob("*.wav")))
     return info, groups, tracks
 
 
@@ -57,7 +59,9 @@ def test_gallery_card_plays_the_song_and_draws_its_waveform(rendered):
     info = json.loads((folder / "render.json").read_text())
     assert page.count('class="card"') == 1 and html_escape(info["title"]) in page
     sources = re.findall(r'<audio[^>]* src="([^"]+)"', page)
-    assert sources == [f"{folder.name}/{folder.name}.mp3"] and (out / sources[0]).exists()
+    from urllib.parse import quote, unquote
+
+    assert sources == [f"{quote(folder.name)}/{quote(folder.name)}.mp3"] and (out / unquote(sources[0])).exists()
     audio, _ = sf.read(str(folder / info["files"]["song"][0]), always_2d=True)
     columns = np.array_split(np.abs(audio).max(axis=1), 600)
     points = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
@@ -77,6 +81,25 @@ def test_full_midi_has_notes_tempo_and_markers(rendered):
     pm = pretty_midi.PrettyMIDI(str(full))
     assert abs(pm.get_tempo_changes()[1][0] - info["bpm"]) < 0.01
     assert sum(len(i.notes) for i in pm.instruments) == sum(info["roles"].values())
+
+
+@pytest.mark.parametrize("tonic, mode, short, long", [(3, "minor", "Ebm", "Eb minor"), (10, "major", "Bb", "Bb major"),
+                                                      (8, "major", "Ab", "Ab major"), (6, "minor", "F#m", "F# minor"),
+                                                      (1, "minor", "C#m", "C# minor"), (1, "major", "Db", "Db major")])
+def test_keys_are_named_as_producers_write_them(tonic, mode, short, long):
+    key = Key(tonic, mode)
+    assert (key.short, str(key)) == (short, long) and Key.parse(short) == key == Key.parse(long)
+
+
+def test_folder_midi_names_and_key_signatures_carry_bpm_and_the_same_key(rendered):
+    _, folder = rendered
+    info = json.loads((folder / "render.json").read_text())
+    short = Key.parse(info["key"]).short
+    base = f"{info['bpm']:.0f}BPM_{short}"
+    assert folder.name.endswith(base) and all(f.endswith(".mid") and f"_{base}_" in f for f in info["files"]["midi"])
+    for name in info["files"]["midi"]:
+        signatures = [m.key for t in mido.MidiFile(str(folder / name)).tracks for m in t if m.type == "key_signature"]
+        assert signatures == [short]
 
 
 def test_dawproject_validates_against_schema(rendered):
@@ -141,6 +164,10 @@ def test_regenerate_rewrites_one_track_in_the_bar_range_only(trained_bundle, ren
     meta = json.loads((new_folder / "render.json").read_text())
     assert meta["regenerated"] == {"from": folder.name, "track": role, "bars": [5, 12], "seed": 3}
     assert meta["samples"] == info["samples"]
+    from urllib.parse import quote
+
+    page = (folder.parent / "index.html").read_text()  # the gallery adds the new candidate next to the original
+    assert f'src="{quote(folder.name)}/' in page and f'src="{quote(new_folder.name)}/' in page
     assert before == {p: hashlib.sha256(p.read_bytes()).digest() for p in folder.rglob("*") if p.is_file()}
 
 
@@ -182,3 +209,49 @@ def test_mix_fidelity_recovers_the_learned_chains(trained_bundle):
     assert report["mean"]["abs_loudness_error_db"] < 3.0
     subs = [roles["sub"] for roles in report["songs"].values() if "sub" in roles]
     assert subs and all(r["ducking_curve_correlation"] > 0.8 and abs(r["ducking_depth_error_db"]) < 2 for r in subs)
+
+
+def test_stem_format_bit_depth_and_loudness_options(trained_bundle, tmp_path):
+    flac = render_batch(trained_bundle, tmp_path / "flac", RenderSettings(count=1, seed=5, bars=8, formats=("wav",), stems="flac",
+                                                                           bit_depth="32f", lufs=-12.0), progress=False)[0]
+    info = json.loads((flac / "render.json").read_text())
+    assert info["files"]["stems"] and all(f.endswith(".flac") for f in info["files"]["stems"])
+    assert sf.info(str(flac / info["files"]["song"][0])).subtype == "FLOAT"
+    song, sr = sf.read(str(flac / info["files"]["song"][0]), always_2d=True)
+    assert abs(integrated_loudness(song.T, sr) - -12.0) < 0.5
+    bare = render_batch(trained_bundle, tmp_path / "bare", RenderSettings(count=1, seed=5, bars=8, formats=("wav",), stems="none"),
+                        progress=False)[0]
+    assert json.loads((bare / "render.json").read_text())["files"]["stems"] == [] and not (bare / "stems").exists()
+    with pytest.raises(InputError, match="--lufs"):
+        RenderSettings(lufs=-1.0).check()
+
+
+def test_reaper_project_has_tempo_markers_stems_and_every_note(rendered):
+    _, folder = rendered
+    info = json.loads((folder / "render.json").read_text())
+    rpp = folder / next(f for f in info["files"]["dawproject"] if f.endswith(".rpp"))
+    lines = [line.strip() for line in rpp.read_text().splitlines()]
+    assert sum(line.startswith("<") for line in lines) == sum(line == ">" for line in lines)
+    assert f"TEMPO {info['bpm']:g} 4 4" in lines
+    assert [line.split('"')[1] for line in lines if line.startswith("MARKER")] == [s["type"] for s in info["sections"]]
+    files = [line.split('"')[1] for line in lines if line.startswith("FILE")]
+    assert files and all((folder / f).is_file() for f in files) and all(f.startswith("stems/tracks/") for f in files)
+    note_ons, tick = [], 0
+    for line in lines:
+        if line.startswith("HASDATA"):
+            tick = 0
+        elif line.startswith("E "):
+            _, delta, status, pitch, velocity = line.split()
+            tick += int(delta)
+            if status == "90":
+                note_ons.append((tick, int(pitch, 16)))
+    full = next(folder / f for f in info["files"]["midi"] if f.endswith("_full.mid"))
+    mid = mido.MidiFile(str(full))
+    want = []
+    for track in mid.tracks:
+        now = 0
+        for m in track:
+            now += m.time
+            if m.type == "note_on" and m.velocity:
+                want.append((now * 960 // mid.ticks_per_beat, m.note))
+    assert sorted(note_ons) == sorted(want)

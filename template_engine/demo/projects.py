@@ -8,9 +8,12 @@ relative to the stems' sum, so ingest can be checked against what was really don
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -160,20 +163,39 @@ def write_project(folder: Path, name: str, score: Score, stems: dict[str, np.nda
 
 
 def build_demo_material(folder: Path, *, sizes: DemoSizes = FULL, seed: int = 2026,
-                        progress: bool = True) -> tuple[Path, Path]:
-    """Write the demo one-shot folder and projects under ``folder``; returns (projects, samples) folders."""
+                        progress: bool = True, workers: int = 1) -> tuple[Path, Path]:
+    """Write the demo one-shot folder and projects under ``folder``; returns (projects, samples) folders.
+    The songs are printed in ``workers`` processes when more than one (the same files either way)."""
     folder = Path(folder)
-    shots = demo_kit(seed)
     samples = folder / "samples"
-    kit_meta = write_kit(samples, shots)
+    kit_meta = write_kit(samples, demo_kit(seed))
     with atomic_path(folder / "kit.json") as tmp:
         tmp.write_text(json.dumps(kit_meta, indent=1) + "\n")
-    instruments = kit_instruments(shots, seed)
     projects = folder / "projects"
-    for i in tqdm(range(sizes.songs), desc="printing demo projects", unit="song", disable=not progress):
-        rng = np.random.default_rng(seed * 1000 + i)
-        score = compose_song(seed * 1000 + i, tiny=sizes.tiny)
-        mix = mix_settings(score, rng)
-        stems = print_stems(score, instruments, mix)
-        write_project(projects, f"Demo Song {i + 1:02d}", score, stems, mix)
+    jobs = [(projects, i, seed, sizes.tiny) for i in range(sizes.songs)]
+    bar = tqdm(total=len(jobs), desc="printing demo projects", unit="song", disable=not progress)
+    if workers <= 1:
+        for job in jobs:
+            print_song(*job)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            for _ in as_completed([pool.submit(print_song, *job) for job in jobs]):
+                bar.update()
+    bar.close()
     return projects, samples
+
+
+@functools.lru_cache(maxsize=2)
+def seeded_instruments(seed: int) -> dict[str, Instrument]:
+    """The demo kit's instruments for ``seed``, built once per process."""
+    return kit_instruments(demo_kit(seed), seed)
+
+
+def print_song(projects: Path, i: int, seed: int, tiny: bool) -> None:
+    """Compose, mix and print demo song ``i`` into ``projects``."""
+    rng = np.random.default_rng(seed * 1000 + i)
+    score = compose_song(seed * 1000 + i, tiny=tiny)
+    mix = mix_settings(score, rng)
+    stems = print_stems(score, seeded_instruments(seed), mix)
+    write_project(projects, f"Demo Song {i + 1:02d}", score, stems, mix)

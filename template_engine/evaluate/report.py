@@ -23,7 +23,7 @@ from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness, true_peak_db
 from template_engine.evaluate import bar_novelty
 from template_engine.evaluate.style_metrics import sanity, style_fit
-from template_engine.render.candidate import GROUP_NAMES, find_candidates, load_candidate, read_song
+from template_engine.render.candidate import find_candidates, load_candidate, read_song, stem_sets
 
 CLIP_LEVEL = 0.9999
 SANITY_KEYS = ("scale_consistency", "groove_consistency", "empty_beat_rate", "polyphony")
@@ -32,10 +32,9 @@ SANITY_KEYS = ("scale_consistency", "groove_consistency", "empty_beat_rate", "po
 def audio_checks(folder: Path, info: dict, song: np.ndarray, sr: int) -> dict:
     """Loudness (LUFS), true peak (dBTP) and clipped samples of ``song`` (channels, frames); stem
     lengths; the per-track stems' sum against the group stems' sum (the pre-master mix), in dB."""
-    stems = [folder / f for f in info["files"]["stems"]]
+    groups, tracks = stem_sets(folder, info)
+    stems = groups + tracks
     lengths = {sf.info(str(p)).frames for p in stems}
-    groups = [p for p in stems if p.stem.rsplit("_", 1)[-1] in GROUP_NAMES]
-    tracks = [p for p in stems if p not in groups]
     residual = None
     if groups and tracks and len(lengths) == 1:
         group_sum = sum(sf.read(str(p), always_2d=True)[0] for p in groups)
@@ -78,8 +77,14 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
     artist = [s for _, s in load_corpus(bundle.path)]
     if len(artist) < 2:
         raise InputError(bundle.path, "needs at least two ingested songs to compare candidates with")
-    folders = find_candidates(paths)
-    loaded = [(f, *load_candidate(f)) for f in folders]
+    loaded, skipped = [], []
+    for folder in find_candidates(paths):
+        try:
+            loaded.append((folder, *load_candidate(folder)))
+        except InputError as exc:
+            skipped.append({"folder": str(folder), "problem": str(exc)})
+    if not loaded:
+        raise InputError(", ".join(map(str, paths)), f"holds no readable candidate ({skipped[0]['problem']})")
     artist_sanity = [sanity(s) for s in artist]
     borrowing = bar_novelty.self_borrowing(artist)
     candidates = []
@@ -98,7 +103,7 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
             "form": asdict(form_measures(score)),
             "audio": audio_checks(folder, info, song, sr),
         })
-    return {"artist": bundle.name, "artist_songs": len(artist), "candidates": candidates,
+    return {"artist": bundle.name, "artist_songs": len(artist), "candidates": candidates, "skipped": skipped,
             "artist_form": mean_form([form_measures(s) for s in artist]),
             "candidates_form": mean_form([form_measures(s) for _, _, s in loaded]),
             "style_fit": style_fit([s for _, _, s in loaded], artist),
@@ -149,6 +154,7 @@ def format_table(report: dict) -> str:
     for name, v in report["style_fit"].items():
         fmt = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
         lines.append(f"{name:<26} {fmt(v['overlap']):>7} {fmt(v['ceiling']):>7}")
+    lines += [f"skipped {s['problem']}" for s in report.get("skipped", [])]
     return "\n".join(lines)
 
 

@@ -55,7 +55,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
         folders = mix_and_write(bundle, jobs, settings, bar)
     finally:
         bar.close()
-    write_gallery(Path(out_dir), folders)
+    write_gallery(Path(out_dir))
     return folders
 
 

@@ -2,12 +2,13 @@
 
 One folder per candidate::
 
-    <Title>_<BPM>BPM_<Key>/
+    <base>/                                    <Title>_<BPM>BPM_<Key>, e.g. Demo 0-01_126BPM_F#m
       <base>.wav (24-bit), .mp3 [, .flac]     the mastered song
-      stems/<base>_<Group>.wav                 drums, bass, synths, vocals, fx (pre-master)
-      stems/<base>_<Group>-<Track>.wav         every track, and the reverb return (pre-master)
-      midi/<Title>_<Track>.mid, <Title>_full.mid
-      <Title>.dawproject
+      stems/groups/<base>_<Group>.wav          drums, bass, synths, vocals, fx (pre-master)
+      stems/tracks/<base>_<Group>-<Track>.wav  every track, and the reverb return (pre-master)
+      midi/<base>_<Track>.mid, <base>_full.mid
+      <base>.dawproject, <base>.rpp            DAW projects (DAWproject; Reaper)
+      kit/<Track>/NN.wav, kit/<base>_<Track>.sfz  the one-shots each track played, as SFZ instruments
       render.json                              title, artist, provenance, settings, sections, roles,
                                                samples, gains, novelty, master, files, waveform
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from importlib import metadata as importlib_metadata
@@ -31,69 +33,77 @@ import soundfile as sf
 from project_ingest.bundle import ArtistBundle, safe_song_name, write_json
 from project_ingest.midi_io import read_midi, score_to_midi, write_midi
 from project_ingest.score import Key, Score, Section
-from sample_library.audio_io import write_mp3, write_wav
+from sample_library.audio_io import current_umask, write_mp3, write_wav
 from sample_library.errors import InputError
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
 from template_engine.render.master import master
 from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, MixResult, group_of
+from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
+from template_engine.render.sfz import write_kit
 
 DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
 CEILING_DBTP = -1.0
-GROUP_NAMES = ("Drums", "Bass", "Synths", "Vocals", "Fx")
+GROUP_STEMS = Path("stems") / "groups"
+TRACK_STEMS = Path("stems") / "tracks"
 REQUIRED_INFO = ("title", "artist", "bpm", "key", "sections", "roles", "files")
 
 
 def folder_name(title: str, score: Score) -> str:
-    return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.slug}"
+    return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.short}"
 
 
-def stem_files(folder: Path, base: str, mixed: MixResult) -> list[tuple[str, Path, np.ndarray]]:
-    """Every stem of a mix as (label, path under ``folder/stems``, audio): the groups (drums, bass,
-    synths, vocals, fx), then each track labelled ``<Group>-<Track>``."""
-    stems = [(group.capitalize(), folder / "stems" / f"{base}_{group.capitalize()}.wav", audio)
+def stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav") -> list[tuple[str, Path, np.ndarray]]:
+    """Every stem of a mix as (label, path, audio): the groups (drums, bass, synths, vocals, fx) in
+    ``stems/groups``, then each track, labelled ``<Group>-<Track>``, in ``stems/tracks``: the two sets
+    each sum to the mix, so a DAW gets one folder or the other, never both."""
+    stems = [(group.capitalize(), folder / GROUP_STEMS / f"{base}_{group.capitalize()}.{suffix}", audio)
              for group, audio in mixed.groups.items()]
     for name, audio in mixed.tracks.items():
         label = f"{group_of(name).capitalize()}-{track_label(name)}"
-        stems.append((label, folder / "stems" / f"{base}_{label}.wav", audio))
+        stems.append((label, folder / TRACK_STEMS / f"{base}_{label}.{suffix}", audio))
     return stems
 
 
-def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, np.ndarray]], sample_rate: int) -> list[Future]:
+def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, np.ndarray]], sample_rate: int,
+                subtype: str = "PCM_24") -> list[Future]:
     """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
-    other suffix as 24-bit WAV or FLAC. Returns the futures, in order."""
-    return [pool.submit(write_mp3 if path.suffix == ".mp3" else write_wav, path, audio, sample_rate)
-            for path, audio in writes]
+    other suffix as WAV (``subtype``) or 24-bit FLAC. Returns the futures, in order."""
+    return [pool.submit(write_mp3, path, audio, sample_rate) if path.suffix == ".mp3"
+            else pool.submit(write_wav, path, audio, sample_rate, subtype=subtype) for path, audio in writes]
 
 
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
-                     formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE) -> dict[str, list[str]]:
+                     formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE, stems_as: str = "wav",
+                     subtype: str = "PCM_24") -> dict[str, list[str]]:
     """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
     ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder. The MP3
     encode starts first, and the MIDI and the DAW project are written while the audio files are."""
-    safe_title = safe_song_name(title)
     songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("wav", "flac", "mp3") if fmt in formats]
-    stems = stem_files(folder, base, mixed)
+    stems = stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
-                                   "stems": [f"stems/{path.name}" for _, path, _ in stems], "midi": []}
+                                   "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems], "midi": []}
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
-        writing = write_audio(pool, songs[::-1] + [(path, audio) for _, path, audio in stems], sample_rate)
+        writing = write_audio(pool, songs[::-1] + [(path, audio) for _, path, audio in stems], sample_rate, subtype)
         roles = list(score.tracks)
-        write_midi(folder / "midi" / f"{safe_title}_full.mid",
+        write_midi(folder / "midi" / f"{base}_full.mid",
                    score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
-        files["midi"].append(f"midi/{safe_title}_full.mid")
+        files["midi"].append(f"midi/{base}_full.mid")
         for role in roles:
             single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
-            write_midi(folder / "midi" / f"{safe_title}_{track_label(role)}.mid",
+            write_midi(folder / "midi" / f"{base}_{track_label(role)}.mid",
                        score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
-            files["midi"].append(f"midi/{safe_title}_{track_label(role)}.mid")
-        write_dawproject(folder / f"{safe_title}.dawproject", score, title=title, artist=artist,
-                         stems=[(label, path) for label, path, _ in stems[len(mixed.groups):]],
+            files["midi"].append(f"midi/{base}_{track_label(role)}.mid")
+        track_stems = [(label, path) for label, path, _ in stems[len(mixed.groups):]]
+        write_dawproject(folder / f"{base}.dawproject", score, title=title, artist=artist, stems=track_stems,
                          sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+        write_reaper_project(folder / f"{base}.rpp", score, stems=track_stems, seconds=mastered.shape[1] / sample_rate,
+                             sample_rate=sample_rate)
         for done in writing:
             done.result()
-    files["dawproject"] = [f"{safe_title}.dawproject"]
+    files["dawproject"] = [f"{base}.dawproject", f"{base}.rpp"]
+    files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
     return files
 
 
@@ -168,14 +178,13 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
     """Master and export one mixed candidate into ``folder`` through a staging folder renamed into
     place; ``provenance`` is ``bundle_provenance(bundle)``. A batch runs this for one candidate while it
     mixes the next."""
-    target = bundle.mix_profile.master_lufs or DEFAULT_MASTER_LUFS
+    target = settings.lufs or bundle.mix_profile.master_lufs or DEFAULT_MASTER_LUFS
     mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=CEILING_DBTP)
-    staging = folder.parent / f".{folder.name}.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    staging.chmod(0o777 & ~current_umask())
     files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats,
-                             artist=bundle.name)
+                             artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype)
     info = {
         "title": title, "artist": bundle.name, **provenance,
         "seed": settings.seed, "index": index, "settings": {**asdict(settings), "formats": list(settings.formats)},
@@ -193,14 +202,26 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
         "sample_rate": SAMPLE_RATE, **(extra or {}),
     }
     write_json(staging / "render.json", info)
-    if folder.exists():
-        shutil.rmtree(folder)
-    staging.rename(folder)
+    claim_folder(staging, folder, force=settings.force)
     return folder
+
+
+def claim_folder(staging: Path, folder: Path, *, force: bool) -> None:
+    """Rename the finished ``staging`` folder to ``folder``. Without ``force`` a folder that appeared
+    meanwhile (another render into the same place) is kept and this one is dropped with an InputError:
+    the rename onto a folder that has files fails, so two renders never replace each other."""
+    if force and folder.exists():
+        shutil.rmtree(folder)
+    try:
+        staging.rename(folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(folder, "was written by another render meanwhile; this candidate was not kept "
+                                 "(choose another --out or --seed, or pass --force)") from None
 
 
 def stem_sets(folder: Path, info: dict) -> tuple[list[Path], list[Path]]:
     """A candidate's group stems and its track stems (paths), from its ``render.json`` ``info``."""
     stems = [folder / f for f in info["files"]["stems"]]
-    groups = [p for p in stems if p.stem.rsplit("_", 1)[-1] in GROUP_NAMES]
+    groups = [p for p in stems if p.parent.name == GROUP_STEMS.name]
     return groups, [p for p in stems if p not in groups]

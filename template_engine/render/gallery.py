@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -52,10 +53,12 @@ def piano_roll_svg(path: Path, width: int = 600, height: int = 120) -> str:
     return f'<svg width="{width}" height="{height}" style="background:#111">{"".join(rects)}</svg>'
 
 
-def write_gallery(batch_dir: Path, folders: list[Path]) -> Path:
-    """Write ``index.html`` in ``batch_dir`` for the candidate ``folders``."""
+def write_gallery(batch_dir: Path) -> Path:
+    """Write ``index.html`` in ``batch_dir`` for every candidate folder in it (each batch, and each
+    regenerated candidate next to its original, adds to the page)."""
     cards = []
-    for folder in sorted(folders):
+    folders = sorted(p for p in Path(batch_dir).iterdir() if not p.name.startswith(".") and (p / "render.json").is_file())
+    for folder in folders:
         info = json.loads((folder / "render.json").read_text())
         song = next((f for f in info["files"]["song"] if f.endswith(".mp3")), info["files"]["song"][0])
         full = next(f for f in info["files"]["midi"] if f.endswith("_full.mid"))
@@ -63,7 +66,7 @@ def write_gallery(batch_dir: Path, folders: list[Path]) -> Path:
         rel = folder.name
         cards.append(f"""<div class="card"><h2>{html.escape(info['title'])}</h2>
 <p>{info['bpm']:g} BPM · {html.escape(info['key'])} · {info['bars']} bars · originality {100 * (1 - info['novelty']['copy_rate']):.0f}%</p>
-<audio controls preload="none" src="{html.escape(rel)}/{html.escape(song)}"></audio>
+<audio controls preload="none" src="{html.escape(quote(rel))}/{html.escape(quote(song))}"></audio>
 {waveform_svg(info['waveform'])}
 {piano_roll_svg(folder / full)}
 <p class="sections">{html.escape(sections)}</p></div>""")

@@ -36,8 +36,8 @@ OWN_DECAY_S = 0.25  # reverb tails this short are the sample's own decay, not a 
 @dataclass
 class MixResult:
     """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used, each
-    track's level gain (dB), and what plays each role: the role whose samples it uses (itself or a
-    neighbour) or ``BUILTIN``."""
+    track's level gain (dB), what plays each role (the role whose samples it uses, itself or a
+    neighbour, or ``BUILTIN``) and the instrument that played it."""
 
     tracks: dict[str, np.ndarray]
     groups: dict[str, np.ndarray]
@@ -45,6 +45,7 @@ class MixResult:
     kit: dict[str, list[str]]
     gains_db: dict[str, float]
     played_by: dict[str, str]
+    instruments: dict[str, Instrument]
 
 
 @dataclass
@@ -107,7 +108,8 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     leave_headroom(tracks, [premaster, *groups.values()])
     return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups={g: a for g, a in groups.items() if np.any(a)},
                      premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n != REVERB_RETURN},
-                     played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks})
+                     played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks},
+                     instruments={role: inst for role, inst, _ in played})
 
 
 def instrument_for(library: SampleLibrary, role: str, kit: Kit, sample_rate: int, seed: int) -> Instrument:

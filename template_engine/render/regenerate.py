@@ -25,6 +25,7 @@ from template_engine.model.phrases import SamplingSettings, write_phrases
 from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.render.batch import bundle_provenance, kit_seed
 from template_engine.render.candidate import load_candidate, write_candidate
+from template_engine.render.gallery import write_gallery
 from template_engine.render.mix import mix_song
 from template_engine.render.settings import RenderSettings
 
@@ -96,7 +97,9 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
     rewritten = rewrite_track(score, role, first, end, written)
     with SampleLibrary(bundle.samples_dir) as library:
         mixed = mix_song(rewritten, library, bundle.mix_profile, seed=kit_seed(settings.seed, info["index"]))
-    return write_candidate(bundle, target, f"{info['title']} {role} {first + 1}-{end}", rewritten, novelty, settings,
-                           index=info["index"], provenance=bundle_provenance(bundle), mixed=mixed,
-                           extra={"regenerated": {"from": Path(folder).name, "track": role,
-                                                  "bars": [first + 1, end], "seed": seed}})
+    written_to = write_candidate(bundle, target, f"{info['title']} {role} {first + 1}-{end}", rewritten, novelty, settings,
+                                 index=info["index"], provenance=bundle_provenance(bundle), mixed=mixed,
+                                 extra={"regenerated": {"from": Path(folder).name, "track": role,
+                                                        "bars": [first + 1, end], "seed": seed}})
+    write_gallery(written_to.parent)
+    return written_to

@@ -9,6 +9,9 @@ from sample_library.errors import InputError
 from template_engine.model.phrases import SamplingSettings
 
 FORMATS = ("wav", "mp3", "flac")
+STEM_FORMATS = ("wav", "flac", "none")
+BIT_DEPTHS = {"24": "PCM_24", "32f": "FLOAT"}  # --bit-depth -> soundfile subtype of WAV songs and stems
+LUFS_RANGE = (-30.0, -3.0)
 BPM_RANGE = (40.0, 250.0)
 BARS_RANGE = (4, 512)
 
@@ -28,6 +31,13 @@ class RenderSettings:
     temperature: float = 1.0
     top_p: float = 0.95
     force: bool = False
+    stems: str = "wav"  # stem files: wav, flac (lossless, about a fifth of the size) or none
+    bit_depth: str = "24"  # of WAV files: 24 or 32f (32-bit float)
+    lufs: float | None = None  # master loudness (integrated LUFS); None: the artist's
+
+    @property
+    def subtype(self) -> str:
+        return BIT_DEPTHS[self.bit_depth]
 
     @property
     def sampling(self) -> SamplingSettings:
@@ -53,4 +63,10 @@ class RenderSettings:
             raise InputError("--bpm", f"{self.bpm:g} is outside {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g}")
         if self.bars is not None and not BARS_RANGE[0] <= self.bars <= BARS_RANGE[1]:
             raise InputError("--bars", f"{self.bars} is outside {BARS_RANGE[0]}..{BARS_RANGE[1]}")
+        if self.stems not in STEM_FORMATS:
+            raise InputError("--stems", f"unknown stem format {self.stems!r} (choose from {', '.join(STEM_FORMATS)})")
+        if self.bit_depth not in BIT_DEPTHS:
+            raise InputError("--bit-depth", f"{self.bit_depth!r} is not one of {', '.join(BIT_DEPTHS)}")
+        if self.lufs is not None and not LUFS_RANGE[0] <= self.lufs <= LUFS_RANGE[1]:
+            raise InputError("--lufs", f"{self.lufs:g} is outside {LUFS_RANGE[0]:g}..{LUFS_RANGE[1]:g} LUFS")
         self.parsed_key()

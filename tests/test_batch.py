@@ -1,0 +1,88 @@
+"""``template batch``: manifest rows rendered in worker processes, the same bytes as one by one."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from template_engine.cli import main
+from template_engine.render.batch import render_batch
+from template_engine.render.settings import RenderSettings
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name not in ("index.html", "batch_summary.json") and ".batch" not in p.parts}
+
+
+def test_a_manifest_renders_the_bytes_of_its_rows_and_resumes(trained_bundle, tmp_path):
+    root = tmp_path / "artists"
+    shutil.copytree(trained_bundle.path, root / "tiny")
+    rows = [{"artist": "tiny", "count": 1, "seed": s, "bars": 4, "formats": "wav", "stems": "flac"} for s in (1, 2)]
+    manifest = tmp_path / "rows.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["--artists-dir", str(root), "--quiet", "batch", str(manifest), "--out", str(tmp_path / "out"), "--workers", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "2 rows rendered (2 candidates), 0 already done, 0 failed" in result.output
+    one_by_one = tmp_path / "local" / "tiny"
+    for seed in (1, 2):
+        render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",), stems="flac"),
+                     progress=False)
+    assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)
+    page = (tmp_path / "out" / "tiny" / "index.html").read_text()
+    assert page.count('class="card"') == 2
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "0 rows rendered (0 candidates), 2 already done" in again.output
+
+
+def test_a_bad_row_is_named_by_file_and_line_before_anything_renders(trained_bundle, tmp_path):
+    csv = tmp_path / "rows.csv"
+    csv.write_text("artist,count,seed,colour\ntiny,1,1,red\n")
+    result = CliRunner().invoke(main, ["--quiet", "batch", str(csv), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and f"{csv}:2: unknown option colour" in result.output
+    csv.write_text("artist,count,seed\ntiny,1,1\ntiny,many,2\n")
+    result = CliRunner().invoke(main, ["--quiet", "batch", str(csv), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and f"{csv}:3: count 'many' is not a whole number" in result.output
+    csv.write_text("artist,count,seed,bpm\ntiny,1,1,9000\n")
+    result = CliRunner().invoke(main, ["--quiet", "batch", str(csv), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--bpm: 9000 is outside" in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_manifest_on_a_local_ray_cluster_renders_the_same_bytes(trained_bundle, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import pytest
+
+    pytest.importorskip("ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}
+    common = ["--num-cpus", "1", "--object-store-memory", str(200 * 2**20), "--disable-usage-stats"]
+    subprocess.run([*ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard",
+                    "false", *common], check=True, env=env, capture_output=True, timeout=180)
+    try:
+        subprocess.run([*ray, "start", "--address", f"127.0.0.1:{port}", *common], check=True, env=env, capture_output=True,
+                       timeout=180)
+        root = tmp_path / "artists"
+        shutil.copytree(trained_bundle.path, root / "tiny")
+        manifest = tmp_path / "rows.jsonl"
+        manifest.write_text("".join(json.dumps({"artist": "tiny", "count": 1, "seed": s, "bars": 4, "formats": "wav"}) + "\n"
+                                    for s in (3, 4)))
+        result = CliRunner().invoke(main, ["--artists-dir", str(root), "--quiet", "batch", str(manifest), "--out",
+                                           str(tmp_path / "out"), "--ray", f"127.0.0.1:{port}"])
+        assert result.exit_code == 0, result.output
+        assert "2 rows rendered (2 candidates)" in result.output
+    finally:
+        subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    one_by_one = tmp_path / "local" / "tiny"
+    for seed in (3, 4):
+        render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",)), progress=False)
+    assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)
