@@ -56,7 +56,8 @@ def zone_opcodes(inst: Instrument, zone: Zone) -> dict[str, str | int]:
 
 
 def instrument_regions(inst: Instrument, files: list[str]) -> list[dict[str, str | int]]:
-    """One region per zone (``files[i]`` plays zone i), with key, velocity and round-robin ranges."""
+    """One region per zone (``files[i]``, relative to the SFZ file, plays zone i), with key, velocity and
+    round-robin ranges."""
     pitched = [z for z in inst.zones if z.root_midi is not None and z.trigger_note is None]
     ranges = halfway_ranges([int(round(z.root_midi)) for z in pitched], 0, 127) if pitched else {}
     layers = halfway_ranges([z.velocity for z in inst.zones if z.velocity is not None], 1, 127)
@@ -88,10 +89,8 @@ def _round_robins(regions: list[dict[str, str | int]]) -> None:
 
 
 def sfz_text(label: str, inst: Instrument, regions: list[dict[str, str | int]]) -> str:
-    head = [f"// {label}: the artist's one-shots as render-template played this track", "<control>",
-            f"default_path={label}/", "<global>", "amp_veltrack=100"]
-    if inst.mono:
-        head.append("polyphony=1")
+    head = [f"// {label}: the artist's one-shots as render-template played this track",
+            "<global> amp_veltrack=100" + (" polyphony=1" if inst.mono else "")]
     body = ["<region> " + " ".join(f"{k}={v}" for k, v in r.items()) for r in regions]
     return "\n".join(head + body) + "\n"
 
@@ -103,10 +102,10 @@ def write_kit(folder: Path, base: str, instruments: dict[str, tuple[str, Instrum
     for _, (label, inst) in sorted(instruments.items()):
         if not inst.zones:
             continue
-        names = [f"{i + 1:02d}.wav" for i in range(len(inst.zones))]
+        names = [f"{label}/{i + 1:02d}.wav" for i in range(len(inst.zones))]
         for zone, name in zip(inst.zones, names):
-            write_wav(folder / KIT / label / name, np.asarray(zone.audio, dtype=np.float32), inst.sample_rate)
-            written.append((KIT / label / name).as_posix())
+            write_wav(folder / KIT / name, np.asarray(zone.audio, dtype=np.float32), inst.sample_rate)
+            written.append((KIT / name).as_posix())
         sfz = KIT / f"{base}_{label}.sfz"
         with atomic_path(folder / sfz) as tmp:
             tmp.write_text(sfz_text(label, inst, instrument_regions(inst, names)))
