@@ -132,7 +132,7 @@ def test_the_shipped_base_is_small_documented_and_licensed():
     folder = SHIPPED_BASE.parent
     assert "MIT" in (folder / "LICENSE-POP909").read_text()
     card = (folder / "MODEL_CARD.md").read_text()
-    assert f"{base.summary['steps']} steps" in card and "POP909" in card
+    assert f"{base.summary['steps']:,} steps" in card and "POP909" in card
 
 
 def test_a_damaged_base_is_named(tmp_path):
