@@ -180,7 +180,8 @@ def build_demo_material(folder: Path, *, sizes: DemoSizes = FULL, seed: int = 20
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for _ in as_completed([pool.submit(print_song, *job) for job in jobs]):
+            for done in as_completed([pool.submit(print_song, *job) for job in jobs]):
+                done.result()  # a song that failed to print fails the build
                 bar.update()
     bar.close()
     return projects, samples
