@@ -86,3 +86,36 @@ def test_a_manifest_on_a_local_ray_cluster_renders_the_same_bytes(trained_bundle
     for seed in (3, 4):
         render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",)), progress=False)
     assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)
+
+
+def test_a_batch_killed_midway_renders_only_the_missing_rows_when_run_again(trained_bundle, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "artists"
+    shutil.copytree(trained_bundle.path, root / "tiny")
+    manifest = tmp_path / "rows.jsonl"
+    seeds = (5, 6, 7)
+    manifest.write_text("".join(json.dumps({"artist": "tiny", "count": 1, "seed": s, "bars": 4, "formats": "wav"}) + "\n"
+                                for s in seeds))
+    args = ["--artists-dir", str(root), "--quiet", "batch", str(manifest), "--out", str(tmp_path / "out"), "--workers", "1"]
+    driver = subprocess.Popen([sys.executable, "-m", "template_engine.cli", *args], cwd=Path(__file__).resolve().parents[1],
+                              start_new_session=True)
+    markers = tmp_path / "out" / "tiny" / ".batch"
+    deadline = time.monotonic() + 300
+    while driver.poll() is None and time.monotonic() < deadline and not list(markers.glob("*.json")):
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its worker, as when a machine goes down
+    driver.wait()
+    done_before = len(list(markers.glob("*.json")))
+    assert 1 <= done_before < len(seeds)
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert f"{len(seeds) - done_before} rows rendered" in again.output and f"{done_before} already done" in again.output
+    one_by_one = tmp_path / "local" / "tiny"
+    for seed in seeds:
+        render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",)), progress=False)
+    assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)

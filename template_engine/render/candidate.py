@@ -187,7 +187,7 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
                              artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype)
     info = {
         "title": title, "artist": bundle.name, **provenance,
-        "seed": settings.seed, "index": index, "settings": {**asdict(settings), "formats": list(settings.formats)},
+        "seed": settings.seed, "index": index, "settings": recorded_settings(settings),
         "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
         "sections": [s.to_dict() for s in score.sections],
         "roles": {r: len(n) for r, n in score.tracks.items()},
@@ -204,6 +204,12 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
     write_json(staging / "render.json", info)
     claim_folder(staging, folder, force=settings.force)
     return folder
+
+
+def recorded_settings(settings: RenderSettings) -> dict:
+    """The settings that made a candidate, as render.json keeps them (``force`` says how a folder was
+    written, not what is in it, so it is left out)."""
+    return {**{k: v for k, v in asdict(settings).items() if k != "force"}, "formats": list(settings.formats)}
 
 
 def claim_folder(staging: Path, folder: Path, *, force: bool) -> None:

@@ -10,7 +10,8 @@ Each row runs ``render_batch`` in a worker process (a local pool, or a Ray task 
 a row gives the same bytes as the same ``render-template`` call, and writes its candidate folders
 atomically (a killed worker leaves no half-written folder; Ray runs its row again). A finished row
 leaves a marker in ``<out>/.batch/``: a batch started again after a kill renders only the rows
-without one. A failed row is reported and the others go on. The driver writes each output folder's
+without one (a row it had begun is rendered again over whatever candidate folders it had written).
+A failed row is reported and the others go on. The driver writes each output folder's
 gallery once the rows are done, and ``batch_summary.json``.
 """
 
@@ -51,7 +52,8 @@ class ManifestRow:
     @property
     def key(self) -> str:
         """What identifies the row's work (a hash of artist, settings and folder)."""
-        text = json.dumps([self.artist, dataclasses.asdict(self.settings), str(self.out)], sort_keys=True, default=str)
+        options = {k: v for k, v in dataclasses.asdict(self.settings).items() if k != "force"}
+        text = json.dumps([self.artist, options, str(self.out)], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -147,6 +149,12 @@ def run_manifest(rows: list[ManifestRow], root: Path, *, workers: int, progress:
             raise InputError(f"line {row.line}", f"no artist '{row.artist}' in {root}")
     start = time.monotonic()
     todo = [r for r in rows if not (r.out / MARKERS / f"{r.key}.json").exists()]
+    for row in todo:
+        started = row.out / MARKERS / f"{row.key}.started"
+        if started.exists():  # an earlier batch began this row and was killed: its folders are this row's to replace
+            row.settings = dataclasses.replace(row.settings, force=True)
+        started.parent.mkdir(parents=True, exist_ok=True)
+        started.touch()
     summary = BatchSummary(rows=len(rows), rendered=0, already_done=len(rows) - len(todo))
     bar = tqdm(total=len(todo), desc="batch", unit="row", disable=not progress)
     results = on_ray(todo, root, ray_address) if ray_address else in_processes(todo, root, workers)
