@@ -110,16 +110,11 @@ def test_generated_song_has_roles_in_their_sections(trained_bundle):
 
 def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path):
     import json
-    import os
     import shutil
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
 
     from project_ingest.bundle import ArtistBundle
     from template_engine.model.train import TrainSettings, train
+    from tests.kill_at import run_and_kill_at_checkpoint
 
     path = tmp_path / "resume"
     shutil.copytree(tiny_bundle.path, path)
@@ -130,16 +125,7 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
             "from template_engine.model.transformer import ModelConfig; from template_engine.model.train import TrainSettings, train; "
             f"train(ArtistBundle.load(Path({str(path)!r})), TrainSettings(minutes=5, eval_every=5, patience=1000, "
             f"model={small}), progress=False)")
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1])
-    meta = path / ".model.work" / "checkpoint.json"
-    deadline = time.monotonic() + 240
-    while child.poll() is None and time.monotonic() < deadline:
-        if meta.exists() and json.loads(meta.read_text())["step"] >= 10:
-            break
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    killed_at = json.loads(meta.read_text())["step"]
+    killed_at = run_and_kill_at_checkpoint(code, path / ".model.work" / "checkpoint.json")
     assert killed_at >= 10 and not (path / "model" / "model.safetensors").exists()
     summary = train(ArtistBundle.load(path), TrainSettings(minutes=0.1, eval_every=5, patience=1000,
                                                            model=ModelConfig(n_layer=1, d_model=64, n_head=2, dropout=0.0)),

@@ -3,10 +3,8 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mido
@@ -20,6 +18,7 @@ from template_engine.model.base_model import SHIPPED_BASE, load_base
 from template_engine.model.pretrain import pretrain, pretrain_settings, work_folder
 from template_engine.model.train import TrainSettings, train
 from template_engine.model.transformer import ModelConfig
+from tests.kill_at import run_and_kill_at_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {"n_layer": 1, "d_model": 64, "n_head": 2, "dropout": 0.0}
@@ -76,16 +75,7 @@ def test_pretrain_resumes_after_a_kill_to_the_weights_of_an_uninterrupted_run(mi
     code = ("from pathlib import Path; from tests.test_pretrain import small_settings; "
             "from template_engine.model.pretrain import pretrain; "
             f"pretrain([Path({str(midi_folder)!r})], Path({str(killed)!r}), small_settings(40), progress=False)")
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
-    meta = work_folder(killed) / "checkpoint.json"
-    deadline = time.monotonic() + 240
-    while child.poll() is None and time.monotonic() < deadline:
-        if meta.exists() and json.loads(meta.read_text())["step"] >= 10:
-            break
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    assert json.loads(meta.read_text())["step"] < 40 and not killed.exists()
+    assert run_and_kill_at_checkpoint(code, work_folder(killed) / "checkpoint.json") < 40 and not killed.exists()
     pretrain([midi_folder], killed, small_settings(40), progress=False)
     a, b = load_base(whole), load_base(killed)
     assert a.tok.to_json() == b.tok.to_json()
