@@ -7,13 +7,10 @@ import hashlib
 import os
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from project_ingest.bundle import (
     SCHEMA_VERSION,
@@ -41,6 +38,7 @@ from sample_library.errors import InputError
 from sample_library.importer import import_folders
 from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness, true_peak_db
+from sample_library.processes import map_in_processes
 from sample_library.roles import DRUM_ROLES
 
 MAX_INGEST_WORKERS = 4
@@ -107,23 +105,9 @@ def analysed(project: ProjectInput) -> tuple[SongResult | None, ProjectInput]:
 
 def analyse_projects(projects: list[ProjectInput], *, workers: int, progress: bool,
                      ) -> list[tuple[SongResult | None, ProjectInput]]:
-    """Every project analysed, in order: here, or in a pool of ``workers`` processes (spawned, so
-    no thread state of this process is copied into them)."""
-    bar = tqdm(total=len(projects), desc="ingesting projects", unit="song", disable=not progress)
-    try:
-        if workers <= 1 or len(projects) <= 1:
-            out = []
-            for project in projects:
-                out.append(analysed(project))
-                bar.update()
-            return out
-        with ProcessPoolExecutor(max_workers=min(workers, len(projects)), mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(analysed, project) for project in projects]
-            for _ in as_completed(futures):
-                bar.update()
-            return [f.result() for f in futures]
-    finally:
-        bar.close()
+    """Every project analysed, in order, in ``workers`` processes."""
+    return map_in_processes(analysed, [(p,) for p in projects], workers=workers, desc="ingesting projects", unit="song",
+                            progress=progress)
 
 
 def default_workers() -> int:

@@ -11,20 +11,18 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from pedalboard import Pedalboard, Reverb
-from tqdm import tqdm
 
 from project_ingest.midi_io import score_to_midi, write_midi
 from project_ingest.mix_analysis import ducking_gain
 from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.analysis import loudness_db
 from sample_library.audio_io import atomic_path, write_wav
+from sample_library.processes import map_in_processes
 from sample_library.roles import DRUM_ROLES, FALLBACK_ROLES, MONO_ROLES, SUSTAINED_ROLES
 from sample_library.sampler import Instrument, Note, Zone
 from template_engine.demo.compose import IMPACT_NOTE, RISER_NOTE, compose_song
@@ -173,17 +171,7 @@ def build_demo_material(folder: Path, *, sizes: DemoSizes = FULL, seed: int = 20
         tmp.write_text(json.dumps(kit_meta, indent=1) + "\n")
     projects = folder / "projects"
     jobs = [(projects, i, seed, sizes.tiny) for i in range(sizes.songs)]
-    bar = tqdm(total=len(jobs), desc="printing demo projects", unit="song", disable=not progress)
-    if workers <= 1:
-        for job in jobs:
-            print_song(*job)
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for done in as_completed([pool.submit(print_song, *job) for job in jobs]):
-                done.result()  # a song that failed to print fails the build
-                bar.update()
-    bar.close()
+    map_in_processes(print_song, jobs, workers=workers, desc="printing demo projects", unit="song", progress=progress)
     return projects, samples
 
 

@@ -5,7 +5,7 @@ moved to C and cut into phrases; the BPE vocabulary is learned once here, on the
 every artist fine-tuned from this base keeps it. Training runs a fixed number of steps (the same
 weights for the same seed on any machine), checkpoints into ``.<out>.work`` beside the output and
 resumes from it after a kill; under ``torchrun`` the processes share the work (``workers``). The
-result is one file (``base_model``) and a model card beside it.
+result is one file (``base_model``) and its training log (``<out>.log.jsonl``) beside it.
 """
 
 from __future__ import annotations
