@@ -29,15 +29,15 @@ from project_ingest.discovery import LENGTH_TOLERANCE_SECONDS, Problem, ProjectI
 from project_ingest.form import learn_form
 from project_ingest.harvest_song import SongHarvest, harvest_report, harvest_song
 from project_ingest.midi_io import score_to_midi, write_midi
-from project_ingest.mix_analysis import bar_levels_db, measure_role
-from project_ingest.profile import aggregate_profile
+from project_ingest.mix_analysis import bar_levels_db, measure_role, section_levels_db
+from project_ingest.profile import STEMS_SUM, aggregate_profile
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
 from project_ingest.tempo import estimate_tempo
 from sample_library.audio_io import read_audio, resample, to_stereo
 from sample_library.errors import InputError
 from sample_library.importer import import_folders
 from sample_library.library import SampleLibrary
-from sample_library.loudness import integrated_loudness, true_peak_db
+from sample_library.loudness import integrated_loudness, level_spread_db, true_peak_db
 from sample_library.processes import map_in_processes
 from sample_library.roles import DRUM_ROLES
 
@@ -230,7 +230,7 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
         if figures is not None:
             roles[role] = figures
     master_audio = mix
-    master_source = "sum of stems"
+    master_source = STEMS_SUM
     if project.mix is not None:
         try:
             audio, rate = read_audio(project.mix)
@@ -239,9 +239,16 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
             master_audio, master_source = to_stereo(resample(audio, rate, sr)), project.mix.name
         except InputError as exc:
             project.problems.append(Problem(str(project.mix), exc.problem, "measured the stems' sum instead"))
+    bar = BEATS_PER_BAR * spb
+    loudness, peak = integrated_loudness(master_audio, sr), true_peak_db(master_audio)
+    bars = max((s.end_bar for s in sections), default=0)
     return {"roles": roles, "stems_sum_lufs": round(mix_loudness, 3),
-            "master": {"integrated_lufs": round(integrated_loudness(master_audio, sr), 3),
-                       "true_peak_dbtp": round(true_peak_db(master_audio), 3), "source": master_source}}
+            "master": {"integrated_lufs": round(loudness, 3), "true_peak_dbtp": round(peak, 3),
+                       "peak_to_loudness_db": round(peak - loudness, 3),
+                       "spread_db": round(level_spread_db(master_audio, sr, bar), 3),
+                       "stems_spread_db": round(level_spread_db(mix, sr, bar), 3),
+                       "section_db": section_levels_db(bar_levels_db(master_audio, sr, spb, offset, bars), sections),
+                       "source": master_source}}
 
 
 def _project_hash(project: ProjectInput) -> str:

@@ -309,6 +309,14 @@ def bar_levels_db(mix: np.ndarray, sr: int, spb: float, offset: float, bars: int
     return out
 
 
+def section_levels_db(bar_db: np.ndarray, sections: list[Section]) -> dict[str, float]:
+    """Mean-square level (dB) of each section type over all its bars, from the song's bar levels (bars,)."""
+    kinds: dict[str, list[float]] = {}
+    for s in sections:
+        kinds.setdefault(s.kind, []).extend(bar_db[s.start_bar:s.end_bar].tolist())
+    return {k: round(float(10 * np.log10(np.mean(10 ** (np.array(v) / 10)))), 2) for k, v in kinds.items() if v}
+
+
 def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, notes: list[BeatNote],
                  kicks: np.ndarray, spans: list[tuple[str, float, float]], sections: list[Section], spb: float,
                  offset: float = 0.0) -> dict | None:

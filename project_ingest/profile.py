@@ -11,7 +11,10 @@ Schema (``mix_profile.json``)::
                  curve_db, n} or null
       automation.<section type> {level_db[16], brightness_oct[16], n}
       velocity {by_position {mean[16], std[16], n[16]}, by_section.<type> {mean, n}}
-    master {integrated_lufs {median, n}, true_peak_dbtp {median, n}}
+    master {integrated_lufs {median, n}, true_peak_dbtp {median, n}, peak_to_loudness_db {median, n},
+            spread_narrowing_db {median, n},   dB the masters narrow the loud-to-quiet bar spread of
+                                               their stems' sum (songs with a mix file only)
+            drop_minus_db.<section type> {median, n}}   the drop's level over the section's (bar RMS)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from project_ingest import mix_analysis as mx
 from project_ingest.score import STEPS_PER_BAR
 
 PROFILE_SCHEMA_VERSION = 1
+STEMS_SUM = "sum of stems"  # a song's master figures measured on its stems, for want of a mix file
 
 
 def _median(values: list[float]) -> dict:
@@ -57,7 +61,23 @@ def aggregate_profile(songs: list[dict]) -> dict:
     masters = [s["master"] for s in songs if s.get("master")]
     return {"schema_version": PROFILE_SCHEMA_VERSION, "roles": roles,
             "master": {"integrated_lufs": _median([m["integrated_lufs"] for m in masters]),
-                       "true_peak_dbtp": _median([m["true_peak_dbtp"] for m in masters])}}
+                       "true_peak_dbtp": _median([m["true_peak_dbtp"] for m in masters]),
+                       "peak_to_loudness_db": _median([m.get("peak_to_loudness_db") for m in masters]),
+                       "spread_narrowing_db": _median([m["stems_spread_db"] - m["spread_db"] for m in masters
+                                                       if m.get("source") != STEMS_SUM and "spread_db" in m]),
+                       "drop_minus_db": _drop_minus(masters)}}
+
+
+def _drop_minus(masters: list[dict]) -> dict[str, dict]:
+    """Per section type, the median over songs with a drop of the drop's level minus the section's (dB)."""
+    differences: dict[str, list[float]] = {}
+    for m in masters:
+        levels = m.get("section_db") or {}
+        if "drop" in levels:
+            for kind, level in levels.items():
+                if kind != "drop":
+                    differences.setdefault(kind, []).append(levels["drop"] - level)
+    return {kind: _median(values) for kind, values in sorted(differences.items())}
 
 
 def _combine_ducking(ducks: list[dict]) -> dict | None:
@@ -177,18 +197,24 @@ class RoleProfile:
 @dataclass(frozen=True)
 class MixProfile:
     """The artist's mix, typed: one ``RoleProfile`` per role, and the master's integrated loudness
-    (LUFS) and true peak (dBTP), parsed once from ``mix_profile.json`` (schema above)."""
+    (LUFS), true peak (dBTP), narrowing of the bar spread (dB) and drop-over-section levels (dB),
+    parsed once from ``mix_profile.json`` (schema above)."""
 
     roles: dict[str, RoleProfile]
     master_lufs: float | None = None
     master_true_peak_dbtp: float | None = None
+    master_spread_narrowing_db: float | None = None
+    master_drop_minus_db: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict) -> MixProfile:
         master = d.get("master") or {}
         return cls(roles={role: RoleProfile.from_dict(r) for role, r in (d.get("roles") or {}).items()},
                    master_lufs=_median_of(master.get("integrated_lufs")),
-                   master_true_peak_dbtp=_median_of(master.get("true_peak_dbtp")))
+                   master_true_peak_dbtp=_median_of(master.get("true_peak_dbtp")),
+                   master_spread_narrowing_db=_median_of(master.get("spread_narrowing_db")),
+                   master_drop_minus_db={k: v for k, e in (master.get("drop_minus_db") or {}).items()
+                                         if (v := _median_of(e)) is not None})
 
     def role(self, name: str) -> RoleProfile:
         """The profile of role ``name``; an empty one (every step left out) for a role the artist lacks."""

@@ -21,6 +21,8 @@ BLOCK_SECONDS = 0.4
 STEP_SECONDS = 0.1
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
+LIVE_RANGE_DB = 30.0  # windows this far under the loudest one are silence, not sections
+SPREAD_WINDOW_S = 2.0
 
 
 @lru_cache(maxsize=8)
@@ -146,3 +148,17 @@ def true_peak_db(audio: np.ndarray) -> float:
     """True peak (dBTP) of (channels, frames): the peak of the signal oversampled 4x (BS.1770 Annex 2)."""
     peak = float(oversampled_peaks(audio).max()) if audio.size else 0.0
     return float(20 * np.log10(max(peak, 1e-9)))
+
+
+def level_spread_db(audio: np.ndarray, sample_rate: int, window_s: float = SPREAD_WINDOW_S) -> float:
+    """Macro-dynamics of (channels, frames) ``audio``: the 90th minus the 25th percentile of window RMS
+    levels (dB) over windows of ``window_s`` (a bar, for a song's bars), counting only windows within
+    ``LIVE_RANGE_DB`` of the loudest."""
+    size = max(1, int(round(window_s * sample_rate)))
+    count = audio.shape[1] // size
+    if count == 0:
+        return 0.0
+    power = np.mean(np.square(audio[:, : count * size], dtype=np.float64).reshape(audio.shape[0], count, size), axis=(0, 2))
+    level = 10 * np.log10(power + 1e-20)
+    live = level[level > level.max() - LIVE_RANGE_DB]
+    return float(np.percentile(live, 90) - np.percentile(live, 25))

@@ -1,4 +1,4 @@
-"""Command line: ``template`` (ingest, pretrain, train, render, batch, regenerate, evaluate, artists, samples) and
+"""Command line: ``template`` (ingest, pretrain, train, render, batch, regenerate, master, evaluate, artists, samples) and
 ``render-template``.
 
 Exit status: 0 on success, 2 on bad input or usage, 1 on an internal error. Errors print one line
@@ -16,6 +16,7 @@ import click
 from project_ingest.bundle import list_artists, write_json
 from sample_library.errors import InputError
 from template_engine.cli_context import MappedGroup, artists_root, find_bundle, mapped, progress_on, shared_options
+from template_engine.cli_master import master
 from template_engine.cli_model import pretrain, train, warn_if_no_better_than_bigram
 
 
@@ -66,6 +67,7 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
 
 main.add_command(train)
 main.add_command(pretrain)
+main.add_command(master)
 
 
 def _render_options(f):

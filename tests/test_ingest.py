@@ -58,6 +58,19 @@ def test_master_loudness_within_half_lu(tiny_bundle, tiny_material):
     assert abs(got - want) < 0.5
 
 
+def test_master_habits_are_measured_from_the_mix_files(tiny_bundle, tiny_material):
+    """The demo's mix.wav files are its masters: their drop-over-section levels and the narrowing of
+    the stems' bar spread are learned from them, song by song."""
+    projects, _ = tiny_material
+    master = read_json(tiny_bundle.path / "mix_profile.json")["master"]
+    songs = _truth(projects)
+    assert master["spread_narrowing_db"]["n"] == len(songs)
+    assert -1.0 < master["spread_narrowing_db"]["median"] < 3.0
+    kinds = {s["type"] for song in songs for s in song["sections"]} - {"drop"}
+    assert set(master["drop_minus_db"]) == kinds
+    assert all(master["drop_minus_db"][k]["median"] > 0 for k in kinds & {"intro", "breakdown"})
+
+
 def test_drum_hits_are_harvested(tiny_bundle):
     from sample_library.library import SampleLibrary
 

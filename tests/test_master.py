@@ -1,14 +1,21 @@
 """The loudness meter agrees with pyloudnorm; the true-peak meter finds inter-sample peaks; the
-master reaches its loudness under the true-peak ceiling, and its limiter never recovers faster than
-its release."""
+master reaches its loudness under the true-peak ceiling with the limiter within its budget, keeps the
+song's sections apart, and its limiter never recovers faster than its release; ``template master``
+masters a file and refuses to overwrite one."""
+
+import shutil
 
 import numpy as np
 import pyloudnorm
 import pytest
+import soundfile as sf
+from click.testing import CliRunner
 from scipy.signal import resample_poly
 
-from sample_library.loudness import OVERSAMPLE, integrated_loudness, oversampled_peaks, true_peak_db
-from template_engine.render.master import gain_reduction_db, master, peak_envelope_db
+from sample_library.audio_io import write_wav
+from sample_library.loudness import OVERSAMPLE, integrated_loudness, level_spread_db, oversampled_peaks, true_peak_db
+from template_engine.cli import main
+from template_engine.render.master import gain_reduction_db, master, peak_envelope_db, soft_clip, soft_clip_db
 
 SR = 44100
 
@@ -64,6 +71,87 @@ def test_master_reaches_target_under_ceiling(target):
     assert abs(integrated_loudness(out, SR) - target) < 0.5
     assert true_peak_db(out) <= -1.0
     assert abs(report.loudness - integrated_loudness(out, SR)) < 1e-6
+
+
+def _song(seed: int = 4) -> tuple[np.ndarray, float]:
+    """A quiet 8-bar intro (a pad), an 8-bar drop 8 dB louder (kicks, pad, noise) and one stray
+    transient 6 dB over the kicks: (2, frames) at 120 BPM, and the bar length (s)."""
+    rng = np.random.default_rng(seed)
+    bar = 2.0
+    n = int(16 * bar * SR)
+    t = np.arange(n) / SR
+    pad = 0.12 * np.sin(2 * np.pi * 220 * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t))
+    song = np.stack([pad, pad]) + 0.01 * rng.standard_normal((2, n))
+    drop = _beat_mix(8 * bar, seed) * 1.5
+    song[:, n // 2:n // 2 + drop.shape[1]] += drop
+    burst = np.arange(int(0.004 * SR))
+    at = int(12.3 * bar * SR)
+    song[:, at:at + burst.size] += 2.0 * np.hanning(burst.size) * np.sin(2 * np.pi * 1000 * burst / SR)
+    return song.astype(np.float32), bar
+
+
+def _section_db(audio: np.ndarray, bar: float) -> tuple[float, float]:
+    half = audio.shape[1] // 2
+    return tuple(10 * np.log10(np.mean(np.square(audio[:, a:b], dtype=np.float64))) for a, b in ((0, half), (half, 2 * half)))
+
+
+def test_master_keeps_the_sections_apart_with_a_gentle_limiter():
+    song, bar = _song()
+    out, report = master(song, SR, target_lufs=-8.0, spread_window_s=bar)
+    assert abs(report.loudness + 8.0) < 0.5 and report.true_peak <= -1.0
+    assert report.max_reduction_db <= 6.0
+    assert report.clip_db > 3.0  # the stray transient went to the clipper, not the limiter
+    intro, drop = _section_db(song, bar)
+    intro_after, drop_after = _section_db(out, bar)
+    assert abs((drop_after - intro_after) - (drop - intro)) <= 1.5
+    assert abs(level_spread_db(out, SR, bar) - level_spread_db(song, SR, bar)) <= 1.5
+    assert abs(report.spread_after_db - level_spread_db(out, SR, bar)) < 1e-6
+
+
+def test_a_brickwall_master_would_have_flattened_the_song():
+    """What the macro-dynamics keeper is for: the same loudness by limiting alone narrows the distance."""
+    song, bar = _song()
+    out, report = master(song, SR, target_lufs=-8.0, spread_window_s=bar)
+    limited = song * np.float32(10 ** (report.gain_db / 20))
+    limited *= (10 ** (-gain_reduction_db(peak_envelope_db(limited), 0.0, -1.1, SR) / 20)).astype(np.float32)
+    intro, drop = _section_db(song, bar)
+    assert (drop - intro) - np.subtract(*_section_db(limited, bar)[::-1]) > 2.0
+
+
+def test_soft_clip_leaves_the_signal_under_its_knee_and_stays_under_its_ceiling():
+    bed = 0.3 * np.sin(2 * np.pi * 200 * np.arange(SR) / SR)
+    quiet = np.stack([bed, -bed]).astype(np.float32)
+    burst = np.arange(400)
+    quiet[:, 20000:20400] = 1.5 * np.hanning(burst.size) * np.sin(2 * np.pi * 500 * burst / SR)
+    y = soft_clip(quiet, -1.0, knee_db=1.0)
+    assert np.array_equal(y[:, :19000], quiet[:, :19000]) and np.array_equal(y[:, 21000:], quiet[:, 21000:])
+    assert true_peak_db(y[:, 19000:21000]) < -0.8
+    tone = (1.6 * np.sin(2 * np.pi * 100 * np.arange(SR // 10) / SR)).astype(np.float32)[None, :]
+    assert true_peak_db(soft_clip(tone, -1.0)) < -0.9
+    levels = np.array([-12.0, -2.0, 0.0, 4.0])
+    bent = soft_clip_db(levels, -1.0)
+    assert bent[0] == -12.0 and np.all(np.diff(bent) > 0) and bent.max() < -1.0
+
+
+def test_template_master_writes_a_master_and_keeps_what_exists(tiny_bundle, tmp_path):
+    root = tmp_path / "artists"
+    shutil.copytree(tiny_bundle.path, root / "tiny")
+    song, _ = _song()
+    write_wav(tmp_path / "mix.wav", song, SR)
+    args = ["--artists-dir", str(root), "master", str(tmp_path / "mix.wav"), "--artist", "tiny", "--lufs", "-10",
+            "--bpm", "120", "-o", str(tmp_path / "out.wav")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    audio, rate = sf.read(tmp_path / "out.wav", always_2d=True)
+    assert rate == SR and abs(integrated_loudness(audio.T, SR) + 10.0) < 0.5 and true_peak_db(audio.T) <= -0.95
+    assert "LUFS (target -10.0)" in result.output and "loud-to-quiet spread" in result.output and "(bars)" in result.output
+    before = (tmp_path / "out.wav").read_bytes()
+    again = CliRunner().invoke(main, args[:-2] + ["-o", str(tmp_path / "out.wav")] + ["--lufs", "-12"])
+    assert again.exit_code == 2 and "out.wav" in again.output and "--force" in again.output
+    assert (tmp_path / "out.wav").read_bytes() == before
+    (tmp_path / "tiny.wav").write_bytes(b"RIFF....not audio")
+    bad = CliRunner().invoke(main, args[:3] + [str(tmp_path / "tiny.wav"), "--artist", "tiny", "-o", str(tmp_path / "x.wav")])
+    assert bad.exit_code == 2 and "tiny.wav" in bad.output and not (tmp_path / "x.wav").exists()
 
 
 def test_limiter_recovers_no_faster_than_release():

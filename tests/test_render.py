@@ -199,6 +199,10 @@ def test_evaluate_reports_a_rendered_batch(trained_bundle, rendered):
     assert candidate["audio"]["true_peak_dbtp"] <= -1.0 + 0.05
     assert 0 <= candidate["novelty"]["copied_share"] <= 1 and set(report["style_fit"]) >= {"pitch_class_histogram", "ioi"}
     assert candidate["structure"]["found"] and "style" in result.output
+    macro = report["macro_drop_minus_db"]
+    assert macro and all(v["artist"] is not None for v in macro.values()) and "macro-dynamics" in result.output
+    kinds = {s["type"] for s in json.loads((folder / "render.json").read_text())["sections"]}
+    assert "drop" not in kinds or set(candidate["macro_drop_minus_db"]) == kinds - {"drop"}
 
 
 def test_mix_fidelity_recovers_the_learned_chains(trained_bundle):

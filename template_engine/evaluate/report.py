@@ -3,7 +3,8 @@
 For rendered candidate folders (or batch folders holding them): symbolic style fit against the
 artist's songs (``style_metrics``), bar-level novelty against the artist's own self-borrowing
 (``bar_novelty``), musical sanity against the artist's spread, the structure found in the MIDI and
-audio, and audio checks (loudness, true peak, clipping, stem lengths, stems against the group mix).
+audio, and audio checks (loudness, true peak, clipping, stem lengths, stems against the group mix), and the
+macro-dynamics of the masters (the drop's level over each other section's) beside the artist's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import soundfile as sf
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import detect_sections, load_corpus, with_energy
 from project_ingest.form import FormMeasures, form_measures
-from project_ingest.mix_analysis import bar_levels_db
-from project_ingest.score import Score
+from project_ingest.mix_analysis import bar_levels_db, section_levels_db
+from project_ingest.score import Score, Section
 from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness, true_peak_db
 from template_engine.evaluate import bar_novelty
@@ -56,6 +57,22 @@ def structure(info: dict, score: Score, song: np.ndarray, sr: int) -> dict:
     return {"found": [{"type": s.kind, "start_bar": s.start_bar + 1, "bars": s.bars, "energy": s.energy} for s in found],
             "boundaries_on_8_bar_lines": round(float(np.mean(on_lines)), 3) if on_lines else 1.0,
             "planned": [f"{s['type']}:{s['bars']}" for s in info["sections"]]}
+
+
+def drop_minus_db(info: dict, score: Score, song: np.ndarray, sr: int) -> dict[str, float]:
+    """The mastered song's (channels, frames) drop level minus each other section type's (bar RMS, dB)."""
+    levels = section_levels_db(bar_levels_db(song, sr, 60.0 / score.bpm, 0.0, score.bars),
+                               [Section.from_dict(s) for s in info["sections"]])
+    return {k: round(levels["drop"] - v, 2) for k, v in levels.items() if k != "drop"} if "drop" in levels else {}
+
+
+def mean_macro(candidates: list[dict], artist: dict[str, float]) -> dict[str, dict]:
+    """Per section type the artist's masters have: the candidates' mean drop-minus-section (dB) beside the artist's."""
+    out = {}
+    for kind, own in sorted(artist.items()):
+        values = [c["macro_drop_minus_db"][kind] for c in candidates if kind in c["macro_drop_minus_db"]]
+        out[kind] = {"candidates": round(float(np.mean(values)), 2) if values else None, "artist": round(own, 2)}
+    return out
 
 
 def _spread(rows: list[dict]) -> dict[str, list[float]]:
@@ -102,12 +119,14 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
             "structure": structure(info, score, song, sr),
             "form": asdict(form_measures(score)),
             "audio": audio_checks(folder, info, song, sr),
+            "macro_drop_minus_db": drop_minus_db(info, score, song, sr),
         })
     return {"artist": bundle.name, "artist_songs": len(artist), "candidates": candidates, "skipped": skipped,
             "artist_form": mean_form([form_measures(s) for s in artist]),
             "candidates_form": mean_form([form_measures(s) for _, _, s in loaded]),
             "style_fit": style_fit([s for _, _, s in loaded], artist),
-            "artist_self_borrowing": borrowing, "artist_sanity_spread": _spread(artist_sanity)}
+            "artist_self_borrowing": borrowing, "artist_sanity_spread": _spread(artist_sanity),
+            "macro_drop_minus_db": mean_macro(candidates, bundle.mix_profile.master_drop_minus_db)}
 
 
 def mean_form(measures: list[FormMeasures]) -> dict[str, float | None]:
@@ -148,6 +167,11 @@ def format_table(report: dict) -> str:
                      f"{a['clipped_samples']:4d} {resid:>6} {c['structure']['boundaries_on_8_bar_lines']:4.2f}")
     lines.append(_form_line("form of the candidates", report["candidates_form"]))
     lines.append(_form_line("form of the artist's songs", report["artist_form"]))
+    macro = report.get("macro_drop_minus_db") or {}
+    if macro:
+        fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
+        lines.append("macro-dynamics, the drop's level over each section's (bar RMS, dB): " + ", ".join(
+            f"{kind} {fmt(v['candidates'])} (artist {fmt(v['artist'])})" for kind, v in macro.items()))
     spread = report["artist_sanity_spread"]
     lines.append("artist spread: " + ", ".join(f"{k} {lo:.2f}..{hi:.2f}" for k, (lo, hi) in spread.items()))
     lines.append(f"{'style feature':<26} {'overlap':>7} {'ceiling':>7}")

@@ -32,18 +32,17 @@ import soundfile as sf
 
 from project_ingest.bundle import ArtistBundle, safe_song_name, write_json
 from project_ingest.midi_io import read_midi, score_to_midi, write_midi
-from project_ingest.score import Key, Score, Section
+from project_ingest.score import BEATS_PER_BAR, Key, Score, Section
 from sample_library.audio_io import current_umask, write_mp3, write_wav
 from sample_library.errors import InputError
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
-from template_engine.render.master import master
+from template_engine.render.master import macro_allowance_db, master, target_lufs_for
 from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, MixResult, group_of
 from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
 from template_engine.render.sfz import write_kit
 
-DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"
 TRACK_STEMS = Path("stems") / "tracks"
@@ -178,8 +177,10 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
     """Master and export one mixed candidate into ``folder`` through a staging folder renamed into
     place; ``provenance`` is ``bundle_provenance(bundle)``. A batch runs this for one candidate while it
     mixes the next."""
-    target = settings.lufs or bundle.mix_profile.master_lufs or DEFAULT_MASTER_LUFS
-    mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=float(target), ceiling_dbtp=CEILING_DBTP)
+    mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
+                              ceiling_dbtp=CEILING_DBTP,
+                              allowance_db=macro_allowance_db(bundle.mix_profile),
+                              spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     staging.chmod(0o777 & ~current_umask())
@@ -193,11 +194,7 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
         "roles": {r: len(n) for r, n in score.tracks.items()},
         "samples": mixed.kit, "played_by": mixed.played_by, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
         "novelty": novelty,
-        "master": {"integrated_lufs": round(report.loudness, 2), "true_peak_dbtp": round(report.true_peak, 2),
-                   "target_lufs": report.target_loudness, "ceiling_dbtp": report.ceiling,
-                   "limiter_drive_db": round(report.gain_db, 2),
-                   "max_gain_reduction_db": round(report.max_reduction_db, 2),
-                   "limiter_release_db_per_s": report.release_db_per_s},
+        "master": report.to_dict(),
         "files": files, "waveform": waveform_peaks(mastered), "versions": library_versions(),
         "sample_rate": SAMPLE_RATE, **(extra or {}),
     }

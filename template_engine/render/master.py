@@ -1,17 +1,20 @@
-"""Mastering: bring a mix to a target integrated loudness with its true peak under a ceiling.
+"""Mastering: bring a mix to a target integrated loudness under a true-peak ceiling, the way an engineer
+would, in four stages:
 
-Loudness is BS.1770 integrated loudness, in LUFS; true peak is the peak of the signal oversampled 4x
-(BS.1770 Annex 2), in dBTP. The limiter is a look-ahead true-peak limiter: the gain reduction each
-sample needs is read from the 4x-oversampled peak envelope, spread over a short look-ahead so the gain
-is already down when the peak arrives, and released at a fixed rate in dB per second, so the gain
-never moves faster than the release allows (no pumping on every kick). Pedalboard's Limiter is a
-sample-peak limiter with a fixed ratio-4 pre-compressor at -10 dBFS, which both missed inter-sample
-peaks and capped the loudness reachable at a ceiling; this one reaches the target within 0.1 LU.
+1. **level**: one gain (the drive, dB) that the search below chooses;
+2. **soft clipper**: whatever the limiter would have to take beyond its budget (``LIMITER_BUDGET_DB``)
+   is rounded off instantly by a tanh knee, so isolated transients (the one loud kick) do not make the
+   limiter pump the whole song down;
+3. **true-peak limiter**: a look-ahead limiter that reads the 4x-oversampled peak envelope (BS.1770
+   Annex 2), ramps its gain in over a short look-ahead and releases at ``RELEASE_DB_PER_S``;
+4. **macro-dynamics keeper**: the limiter takes most from the loud sections, which would flatten the
+   song (the intro as loud as the drop). A slow gain (0.4 s windows, smoothed over 2 s, never above
+   0 dB) lowers each quieter window by what the loud windows lost, less an allowance (the artist's
+   own masters' narrowing of loud-to-quiet spread, or 1 dB), so the sections keep their distances.
 
-Because the limiter's gain moves slowly against the K-weighting filters, the loudness of the limited
-mix is the K-weighted mix's power weighted by the squared gain: the drive is searched on that, on
-1 ms blocks (the block's loudest peak, the block's mean power), cheaply, and an exact measurement of
-the limited audio at full resolution corrects what is left.
+Loudness is BS.1770 integrated loudness (LUFS); true peak is in dBTP. The drive is searched on 1 ms
+blocks (each block's loudest oversampled peak and mean K-weighted power), cheaply, and an exact
+measurement of the mastered audio at full resolution corrects what is left.
 """
 
 from __future__ import annotations
@@ -20,40 +23,83 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
+from scipy.signal import resample_poly
 
+from project_ingest.profile import MixProfile
 from sample_library.loudness import (
+    LIVE_RANGE_DB,
+    OVERSAMPLE,
+    SPREAD_WINDOW_S,
     block_powers,
     frame_powers,
     gated_loudness,
     integrated_loudness,
     k_weighted,
+    level_spread_db,
     oversampled_peaks,
     true_peak_db,
 )
 
+DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
 CEILING_MARGIN_DB = 0.1
 LOOKAHEAD_S = 0.0015
-RELEASE_DB_PER_S = 20.0
-MAX_RELEASE_DB_PER_S = 160.0
-MAX_EXTRA_DRIVE_DB = 18.0  # beyond this much limiting a target is out of reach for the mix; stop there
+RELEASE_DB_PER_S = 200.0  # 6 dB of reduction back in 30 ms: a mastering limiter's release
+LIMITER_BUDGET_DB = 4.5  # the limiter takes at most about this much; the clipper rounds off the rest
+CLIP_KNEE_DB = 1.0  # the clipper starts bending this far below its ceiling
+CLIP_PAD_FRAMES = 32
+CLIP_FIND_MARGIN = 10 ** (-1 / 20)  # base-rate samples this close under the knee may peak over it between samples
+MACRO_WINDOW_S = 0.4
+MACRO_SMOOTH_S = 2.0
+LOUD_SHARE = 0.2  # the loudest fifth of the sounding windows set the reference loss
+DEFAULT_MACRO_ALLOWANCE_DB = 1.0
+MAX_MACRO_ALLOWANCE_DB = 3.0
+MAX_EXTRA_DRIVE_DB = 24.0
 SEARCH_BLOCK_S = 0.001
 SEARCH_STEPS = 12
 SEARCH_TOLERANCE_LU = 0.02  # the block estimate is close enough to its goal
 LOUDNESS_TOLERANCE_LU = 0.1  # the master is close enough to its target
 
 
+def target_lufs_for(profile: MixProfile, lufs: float | None = None) -> float:
+    """The loudness to master to: ``lufs`` when given, else the artist's masters' median, else
+    ``DEFAULT_MASTER_LUFS``."""
+    return float(lufs if lufs is not None else profile.master_lufs or DEFAULT_MASTER_LUFS)
+
+
+def macro_allowance_db(profile: MixProfile) -> float:
+    """How much the artist's masters narrow their songs' loud-to-quiet bar spread (dB, 0..3), or
+    ``DEFAULT_MACRO_ALLOWANCE_DB`` where no song came with its master."""
+    narrowing = profile.master_spread_narrowing_db
+    return DEFAULT_MACRO_ALLOWANCE_DB if narrowing is None else float(np.clip(narrowing, 0.0, MAX_MACRO_ALLOWANCE_DB))
+
+
 @dataclass
 class MasterReport:
-    """What the master did: loudness (LUFS) and true peak (dBTP) reached, drive into the limiter and its
-    largest gain reduction (dB), and the limiter's release (dB/s)."""
+    """What the master did, in dB: loudness reached (LUFS) and true peak (dBTP) against their target
+    and ceiling; the drive; the clipper's deepest cut; the limiter's largest and mean gain reduction
+    (mean over the sounding frames); the macro-dynamics keeper's deepest cut; and the loud-minus-quiet
+    spread of window levels (``level_spread_db``) before and after."""
 
     loudness: float
     true_peak: float
-    gain_db: float
-    max_reduction_db: float
-    release_db_per_s: float
     target_loudness: float
     ceiling: float
+    gain_db: float
+    clip_db: float
+    max_reduction_db: float
+    mean_reduction_db: float
+    macro_db: float
+    spread_before_db: float
+    spread_after_db: float
+
+    def to_dict(self) -> dict[str, float]:
+        """The report for render.json and the console, rounded to 0.01 dB."""
+        figures = {"integrated_lufs": self.loudness, "true_peak_dbtp": self.true_peak, "target_lufs": self.target_loudness,
+                   "ceiling_dbtp": self.ceiling, "drive_db": self.gain_db, "clipper_max_db": self.clip_db,
+                   "limiter_max_reduction_db": self.max_reduction_db, "limiter_mean_reduction_db": self.mean_reduction_db,
+                   "macro_gain_min_db": self.macro_db, "bar_spread_before_db": self.spread_before_db,
+                   "bar_spread_after_db": self.spread_after_db}
+        return {k: round(float(v), 2) for k, v in figures.items()}
 
 
 def peak_envelope_db(audio: np.ndarray) -> np.ndarray:
@@ -66,6 +112,38 @@ def per_block(values: np.ndarray, size: int, reduce: str) -> np.ndarray:
     last partial block is dropped: shape (frames // size,)."""
     blocks = values[: values.size // size * size].reshape(-1, size)
     return blocks.max(axis=1) if reduce == "max" else blocks.mean(axis=1)
+
+
+def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB) -> np.ndarray:
+    """A copy of (channels, frames) ``audio`` whose samples above ``knee_db`` under ``ceiling_db`` (dBFS)
+    bend into a tanh that never reaches the ceiling. The bend runs at 4x the sample rate on the spans
+    around the samples it touches (``CLIP_PAD_FRAMES`` either side, which the resampler's edges need),
+    so its harmonics are filtered instead of folding back and the clipped peaks stay at the ceiling
+    between samples too; everywhere else the signal is untouched."""
+    ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
+    out = audio.astype(np.float32, copy=True)
+    hot = np.flatnonzero(np.abs(out).max(axis=0) > knee * CLIP_FIND_MARGIN)
+    if hot.size == 0:
+        return out
+    breaks = np.flatnonzero(np.diff(hot) > 4 * CLIP_PAD_FRAMES)
+    for first, last in zip(hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, hot.size - 1]]):
+        a, b = max(first - 2 * CLIP_PAD_FRAMES, 0), min(last + 2 * CLIP_PAD_FRAMES + 1, out.shape[1])
+        up = resample_poly(out[:, a:b], OVERSAMPLE, 1, axis=-1)
+        size = np.abs(up)
+        bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
+        up = np.where(size > knee, np.sign(up) * bent, up)
+        down = resample_poly(up, 1, OVERSAMPLE, axis=-1).astype(np.float32)
+        lo, hi = max(first - CLIP_PAD_FRAMES, 0), min(last + CLIP_PAD_FRAMES + 1, out.shape[1])
+        out[:, lo:hi] = down[:, lo - a:hi - a]
+    return out
+
+
+def soft_clip_db(level_db: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB) -> np.ndarray:
+    """The level (dBFS) a peak of ``level_db`` leaves ``soft_clip`` at."""
+    ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
+    size = 10 ** (level_db / 20)
+    bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
+    return 20 * np.log10(np.where(size > knee, bent, size))
 
 
 def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, sample_rate: float,
@@ -84,29 +162,78 @@ def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, 
     return np.maximum(np.maximum.accumulate(smooth + ramp) - ramp, need)
 
 
-@dataclass
-class DriveSearch:
-    """Finds the limiter drive (dB) that brings a mix to a loudness, on 1 ms blocks: each block's peak
-    (dB) and mean K-weighted power, at ``block_rate`` blocks per second; the drive stays within
-    ``lowest``..``highest`` dB."""
+def macro_gain_db(before: np.ndarray, after: np.ndarray, allowance_db: float) -> np.ndarray:
+    """The macro-dynamics keeper's gain (dB, <= 0) per window, from the windows' powers (windows,)
+    before and after the clipper and limiter: each window is lowered by the mean loss of the loudest
+    ``LOUD_SHARE`` of windows minus its own loss, less ``allowance_db``, smoothed over
+    ``MACRO_SMOOTH_S``."""
+    with np.errstate(divide="ignore"):
+        level = 10 * np.log10(before)
+        loss = level - 10 * np.log10(np.maximum(after, 1e-30))
+    live = level > level.max() - LIVE_RANGE_DB
+    if not live.any():
+        return np.zeros(before.size)
+    loud = live & (level >= np.quantile(level[live], 1 - LOUD_SHARE))
+    gain = np.where(live, np.minimum(0.0, loss - loss[loud].mean() + allowance_db), 0.0)
+    return np.minimum(uniform_filter1d(gain, max(1, round(MACRO_SMOOTH_S / MACRO_WINDOW_S)), mode="nearest"), 0.0)
 
-    block_peaks_db: np.ndarray
-    block_powers_mean: np.ndarray
-    block_rate: float
+
+def window_sums(values: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``values`` (n,) over consecutive windows of ``size``, the last one partial: (ceil(n / size),)."""
+    padded = np.zeros(-(-values.size // size) * size)
+    padded[: values.size] = values
+    return padded.reshape(-1, size).sum(axis=1)
+
+
+def per_frame(window_values: np.ndarray, size: int, frames: int) -> np.ndarray:
+    """Values given at the centres of windows of ``size`` frames, interpolated to every frame: (frames,)."""
+    centres = (np.arange(window_values.size) + 0.5) * size
+    return np.interp(np.arange(frames), centres, window_values).astype(np.float32)
+
+
+@dataclass
+class Blocks:
+    """A mix on 1 ms blocks for the drive search: each block's loudest oversampled peak (dBFS), mean
+    K-weighted power (for loudness) and mean power (for the macro-dynamics, which are bar RMS), at
+    ``rate`` blocks per second."""
+
+    peaks_db: np.ndarray
+    powers: np.ndarray
+    plain_powers: np.ndarray
+    rate: float
+
+
+@dataclass
+class MasterChain:
+    """The four stages for one mix: true-peak ceiling (dBTP), the clipper's ceiling (dBFS), the macro
+    allowance (dB); and the searched drive's loudness estimated on ``blocks``."""
+
+    sample_rate: int
     limit_db: float
-    lowest: float
-    highest: float
-    release: float = RELEASE_DB_PER_S
+    allowance_db: float
+    blocks: Blocks
+
+    @property
+    def clip_ceiling_db(self) -> float:
+        return self.limit_db + LIMITER_BUDGET_DB
 
     def estimated(self, drive: float) -> float:
-        """Integrated loudness (LUFS) of the mix limited at ``drive``, from the blocks."""
-        blocks = gain_reduction_db(self.block_peaks_db, drive, self.limit_db, self.block_rate,
-                                   release_db_per_s=self.release)
-        gains = 10 ** ((drive - blocks) / 10)
-        return gated_loudness(block_powers(self.block_powers_mean * gains, self.block_rate))
+        """Integrated loudness (LUFS) of the mix mastered at ``drive``, from the blocks: the clipper's cut
+        and the limiter's reduction of a block's peak count as gain on the whole block."""
+        blocks = self.blocks
+        driven = blocks.peaks_db + drive
+        clipped = soft_clip_db(driven, self.clip_ceiling_db)
+        reduction = gain_reduction_db(clipped, 0.0, self.limit_db, blocks.rate)
+        gain = 10 ** ((clipped - driven - reduction) / 10)
+        size = max(1, int(round(MACRO_WINDOW_S * blocks.rate)))
+        macro = macro_gain_db(window_sums(blocks.plain_powers, size), window_sums(blocks.plain_powers * gain, size),
+                              self.allowance_db)
+        powers = blocks.powers * 10 ** (drive / 10) * gain * 10 ** (per_frame(macro, size, gain.size) / 10)
+        return gated_loudness(block_powers(powers, blocks.rate))
 
-    def search(self, goal: float, drive: float) -> tuple[float, float]:
-        """The drive that reaches ``goal`` LUFS (secant steps from ``drive``) and its loudness."""
+    def search(self, goal: float, drive: float, lowest: float, highest: float) -> float:
+        """The drive (dB, within ``lowest``..``highest``) whose estimate reaches ``goal`` LUFS, by secant
+        steps from ``drive``."""
         points: list[tuple[float, float]] = []
         for _ in range(SEARCH_STEPS):
             loud = self.estimated(drive)
@@ -117,53 +244,62 @@ class DriveSearch:
             if len(points) > 1 and abs(points[-1][0] - points[-2][0]) > 1e-6:
                 (d0, l0), (d1, l1) = points[-2], points[-1]
                 slope = float(np.clip((l1 - l0) / (d1 - d0), 0.1, 1.0))
-            step = float(np.clip(drive + (goal - loud) / slope, self.lowest, self.highest)) - drive
+            step = float(np.clip(drive + (goal - loud) / slope, lowest, highest)) - drive
             if abs(step) < 1e-3:
                 break
             drive += step
-        else:
-            loud = self.estimated(drive)
-        return drive, loud
+        return drive
+
+    def apply(self, mix: np.ndarray, drive: float) -> tuple[np.ndarray, dict[str, float]]:
+        """``mix`` (channels, frames) through the four stages at ``drive`` dB; returns the master and each
+        stage's figures (dB)."""
+        driven = mix * np.float32(10 ** (drive / 20))
+        clipped = soft_clip(driven, self.clip_ceiling_db)
+        reduction = gain_reduction_db(peak_envelope_db(clipped), 0.0, self.limit_db, self.sample_rate)
+        limited = clipped * (10 ** (-reduction / 20)).astype(np.float32)[None, :]
+        size = int(round(MACRO_WINDOW_S * self.sample_rate))
+        before = frame_powers(driven)
+        macro = macro_gain_db(window_sums(before, size), window_sums(frame_powers(limited), size), self.allowance_db)
+        limited *= 10 ** (per_frame(macro, size, mix.shape[1]) / 20)[None, :]
+        sounding = before > 1e-12
+        loudest = float(np.abs(driven).max())
+        return limited, {"clip_db": max(0.0, 20 * np.log10(max(loudest, 1e-9) / max(float(np.abs(clipped).max()), 1e-9))),
+                         "max_reduction_db": float(reduction.max()),
+                         "mean_reduction_db": float(reduction[sounding].mean()) if sounding.any() else 0.0,
+                         "macro_db": float(macro.min())}
 
 
-def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float,
-           ceiling_dbtp: float = -1.0) -> tuple[np.ndarray, MasterReport]:
-    """Drive ``mix`` (channels, frames) into the true-peak limiter until it reaches ``target_lufs``.
+def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbtp: float = -1.0,
+           allowance_db: float | None = None, spread_window_s: float = SPREAD_WINDOW_S) -> tuple[np.ndarray, MasterReport]:
+    """Master ``mix`` (channels, frames) to ``target_lufs`` with its true peak at most ``ceiling_dbtp``.
 
-    The release starts slow (20 dB/s) and doubles, up to 160 dB/s, only while the target is out of
-    reach: a loud artist gets a faster limiter, a dynamic one keeps a gentle one. The drive is found
-    on 1 ms blocks, then the mix is limited once at full resolution and corrected at most twice.
-    Returns the mastered audio (float32, same shape) and a report.
+    ``allowance_db`` is how much the loud-to-quiet spread may narrow (the artist's masters'
+    habit; ``DEFAULT_MACRO_ALLOWANCE_DB`` when unknown); ``spread_window_s`` the window of the spread
+    the report gives (a bar of the song, or 2 s). The drive is found on 1 ms blocks, then the mix is
+    mastered once at full resolution and corrected at most twice. Returns the master (float32, same
+    shape) and a report.
     """
-    peaks_db = peak_envelope_db(mix)
     limit = ceiling_dbtp - CEILING_MARGIN_DB
-    powers_of_frames = frame_powers(k_weighted(mix, sample_rate))
-    start = gated_loudness(block_powers(powers_of_frames, sample_rate))
+    weighted_power = frame_powers(k_weighted(mix, sample_rate))
+    start = gated_loudness(block_powers(weighted_power, sample_rate))
     block = max(1, int(SEARCH_BLOCK_S * sample_rate))
-    drives = DriveSearch(per_block(peaks_db, block, "max"), per_block(powers_of_frames, block, "mean"),
-                         sample_rate / block, limit, target_lufs - start - MAX_EXTRA_DRIVE_DB,
-                         target_lufs - start + MAX_EXTRA_DRIVE_DB)
-
-    def limited(drive: float) -> tuple[np.ndarray, np.ndarray]:
-        reduction = gain_reduction_db(peaks_db, drive, limit, sample_rate, release_db_per_s=drives.release)
-        return mix * (10 ** ((drive - reduction) / 20)).astype(np.float32)[None, :], reduction
-
-    drive, loud = drives.search(target_lufs, target_lufs - start)
-    while abs(loud - target_lufs) > LOUDNESS_TOLERANCE_LU and drives.release < MAX_RELEASE_DB_PER_S:
-        drives.release *= 2
-        drive, loud = drives.search(target_lufs, drive)
-    out, reduction = limited(drive)
+    chain = MasterChain(sample_rate, limit, DEFAULT_MACRO_ALLOWANCE_DB if allowance_db is None else allowance_db,
+                        Blocks(per_block(peak_envelope_db(mix), block, "max"), per_block(weighted_power, block, "mean"),
+                               per_block(frame_powers(mix), block, "mean"), sample_rate / block))
+    lowest, highest = target_lufs - start - MAX_EXTRA_DRIVE_DB, target_lufs - start + MAX_EXTRA_DRIVE_DB
+    drive = chain.search(target_lufs, target_lufs - start, lowest, highest)
+    out, stages = chain.apply(mix, drive)
     loud = integrated_loudness(out, sample_rate)
     for _ in range(2):
         if abs(loud - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
-        drive, _ = drives.search(target_lufs - (loud - drives.estimated(drive)), drive)
-        out, reduction = limited(drive)
+        drive = chain.search(target_lufs - (loud - chain.estimated(drive)), drive, lowest, highest)
+        out, stages = chain.apply(mix, drive)
         loud = integrated_loudness(out, sample_rate)
     peak = true_peak_db(out)
     if peak > ceiling_dbtp:
-        out = out * np.float32(10 ** ((ceiling_dbtp - 0.05 - peak) / 20))
+        out *= np.float32(10 ** ((ceiling_dbtp - 0.05 - peak) / 20))
         peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
-    return out, MasterReport(loudness=loud, true_peak=peak, gain_db=float(drive),
-                             max_reduction_db=float(reduction.max()), release_db_per_s=drives.release,
-                             target_loudness=target_lufs, ceiling=ceiling_dbtp)
+    return out, MasterReport(loudness=loud, true_peak=peak, target_loudness=target_lufs, ceiling=ceiling_dbtp,
+                             gain_db=float(drive), spread_before_db=level_spread_db(mix, sample_rate, spread_window_s),
+                             spread_after_db=level_spread_db(out, sample_rate, spread_window_s), **stages)
