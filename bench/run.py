@@ -8,7 +8,8 @@ per second into a 3-minute stereo buffer), sample import (files per second) and 
 ingest (x real time of stem audio), training (held-out loss after a fixed number of steps fine-tuned
 from the shipped base, from scratch, and the bigram baseline), generation (tokens per second, seconds for one
 3-minute song and for a batch of ten), render (the mix and every stem of a 3-minute song written,
-in x real time; then the whole candidate: mix, master, song files, stems, MIDI and DAW project) and a
+in x real time; then the whole candidate: mix, master, song files, stems, MIDI and DAW project), the
+master on stem sums (loudness, true peak, gain reduction, loud-to-quiet bar spread before and after) and a
 batch of candidates end to end through ``render_batch``. Figures, not tests.
 """
 
@@ -203,6 +204,36 @@ def bench_render(plan: Plan) -> str:
             f"master {mastered_at - stems_at:.2f}, export {done_at - mastered_at:.2f})")
 
 
+def master_figures(folder: Path) -> str:
+    """One project's stems summed and mastered to -9 LUFS: loudness, true peak, clipper and limiter
+    (largest gain reduction, dB) and the bar spread (dB) before and after."""
+    import json
+
+    from template_engine.render.master import master
+
+    meta = json.loads((folder / "project.json").read_text())
+    mix = sum(sf_read(p) for p in sorted((folder / "stems").iterdir()) if p.suffix in (".wav", ".flac"))
+    _, r = master(np.asarray(mix, dtype=np.float32), SR, target_lufs=-9.0, spread_window_s=240.0 / float(meta["bpm"]))
+    return (f"{folder.name[:14]} {r.loudness:.2f} LUFS {r.true_peak:.2f} dBTP, clipper {r.clip_db:.1f}, "
+            f"limiter {r.max_reduction_db:.1f}, spread {r.spread_before_db:.1f}->{r.spread_after_db:.1f}")
+
+
+def bench_master(plan: Plan) -> str:
+    """The master at -9 LUFS on stem sums: the demo material's projects, and the corpus's real ones
+    where ``TEMPLATE_CORPUS`` (or ../shared/corpus) is there; seconds per minute of song."""
+    import soundfile as sf
+
+    folders = sorted(p for p in (plan.work / "material" / "projects").iterdir() if p.is_dir())[:2]
+    corpus = Path(os.environ.get("TEMPLATE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    real = ("Shovon-ProgressiveHousePluckDemo", "Saber-FinalStep", "DirtyLove")
+    folders += [corpus / name for name in real if (corpus / name / "project.json").is_file()]
+    start = time.perf_counter()
+    lines = [master_figures(folder) for folder in folders]
+    minutes = sum(sf.info(str(next((f / "stems").iterdir()))).duration for f in folders) / 60
+    return (f"master (-9 LUFS, stem sums, dB): {'; '.join(lines)}; {(time.perf_counter() - start) / minutes:.2f} s "
+            f"per minute of song (reading the stems included)")
+
+
 def bench_batch(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from template_engine.render.batch import render_batch
@@ -306,8 +337,8 @@ def sf_read(path: Path) -> np.ndarray:
     return sf.read(str(path), always_2d=True)[0].T
 
 
-STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_batch,
-          bench_manifest, bench_real_stems)
+STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_master,
+          bench_batch, bench_manifest, bench_real_stems)
 
 
 def _run_stage(stage_name: str, quick: bool, work: str) -> tuple[str, float]:

@@ -4,6 +4,7 @@ and the song's sections from energy and track activity per bar."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote, Key, Sc
 from sample_library.roles import DRUM_ROLES
 
 GRID = 0.25  # beats: a sixteenth note
+SCORES_CACHE = ".scores.json"
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
@@ -198,16 +200,51 @@ def sections_from_meta(meta: dict, bars: int) -> list[Section] | None:
 
 
 def load_corpus(bundle_dir: Path) -> list[tuple[str, Score]]:
-    """Every song of a bundle's corpus as (title, Score), sorted by file name."""
+    """Every song of a bundle's corpus as (title, Score), sorted by file name.
+
+    Parsing the MIDI files is most of a render's start-up, so the parsed songs are kept in
+    ``corpus/.scores.json``, valid while every corpus file keeps its name, size and modification
+    time; where it cannot be written (a read-only bundle) the MIDI is parsed each time."""
+    folder = Path(bundle_dir, "corpus")
+    files = sorted(p for p in folder.glob("[!.]*") if p.suffix in (".json", ".mid") and p.is_file())
+    signature = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    cache = folder / SCORES_CACHE
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("signature") == signature:
+            return [(song["title"], _score_from_json(song)) for song in cached["songs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     songs = []
-    for meta_path in sorted(Path(bundle_dir, "corpus").glob("*.json")):
+    for meta_path in (p for p in files if p.suffix == ".json"):
         meta = json.loads(meta_path.read_text())
         tracks, _ = read_midi(meta_path.with_suffix(".mid"))
         score = Score(bpm=float(meta["bpm"]), key=Key.parse(meta["key"]),
                       sections=[Section.from_dict(s) for s in meta["sections"]],
                       tracks={t.name: t.notes for t in tracks if t.notes}, names={t.name: t.name for t in tracks})
         songs.append((meta["title"], score))
+    _write_scores_cache(cache, signature, songs)
     return songs
+
+
+def _score_from_json(song: dict) -> Score:
+    return Score(bpm=song["bpm"], key=Key.parse(song["key"]), sections=[Section.from_dict(s) for s in song["sections"]],
+                 tracks={name: [BeatNote(*n) for n in notes] for name, notes in song["tracks"].items()},
+                 names=song["names"])
+
+
+def _write_scores_cache(cache: Path, signature: list, songs: list[tuple[str, Score]]) -> None:
+    """Write the parsed corpus beside it (atomically); a folder that refuses it only costs speed."""
+    data = {"signature": signature, "songs": [
+        {"title": title, "bpm": s.bpm, "key": str(s.key), "sections": [x.to_dict() for x in s.sections],
+         "tracks": {name: [[n.start, n.duration, n.pitch, n.velocity] for n in notes] for name, notes in s.tracks.items()},
+         "names": s.names} for title, s in songs]}
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, cache)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def with_energy(sections: list[Section], bar_db: np.ndarray | None) -> list[Section]:

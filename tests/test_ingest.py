@@ -199,3 +199,22 @@ def test_ingest_killed_midway_leaves_the_previous_bundle_whole(tiny_material, ti
     again = ingest(projects, artist="tiny", root=root, sample_dirs=[samples], force=True, progress=False).bundle
     assert again.content_hash() == before
     assert not list(root.glob(".tiny.staging-*"))
+
+
+def test_the_parsed_corpus_is_kept_and_follows_its_files(tiny_bundle, tmp_path):
+    """A render reads the corpus from its parsed copy, which is the MIDI's songs exactly, and is
+    parsed again when a file changes; a bundle where it cannot be written still loads."""
+    from project_ingest.corpus import SCORES_CACHE, load_corpus
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle.path, bundle)
+    (bundle / "corpus" / SCORES_CACHE).unlink(missing_ok=True)
+    parsed = load_corpus(bundle)
+    assert (bundle / "corpus" / SCORES_CACHE).is_file() and load_corpus(bundle) == parsed
+    first, second = sorted((bundle / "corpus").glob("[!.]*.mid"))[:2]
+    shutil.copy(second, first)
+    changed = load_corpus(bundle)
+    assert changed[0][1].tracks == parsed[1][1].tracks and changed[0][0] == parsed[0][0]
+    (bundle / "corpus" / SCORES_CACHE).unlink()
+    (bundle / "corpus" / SCORES_CACHE / "in-the-way").mkdir(parents=True)  # unwritable, even for root
+    assert load_corpus(bundle) == changed
