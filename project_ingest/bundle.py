@@ -202,7 +202,7 @@ class ArtistBundle:
         return self.path / "corpus"
 
     def corpus_songs(self) -> list[str]:
-        return sorted(p.stem for p in self.corpus_dir.glob("*.json"))
+        return sorted(p.stem for p in self.corpus_dir.glob("[!.]*.json"))
 
     def song_meta(self, song: str) -> dict:
         return read_json(self.corpus_dir / f"{song}.json")

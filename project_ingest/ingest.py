@@ -283,7 +283,7 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
         imported = import_folders(library, [Path(d) for d in sample_dirs], progress=progress).to_dict()
     sample_roles = library.roles()
     library.close()
-    all_meta = [read_json(p) for p in sorted(corpus.glob("*.json"))]
+    all_meta = [read_json(p) for p in sorted(corpus.glob("[!.]*.json"))]
     profile = aggregate_profile([m["mix"] for m in all_meta])
     write_json(staging / "mix_profile.json", profile)
     write_json(staging / "form.json", learn_form([s for _, s in load_corpus(staging)]).to_dict())

@@ -69,7 +69,7 @@ def test_a_catalogue_of_faults_keeps_every_song_and_says_what_was_wrong(bad_cata
     result = CliRunner().invoke(main, ["--artists-dir", str(tmp_path), "--quiet", "ingest", str(bad_catalogue), "--artist", "faults"])
     assert result.exit_code == 0, result.output
     bundle = ArtistBundle.load(tmp_path / "faults")
-    titles = sorted(json.loads(p.read_text())["title"] for p in (bundle.path / "corpus").glob("*.json"))
+    titles = sorted(json.loads(p.read_text())["title"] for p in (bundle.path / "corpus").glob("[!.]*.json"))
     assert titles == sorted(p.name for p in bad_catalogue.iterdir())  # no title lost to another's file name
     problems = json.loads((bundle.path / "ingest_report.json").read_text())["problems"]
 

@@ -153,7 +153,7 @@ def test_more_bad_inputs_are_reported_by_file(tiny_material, tmp_path):
     assert problems["zz_empty.mid"]["reason"] == "MIDI file has no notes"
     assert any(p["reason"] == "MIDI track with no stem" and p["action"] == "used for writing only"
                for p in result.report["problems"])
-    meta = json.loads(next((result.bundle.path / "corpus").glob("*.json")).read_text())
+    meta = json.loads(next((result.bundle.path / "corpus").glob("[!.]*.json")).read_text())
     assert any("3/4 is not 4/4" in flag for flag in meta["flags"])
 
 
@@ -167,7 +167,7 @@ def test_update_adds_projects_to_the_artist(tiny_material, tmp_path):
     samples_before = sum(before.artist["samples"].values())
     after = ingest(tmp_path / "two", artist="grow", root=root, update=True, progress=False).bundle
     assert sorted(p["title"] for p in after.artist["projects"]) == sorted([first.name, second.name])
-    assert len(list((after.path / "corpus").glob("*.json"))) == 2
+    assert len(after.corpus_songs()) == 2
     assert sum(after.artist["samples"].values()) > samples_before
     assert read_json(after.path / "mix_profile.json")["roles"]["kick"]["relative_loudness_db"]["n"] == 2
 
