@@ -85,7 +85,7 @@ def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0) -> dict:
             kicks = np.array(sorted(n.start * spb for n in score.tracks.get("kick", [])))
             spans = [(s.kind, s.start_bar * BEATS_PER_BAR * spb, s.end_bar * BEATS_PER_BAR * spb) for s in score.sections]
             for role in sorted(set(real) & set(mixed.tracks)):
-                got = measure_role(role, mixed.tracks[role], SAMPLE_RATE, mix_loudness=loudness,
+                got = measure_role(role, mixed.tracks[role].dense(), SAMPLE_RATE, mix_loudness=loudness,
                                    notes=score.tracks.get(role, []), kicks=kicks, spans=spans,
                                    sections=score.sections, spb=spb)
                 if got is not None:

@@ -21,7 +21,8 @@ from sample_library.library import SampleLibrary
 from sample_library.roles import GROUP_OF_ROLE, MONO_ROLES, SUSTAINED_ROLES
 from sample_library.sampler import Instrument, Note
 from template_engine.render import mixing
-from template_engine.render.dsp import Span, sounding_spans
+from template_engine.render.dsp import sounding_spans
+from template_engine.render.span_audio import SpanAudio
 
 SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0
@@ -35,11 +36,11 @@ OWN_DECAY_S = 0.25  # reverb tails this short are the sample's own decay, not a 
 
 @dataclass
 class MixResult:
-    """Pre-master stems per track and group (2, frames), the pre-master mix, the kit used, each
-    track's level gain (dB), what plays each role (the role whose samples it uses, itself or a
-    neighbour, or ``BUILTIN``) and the instrument that played it."""
+    """Pre-master stems per track (kept where they sound) and group (2, frames), the pre-master mix,
+    the kit used, each track's level gain (dB), what plays each role (the role whose samples it uses,
+    itself or a neighbour, or ``BUILTIN``) and the instrument that played it."""
 
-    tracks: dict[str, np.ndarray]
+    tracks: dict[str, SpanAudio]
     groups: dict[str, np.ndarray]
     premaster: np.ndarray
     kit: dict[str, list[str]]
@@ -61,11 +62,10 @@ class SongTiming:
 
 @dataclass
 class PlayedTrack:
-    """One role after its chain: audio (2, frames), level gain (dB), the spans where it sounds."""
+    """One role after its chain: its audio where it sounds, and its level gain (dB)."""
 
-    audio: np.ndarray
+    audio: SpanAudio
     gain_db: float
-    spans: list[Span]
 
 
 def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed: int,
@@ -76,8 +76,9 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     FFTs and pedalboard release the GIL); each track is summed into its group as it comes, and the
     shared reverb, queued after them, runs while the last groups and the mix are summed. Every sum
     is in a fixed order, so the mix is the same whatever the scheduling. A queued task waits only on
-    tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
-    song's sounds (``select_kit``).
+    tasks queued before it, so the pool cannot deadlock. Each track keeps only its sounding spans
+    (``SpanAudio``), so a whole track lives only while its chain runs. ``anchor_song`` starts the kit
+    from that song's sounds (``select_kit``).
     """
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
     kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres, anchor_song=anchor_song)
@@ -96,16 +97,16 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
                                 timing)
         for future, (role, _, _) in zip(playing, played):
             tracks[role] = future.result()
-            add_spans(groups[group_of(role)], tracks[role].audio, tracks[role].spans)
+            tracks[role].audio.add_into(groups[group_of(role)])
         premaster = np.zeros((2, timing.frames), dtype=np.float32)
         for audio in groups.values():
             premaster += audio
         wet = returning.result()
     if wet is not None:
-        tracks[REVERB_RETURN] = PlayedTrack(wet, 0.0, sounding_spans(wet, sample_rate))
+        tracks[REVERB_RETURN] = PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, sample_rate)), 0.0)
         for total in (groups[group_of(REVERB_RETURN)], premaster):
-            add_spans(total, wet, tracks[REVERB_RETURN].spans)
-    leave_headroom(tracks, [premaster, *groups.values()])
+            tracks[REVERB_RETURN].audio.add_into(total)
+    leave_headroom([t.audio for t in tracks.values()], [premaster, *groups.values()])
     return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups={g: a for g, a in groups.items() if np.any(a)},
                      premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n != REVERB_RETURN},
                      played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks},
@@ -149,7 +150,7 @@ def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], 
     for a, b in spans:
         duck = None if role == "kick" else mixing.sidechain_gain(sr, prof.sidechain, timing.kicks, spb, a, b)
         audio[:, a:b] *= level if duck is None else duck * level
-    return PlayedTrack(audio, gain_db, spans)
+    return PlayedTrack(SpanAudio.keep(audio, spans), gain_db)
 
 
 def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.ndarray | None:
@@ -157,23 +158,20 @@ def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.nd
     each with its linear send level), or None when nothing sends."""
     bus = np.zeros((2, timing.frames), dtype=np.float32)
     for future, level in playing:
-        track = future.result()
-        add_spans(bus, track.audio, track.spans, level)
+        future.result().audio.add_into(bus, level)
     return mixing.reverb_return(bus, timing.sample_rate) if np.any(bus) else None
 
 
-def leave_headroom(tracks: dict[str, PlayedTrack], totals: list[np.ndarray]) -> None:
+def leave_headroom(tracks: list[SpanAudio], totals: list[np.ndarray]) -> None:
     """Scale every track and total (group sums and the mix) in place by one factor, so that none
     peaks over ``HEADROOM_PEAK``; the stems still sum to the mix."""
     whole = [(0, totals[0].shape[1])]
-    peak = max([mixing.peak_of(a, whole) for a in totals] + [mixing.peak_of(t.audio, t.spans) for t in tracks.values()]
-               + [1e-9])
+    peak = max([mixing.peak_of(a, whole) for a in totals] + [t.peak() for t in tracks] + [1e-9])
     if peak <= HEADROOM_PEAK:
         return
     scale = np.float32(HEADROOM_PEAK / peak)
-    for track in tracks.values():
-        for a, b in track.spans:
-            track.audio[:, a:b] *= scale
+    for track in tracks:
+        track.scale(scale)
     for audio in totals:
         audio *= scale
 
@@ -188,10 +186,3 @@ def reverb_send(prof: RoleProfile) -> float:
 def group_of(track: str) -> str:
     """The stem group (one of GROUP_ORDER) a track sums into."""
     return GROUP_OF_ROLE.get(track, "fx")
-
-
-def add_spans(total: np.ndarray, audio: np.ndarray, spans: list[Span], gain: float = 1.0) -> None:
-    """Add (2, frames) ``audio`` times linear ``gain`` into ``total`` in place, within ``spans``
-    (outside them it is silent)."""
-    for a, b in spans:
-        total[:, a:b] += audio[:, a:b] if gain == 1.0 else audio[:, a:b] * np.float32(gain)

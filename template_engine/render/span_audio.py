@@ -1,0 +1,52 @@
+"""A track's audio kept only where it sounds: most tracks of a song are silent for half of it, and a
+3-minute stereo track is 63 MB of float32, so a mix holds its tracks as their sounding pieces and
+makes a whole array only while one is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from template_engine.render.dsp import Span
+
+
+@dataclass
+class SpanAudio:
+    """(channels, frames) float32 audio that is exactly 0 outside ``spans`` (sorted, disjoint frame
+    ranges [start, stop)); ``pieces[i]`` is the audio of ``spans[i]``, shape (channels, stop - start)."""
+
+    channels: int
+    frames: int
+    spans: list[Span]
+    pieces: list[np.ndarray]
+
+    @classmethod
+    def keep(cls, audio: np.ndarray, spans: list[Span]) -> SpanAudio:
+        """The pieces of (channels, frames) ``audio`` within ``spans``, copied (the rest is dropped)."""
+        return cls(audio.shape[0], audio.shape[1], list(spans), [audio[:, a:b].copy() for a, b in spans])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.channels, self.frames
+
+    def dense(self) -> np.ndarray:
+        """The whole (channels, frames) array, zeros outside the spans."""
+        out = np.zeros(self.shape, dtype=np.float32)
+        for (a, b), piece in zip(self.spans, self.pieces):
+            out[:, a:b] = piece
+        return out
+
+    def add_into(self, total: np.ndarray, gain: float = 1.0) -> None:
+        """Add this audio times linear ``gain`` into (channels, frames) ``total``, in place."""
+        for (a, b), piece in zip(self.spans, self.pieces):
+            total[:, a:b] += piece if gain == 1.0 else piece * np.float32(gain)
+
+    def scale(self, factor: float) -> None:
+        """Multiply by ``factor``, in place."""
+        for piece in self.pieces:
+            piece *= np.float32(factor)
+
+    def peak(self) -> float:
+        """Largest absolute sample (0 for silence)."""
+        return max([float(np.abs(piece).max()) for piece in self.pieces if piece.size] + [0.0])
