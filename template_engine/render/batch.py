@@ -20,6 +20,7 @@ from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from template_engine.model.checkpoint import load_model
 from template_engine.model.generate import generate_songs
+from template_engine.process_memory import limit_malloc_arenas, release_free_memory
 from template_engine.render.candidate import folder_name, write_candidate
 from template_engine.render.gallery import write_gallery
 from template_engine.render.mix import mix_song
@@ -42,21 +43,28 @@ class CandidateJob:
 def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, *, progress: bool = True) -> list[Path]:
     """Write ``settings.count`` candidates of ``bundle``'s artist under ``out_dir``; returns their folders."""
     settings.check()
-    model, tok = load_model(bundle)
-    corpus = load_corpus(bundle.path)
+    limit_malloc_arenas()
     bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
     try:
         bar.set_postfix_str("writing MIDI")
-        batch = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm,
-                               key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling,
-                               form=bundle.form)
+        songs = write_songs(bundle, settings)
+        release_free_memory()
         bar.update(1)
-        jobs = name_candidates(bundle, Path(out_dir), settings, [(s.score, asdict(s.novelty)) for s in batch.songs])
+        jobs = name_candidates(bundle, Path(out_dir), settings, songs)
         folders = mix_and_write(bundle, jobs, settings, bar)
     finally:
         bar.close()
     write_gallery(Path(out_dir))
     return folders
+
+
+def write_songs(bundle: ArtistBundle, settings: RenderSettings) -> list[tuple[Score, dict]]:
+    """Every song's notes in one pass of the model, with its novelty figures; the model is let go on return."""
+    model, tok = load_model(bundle)
+    batch = generate_songs(model, tok, load_corpus(bundle.path), count=settings.count, seed=settings.seed,
+                           bpm=settings.bpm, key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling,
+                           form=bundle.form)
+    return [(s.score, asdict(s.novelty)) for s in batch.songs]
 
 
 def name_candidates(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings,
@@ -76,7 +84,8 @@ def name_candidates(bundle: ArtistBundle, out_dir: Path, settings: RenderSetting
 
 def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: RenderSettings, bar: tqdm) -> list[Path]:
     """Mix each job's song with the artist's samples, and master and write it on a second thread
-    while the next one is mixed; returns the folders written, in order."""
+    while the next one is mixed; returns the folders written, in order. What a written candidate
+    freed is handed back to the system before the next one is mixed."""
     provenance = bundle_provenance(bundle)
     profile = bundle.mix_profile
     folders = []
@@ -88,6 +97,7 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
             bar.update(1)
             if writing is not None:
                 folders.append(writing.result())
+                release_free_memory()
                 bar.update(1)
             writing = finisher.submit(write_candidate, bundle, job.folder, job.title, job.score, job.novelty, settings,
                                       index=job.index, provenance=provenance, mixed=mixed)

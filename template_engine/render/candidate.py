@@ -42,7 +42,7 @@ from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, MixResult, grou
 from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
 from template_engine.render.sfz import write_kit
-from template_engine.render.span_audio import SpanAudio
+from template_engine.render.span_audio import Stem, whole
 
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"
@@ -54,11 +54,11 @@ def folder_name(title: str, score: Score) -> str:
     return f"{safe_song_name(title)}_{int(round(score.bpm))}BPM_{score.key.short}"
 
 
-def stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav") -> list[tuple[str, Path, np.ndarray | SpanAudio]]:
+def stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav") -> list[tuple[str, Path, Stem]]:
     """Every stem of a mix as (label, path, audio): the groups (drums, bass, synths, vocals, fx) in
     ``stems/groups``, then each track, labelled ``<Group>-<Track>``, in ``stems/tracks``: the two sets
     each sum to the mix, so a DAW gets one folder or the other, never both."""
-    stems: list[tuple[str, Path, np.ndarray | SpanAudio]] = [
+    stems: list[tuple[str, Path, Stem]] = [
         (group.capitalize(), folder / GROUP_STEMS / f"{base}_{group.capitalize()}.{suffix}", audio)
         for group, audio in mixed.groups.items()]
     for name, audio in mixed.tracks.items():
@@ -67,20 +67,19 @@ def stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav") -
     return stems
 
 
-def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, np.ndarray | SpanAudio]], sample_rate: int,
+def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, Stem]], sample_rate: int,
                 subtype: str = "PCM_24") -> list[Future]:
     """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
-    other suffix as WAV (``subtype``) or 24-bit FLAC. A track kept as its spans is made whole on the
-    writing thread, so only the files being written are whole at once. Returns the futures, in order."""
+    other suffix as WAV (``subtype``) or 24-bit FLAC. A stem kept as its spans or its tracks is made
+    whole on the writing thread, so only the files being written are whole at once. Returns the futures, in order."""
     return [pool.submit(_write_one, path, audio, sample_rate, subtype) for path, audio in writes]
 
 
-def _write_one(path: Path, audio: np.ndarray | SpanAudio, sample_rate: int, subtype: str) -> None:
-    whole = audio.dense() if isinstance(audio, SpanAudio) else audio
+def _write_one(path: Path, audio: Stem, sample_rate: int, subtype: str) -> None:
     if path.suffix == ".mp3":
-        write_mp3(path, whole, sample_rate)
+        write_mp3(path, whole(audio), sample_rate)
     else:
-        write_wav(path, whole, sample_rate, subtype=subtype)
+        write_wav(path, whole(audio), sample_rate, subtype=subtype)
 
 
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,

@@ -22,7 +22,7 @@ from sample_library.roles import GROUP_OF_ROLE, MONO_ROLES, SUSTAINED_ROLES
 from sample_library.sampler import Instrument, Note
 from template_engine.render import mixing
 from template_engine.render.dsp import sounding_spans
-from template_engine.render.span_audio import SpanAudio
+from template_engine.render.span_audio import SpanAudio, SummedAudio
 
 SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0
@@ -41,7 +41,7 @@ class MixResult:
     itself or a neighbour, or ``BUILTIN``) and the instrument that played it."""
 
     tracks: dict[str, SpanAudio]
-    groups: dict[str, np.ndarray]
+    groups: dict[str, SummedAudio]
     premaster: np.ndarray
     kit: dict[str, list[str]]
     gains_db: dict[str, float]
@@ -73,12 +73,12 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
 
     The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
-    FFTs and pedalboard release the GIL); each track is summed into its group as it comes, and the
-    shared reverb, queued after them, runs while the last groups and the mix are summed. Every sum
+    FFTs and pedalboard release the GIL), with the shared reverb queued after them. Each track keeps
+    only its sounding spans (``SpanAudio``), so a whole track lives only while its chain runs; the
+    groups are summed one at a time into the mix and kept as their tracks (``SummedAudio``). Every sum
     is in a fixed order, so the mix is the same whatever the scheduling. A queued task waits only on
-    tasks queued before it, so the pool cannot deadlock. Each track keeps only its sounding spans
-    (``SpanAudio``), so a whole track lives only while its chain runs. ``anchor_song`` starts the kit
-    from that song's sounds (``select_kit``).
+    tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
+    song's sounds (``select_kit``).
     """
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
     kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres, anchor_song=anchor_song)
@@ -89,7 +89,6 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     played = [(role, instrument_for(library, role, kit, sample_rate, seed), notes) for role, notes in score.tracks.items()]
     sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
     tracks: dict[str, PlayedTrack] = {}
-    groups = {g: np.zeros((2, timing.frames), dtype=np.float32) for g in GROUP_ORDER}
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
         playing = [pool.submit(play_role, score, role, inst, notes, profile.role(role), timing)
                    for role, inst, notes in played]
@@ -97,17 +96,12 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
                                 timing)
         for future, (role, _, _) in zip(playing, played):
             tracks[role] = future.result()
-            tracks[role].audio.add_into(groups[group_of(role)])
-        premaster = np.zeros((2, timing.frames), dtype=np.float32)
-        for audio in groups.values():
-            premaster += audio
         wet = returning.result()
     if wet is not None:
         tracks[REVERB_RETURN] = PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, sample_rate)), 0.0)
-        for total in (groups[group_of(REVERB_RETURN)], premaster):
-            tracks[REVERB_RETURN].audio.add_into(total)
-    leave_headroom([t.audio for t in tracks.values()], [premaster, *groups.values()])
-    return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups={g: a for g, a in groups.items() if np.any(a)},
+    premaster, groups, peak = sum_groups({n: t.audio for n, t in tracks.items()}, timing.frames)
+    leave_headroom([t.audio for t in tracks.values()], premaster, peak)
+    return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups=groups,
                      premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n != REVERB_RETURN},
                      played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks},
                      instruments={role: inst for role, inst, _ in played})
@@ -162,18 +156,36 @@ def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.nd
     return mixing.reverb_return(bus, timing.sample_rate) if np.any(bus) else None
 
 
-def leave_headroom(tracks: list[SpanAudio], totals: list[np.ndarray]) -> None:
-    """Scale every track and total (group sums and the mix) in place by one factor, so that none
-    peaks over ``HEADROOM_PEAK``; the stems still sum to the mix."""
-    whole = [(0, totals[0].shape[1])]
-    peak = max([mixing.peak_of(a, whole) for a in totals] + [t.peak() for t in tracks] + [1e-9])
+def sum_groups(tracks: dict[str, SpanAudio], frames: int) -> tuple[np.ndarray, dict[str, SummedAudio], float]:
+    """The pre-master mix (2, frames): each group (in ``GROUP_ORDER``, its tracks in their order) summed
+    whole one at a time and added in; the groups that sound, as their tracks; and the largest absolute
+    sample of any group or the mix."""
+    premaster = np.zeros((2, frames), dtype=np.float32)
+    groups: dict[str, SummedAudio] = {}
+    peak = 0.0
+    for group in GROUP_ORDER:
+        members = SummedAudio([audio for name, audio in tracks.items() if group_of(name) == group])
+        if not members.members:
+            continue
+        total = members.dense()
+        if np.any(total):
+            groups[group] = members
+            peak = max(peak, float(np.abs(total).max()))
+            premaster += total
+    return premaster, groups, max(peak, float(np.abs(premaster).max()))
+
+
+def leave_headroom(tracks: list[SpanAudio], premaster: np.ndarray, peak: float) -> None:
+    """Scale every track and the mix in place by one factor, so that none of them, nor any group
+    (``peak`` is the largest sample of the groups and the mix), peaks over ``HEADROOM_PEAK``; the
+    stems still sum to the mix."""
+    peak = max([peak] + [t.peak() for t in tracks] + [1e-9])
     if peak <= HEADROOM_PEAK:
         return
     scale = np.float32(HEADROOM_PEAK / peak)
     for track in tracks:
         track.scale(scale)
-    for audio in totals:
-        audio *= scale
+    premaster *= scale
 
 
 def reverb_send(prof: RoleProfile) -> float:

@@ -1,6 +1,6 @@
 """A track's audio kept only where it sounds: most tracks of a song are silent for half of it, and a
-3-minute stereo track is 63 MB of float32, so a mix holds its tracks as their sounding pieces and
-makes a whole array only while one is written."""
+3-minute stereo track is 63 MB of float32, so a mix holds its tracks as their sounding pieces, its
+stem groups as the list of their tracks, and makes a whole array only while one is written."""
 
 from __future__ import annotations
 
@@ -50,3 +50,29 @@ class SpanAudio:
     def peak(self) -> float:
         """Largest absolute sample (0 for silence)."""
         return max([float(np.abs(piece).max()) for piece in self.pieces if piece.size] + [0.0])
+
+
+@dataclass
+class SummedAudio:
+    """The sum of ``members`` (a stem group), in their order; made whole only when asked."""
+
+    members: list[SpanAudio]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.members[0].shape
+
+    def dense(self) -> np.ndarray:
+        """The (channels, frames) sum."""
+        out = np.zeros(self.shape, dtype=np.float32)
+        for member in self.members:
+            member.add_into(out)
+        return out
+
+
+Stem = np.ndarray | SpanAudio | SummedAudio
+
+
+def whole(audio: Stem) -> np.ndarray:
+    """The (channels, frames) array of any stem."""
+    return audio if isinstance(audio, np.ndarray) else audio.dense()
