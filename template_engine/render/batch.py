@@ -1,13 +1,12 @@
 """``render-template``: write new candidates of an artist, each into its own folder (``candidate``).
 
 A batch reads as its steps: check the settings, write every song's notes in one pass of the model,
-name each candidate's folder (refusing to replace one without ``--force``), then mix each song while
-the previous one is mastered and exported, and write the gallery.
+name each candidate's folder (refusing to replace one without ``--force``), then mix, master and
+export each song in turn, and write the gallery.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,9 +20,9 @@ from sample_library.library import SampleLibrary
 from template_engine.model.checkpoint import load_model
 from template_engine.model.generate import generate_songs
 from template_engine.process_memory import limit_malloc_arenas, release_free_memory
-from template_engine.render.candidate import folder_name, write_candidate
+from template_engine.render.candidate import folder_name, master_candidate, write_candidate
 from template_engine.render.gallery import write_gallery
-from template_engine.render.mix import mix_song
+from template_engine.render.mix import MixResult, mix_song
 from template_engine.render.settings import RenderSettings
 
 KIT_SEED_STRIDE = 1000  # candidates of one batch seed get kit seeds seed * stride + index
@@ -83,28 +82,32 @@ def name_candidates(bundle: ArtistBundle, out_dir: Path, settings: RenderSetting
 
 
 def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: RenderSettings, bar: tqdm) -> list[Path]:
-    """Mix each job's song with the artist's samples, and master and write it on a second thread
-    while the next one is mixed; returns the folders written, in order. What a written candidate
-    freed is handed back to the system before the next one is mixed."""
+    """Mix, master and write each job's song with the artist's samples, one song at a time (the mix
+    and the file writing each run on their own thread pool); returns the folders written, in order.
+
+    What a written candidate freed is handed back to the system before the next one is mixed. Mixing
+    the next song while the last one was written saved 6 s of 65 for ten 3-minute songs on two cores,
+    but held two songs' tracks at once: 2.4 GB at the peak against 1.7 GB."""
     provenance = bundle_provenance(bundle)
-    profile = bundle.mix_profile
     folders = []
-    with SampleLibrary(bundle.samples_dir) as library, ThreadPoolExecutor(max_workers=1) as finisher:
-        writing: Future | None = None
+    with SampleLibrary(bundle.samples_dir) as library:
         for job in jobs:
             bar.set_postfix_str(f"{job.title}: mixing")
-            mixed = mix_song(job.score, library, profile, seed=kit_seed(settings.seed, job.index))
+            mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index))
             bar.update(1)
-            if writing is not None:
-                folders.append(writing.result())
-                release_free_memory()
-                bar.update(1)
-            writing = finisher.submit(write_candidate, bundle, job.folder, job.title, job.score, job.novelty, settings,
-                                      index=job.index, provenance=provenance, mixed=mixed)
-        if writing is not None:
-            folders.append(writing.result())
+            bar.set_postfix_str(f"{job.title}: mastering and writing")
+            folders.append(finish_candidate(bundle, job, settings, provenance, mixed))
+            del mixed
+            release_free_memory()
             bar.update(1)
     return folders
+
+
+def finish_candidate(bundle: ArtistBundle, job: CandidateJob, settings: RenderSettings, provenance: dict[str, str | None],
+                     mixed: MixResult) -> Path:
+    """Master and write one mixed job; its folder."""
+    return write_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
+                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, job.score, mixed))
 
 
 def bundle_provenance(bundle: ArtistBundle) -> dict[str, str | None]:

@@ -37,12 +37,12 @@ from sample_library.audio_io import current_umask, write_mp3, write_wav
 from sample_library.errors import InputError
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
-from template_engine.render.master import macro_allowance_db, master, target_lufs_for
+from template_engine.render.master import MasterReport, macro_allowance_db, master, target_lufs_for
 from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, MixResult, group_of
 from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
 from template_engine.render.sfz import write_kit
-from template_engine.render.span_audio import Stem, whole
+from template_engine.render.span_audio import SpanAudio, Stem, whole
 
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"
@@ -87,13 +87,17 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
                      subtype: str = "PCM_24") -> dict[str, list[str]]:
     """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
     ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder. The MP3
-    encode starts first, and the MIDI and the DAW project are written while the audio files are."""
+    encode starts first, and the MIDI and the DAW project are written while the audio files are. Each
+    track's audio is let go once its stem is written (the groups, written first, are sums of them)."""
     songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("wav", "flac", "mp3") if fmt in formats]
     stems = stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
                                    "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems], "midi": []}
+    track_stems = [(label, path) for label, path, _ in stems[len(mixed.groups):]]
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
-        writing = write_audio(pool, songs[::-1] + [(path, audio) for _, path, audio in stems], sample_rate, subtype)
+        writes = songs[::-1] + [(path, audio) for _, path, audio in stems]
+        writing = write_audio(pool, writes, sample_rate, subtype)
+        del stems
         roles = list(score.tracks)
         write_midi(folder / "midi" / f"{base}_full.mid",
                    score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
@@ -103,13 +107,14 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
             write_midi(folder / "midi" / f"{base}_{track_label(role)}.mid",
                        score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
             files["midi"].append(f"midi/{base}_{track_label(role)}.mid")
-        track_stems = [(label, path) for label, path, _ in stems[len(mixed.groups):]]
         write_dawproject(folder / f"{base}.dawproject", score, title=title, artist=artist, stems=track_stems,
                          sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
         write_reaper_project(folder / f"{base}.rpp", score, stems=track_stems, seconds=mastered.shape[1] / sample_rate,
                              sample_rate=sample_rate)
-        for done in writing:
+        for done, (_, audio) in zip(writing, writes):
             done.result()
+            if isinstance(audio, SpanAudio):
+                audio.free()
     files["dawproject"] = [f"{base}.dawproject", f"{base}.rpp"]
     files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
     return files
@@ -180,20 +185,25 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def master_candidate(bundle: ArtistBundle, settings: RenderSettings, score: Score,
+                     mixed: MixResult) -> tuple[np.ndarray, MasterReport]:
+    """The candidate's pre-master mix mastered to the artist's loudness (or ``--lufs``) and
+    macro-dynamics: the song (channels, frames) and the master's report."""
+    return master(mixed.premaster, SAMPLE_RATE, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
+                  ceiling_dbtp=CEILING_DBTP, allowance_db=macro_allowance_db(bundle.mix_profile),
+                  spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm)
+
+
 def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
                     settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
-                    extra: dict | None = None) -> Path:
-    """Master and export one mixed candidate into ``folder`` through a staging folder renamed into
-    place; ``provenance`` is ``bundle_provenance(bundle)``. A batch runs this for one candidate while it
-    mixes the next."""
-    mastered, report = master(mixed.premaster, SAMPLE_RATE, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
-                              ceiling_dbtp=CEILING_DBTP,
-                              allowance_db=macro_allowance_db(bundle.mix_profile),
-                              spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm)
+                    mastered: tuple[np.ndarray, MasterReport], extra: dict | None = None) -> Path:
+    """Export one mixed and mastered (``master_candidate``) candidate into ``folder`` through a staging
+    folder renamed into place; ``provenance`` is ``bundle_provenance(bundle)``."""
+    song, report = mastered
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     staging.chmod(0o777 & ~current_umask())
-    files = export_candidate(staging, folder.name, title, score, mixed, mastered, formats=settings.formats,
+    files = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
                              artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype)
     info = {
         "title": title, "artist": bundle.name, **provenance,
@@ -204,7 +214,7 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
         "samples": mixed.kit, "played_by": mixed.played_by, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
         "novelty": novelty,
         "master": report.to_dict(),
-        "files": files, "waveform": waveform_peaks(mastered), "versions": library_versions(),
+        "files": files, "waveform": waveform_peaks(song), "versions": library_versions(),
         "sample_rate": SAMPLE_RATE, **(extra or {}),
     }
     write_json(staging / "render.json", info)

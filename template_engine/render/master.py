@@ -122,14 +122,15 @@ def resampler_taps() -> np.ndarray:
     return firwin(20 * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0))
 
 
-def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB) -> np.ndarray:
+def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB, *, in_place: bool = False) -> np.ndarray:
     """A copy of (channels, frames) ``audio`` whose samples above ``knee_db`` under ``ceiling_db`` (dBFS)
     bend into a tanh that never reaches the ceiling. The bend runs at 4x the sample rate on the spans
     around the samples it touches (``CLIP_PAD_FRAMES`` either side, which the resampler's edges need),
     so its harmonics are filtered instead of folding back and the clipped peaks stay at the ceiling
-    between samples too; everywhere else the signal is untouched."""
+    between samples too; everywhere else the signal is untouched. ``in_place`` bends float32 ``audio``
+    itself."""
     ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
-    out = audio.astype(np.float32, copy=True)
+    out = audio if in_place else audio.astype(np.float32, copy=True)
     hot = np.flatnonzero(np.abs(out).max(axis=0) > knee * CLIP_FIND_MARGIN)
     if hot.size == 0:
         return out
@@ -163,11 +164,17 @@ def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, 
     each peak and never fall below what any sample needs; the release is a cumulative maximum of the
     reduction minus a linear ramp, which is the recursion ``r[t] = max(x[t], r[t-1] - rate)`` solved at once.
     """
-    need = np.maximum(peaks_db + drive_db - ceiling_db, 0.0)
+    need = peaks_db + np.float64(drive_db - ceiling_db)
+    np.maximum(need, 0.0, out=need)
     width = 2 * max(1, int(lookahead_s * sample_rate)) + 1
-    smooth = uniform_filter1d(maximum_filter1d(need, width), width)
-    ramp = (release_db_per_s / sample_rate) * np.arange(need.size)
-    return np.maximum(np.maximum.accumulate(smooth + ramp) - ramp, need)
+    reduction = maximum_filter1d(need, width)
+    uniform_filter1d(reduction, width, output=reduction)
+    ramp = np.arange(need.size, dtype=np.float64)
+    ramp *= release_db_per_s / sample_rate
+    reduction += ramp
+    np.maximum.accumulate(reduction, out=reduction)
+    reduction -= ramp
+    return np.maximum(reduction, need, out=reduction)
 
 
 def macro_gain_db(before: np.ndarray, after: np.ndarray, allowance_db: float) -> np.ndarray:
@@ -209,6 +216,15 @@ class Blocks:
     powers: np.ndarray
     plain_powers: np.ndarray
     rate: float
+
+    @classmethod
+    def of(cls, mix: np.ndarray, sample_rate: int) -> tuple[Blocks, float]:
+        """The blocks of (channels, frames) ``mix``, and its integrated loudness (LUFS)."""
+        weighted = frame_powers(k_weighted(mix, sample_rate))
+        size = max(1, int(SEARCH_BLOCK_S * sample_rate))
+        blocks = cls(per_block(peak_envelope_db(mix), size, "max"), per_block(weighted, size, "mean"),
+                     per_block(frame_powers(mix), size, "mean"), sample_rate / size)
+        return blocks, gated_loudness(block_powers(weighted, sample_rate))
 
 
 @dataclass
@@ -260,21 +276,24 @@ class MasterChain:
 
     def apply(self, mix: np.ndarray, drive: float) -> tuple[np.ndarray, dict[str, float]]:
         """``mix`` (channels, frames) through the four stages at ``drive`` dB; returns the master and each
-        stage's figures (dB)."""
-        driven = mix * np.float32(10 ** (drive / 20))
-        clipped = soft_clip(driven, self.clip_ceiling_db)
-        reduction = gain_reduction_db(peak_envelope_db(clipped), 0.0, self.limit_db, self.sample_rate)
-        limited = clipped * (10 ** (-reduction / 20)).astype(np.float32)[None, :]
+        stage's figures (dB). One array is worked on in place, so a 3-minute song costs a few copies."""
+        out = mix * np.float32(10 ** (drive / 20))
         size = int(round(MACRO_WINDOW_S * self.sample_rate))
-        before = frame_powers(driven)
-        macro = macro_gain_db(window_sums(before, size), window_sums(frame_powers(limited), size), self.allowance_db)
-        limited *= 10 ** (per_frame(macro, size, mix.shape[1]) / 20)[None, :]
-        sounding = before > 1e-12
-        loudest = float(np.abs(driven).max())
-        return limited, {"clip_db": max(0.0, 20 * np.log10(max(loudest, 1e-9) / max(float(np.abs(clipped).max()), 1e-9))),
-                         "max_reduction_db": float(reduction.max()),
-                         "mean_reduction_db": float(reduction[sounding].mean()) if sounding.any() else 0.0,
-                         "macro_db": float(macro.min())}
+        before = window_sums(frame_powers(out), size)
+        loudest = float(np.abs(out).max())
+        soft_clip(out, self.clip_ceiling_db, in_place=True)
+        clipped_peak = float(np.abs(out).max())
+        reduction = gain_reduction_db(peak_envelope_db(out), 0.0, self.limit_db, self.sample_rate)
+        figures = {"clip_db": max(0.0, 20 * np.log10(max(loudest, 1e-9) / max(clipped_peak, 1e-9))),
+                   "max_reduction_db": float(reduction.max()),
+                   "mean_reduction_db": float(np.mean(reduction[per_frame(before, size, out.shape[1]) > 0]))
+                   if np.any(before > 0) else 0.0}
+        reduction *= -np.log(10) / 20
+        out *= np.exp(reduction).astype(np.float32)[None, :]
+        del reduction
+        macro = macro_gain_db(before, window_sums(frame_powers(out), size), self.allowance_db)
+        out *= (10 ** (per_frame(macro, size, out.shape[1]) / 20))[None, :]
+        return out, {**figures, "macro_db": float(macro.min())}
 
 
 def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbtp: float = -1.0,
@@ -287,13 +306,9 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
     mastered once at full resolution and corrected at most twice. Returns the master (float32, same
     shape) and a report.
     """
-    limit = ceiling_dbtp - CEILING_MARGIN_DB
-    weighted_power = frame_powers(k_weighted(mix, sample_rate))
-    start = gated_loudness(block_powers(weighted_power, sample_rate))
-    block = max(1, int(SEARCH_BLOCK_S * sample_rate))
-    chain = MasterChain(sample_rate, limit, DEFAULT_MACRO_ALLOWANCE_DB if allowance_db is None else allowance_db,
-                        Blocks(per_block(peak_envelope_db(mix), block, "max"), per_block(weighted_power, block, "mean"),
-                               per_block(frame_powers(mix), block, "mean"), sample_rate / block))
+    blocks, start = Blocks.of(mix, sample_rate)
+    chain = MasterChain(sample_rate, ceiling_dbtp - CEILING_MARGIN_DB,
+                        DEFAULT_MACRO_ALLOWANCE_DB if allowance_db is None else allowance_db, blocks)
     lowest, highest = target_lufs - start - MAX_EXTRA_DRIVE_DB, target_lufs - start + MAX_EXTRA_DRIVE_DB
     drive = chain.search(target_lufs, target_lufs - start, lowest, highest)
     out, stages = chain.apply(mix, drive)
@@ -302,6 +317,7 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
         if abs(loud - target_lufs) <= LOUDNESS_TOLERANCE_LU:
             break
         drive = chain.search(target_lufs - (loud - chain.estimated(drive)), drive, lowest, highest)
+        del out
         out, stages = chain.apply(mix, drive)
         loud = integrated_loudness(out, sample_rate)
     peak = true_peak_db(out)

@@ -24,7 +24,7 @@ from template_engine.model.dataset import in_c, key_shift, transposed
 from template_engine.model.phrases import SamplingSettings, write_phrases
 from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.render.batch import bundle_provenance, kit_seed
-from template_engine.render.candidate import load_candidate, write_candidate
+from template_engine.render.candidate import load_candidate, master_candidate, write_candidate
 from template_engine.render.gallery import write_gallery
 from template_engine.render.mix import mix_song
 from template_engine.render.settings import RenderSettings
@@ -99,6 +99,7 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
         mixed = mix_song(rewritten, library, bundle.mix_profile, seed=kit_seed(settings.seed, info["index"]))
     written_to = write_candidate(bundle, target, f"{info['title']} {role} {first + 1}-{end}", rewritten, novelty, settings,
                                  index=info["index"], provenance=bundle_provenance(bundle), mixed=mixed,
+                                 mastered=master_candidate(bundle, settings, rewritten, mixed),
                                  extra={"regenerated": {"from": Path(folder).name, "track": role,
                                                         "bars": [first + 1, end], "seed": seed}})
     write_gallery(written_to.parent)

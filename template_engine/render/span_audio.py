@@ -20,6 +20,7 @@ class SpanAudio:
     frames: int
     spans: list[Span]
     pieces: list[np.ndarray]
+    freed: bool = False
 
     @classmethod
     def keep(cls, audio: np.ndarray, spans: list[Span]) -> SpanAudio:
@@ -32,6 +33,8 @@ class SpanAudio:
 
     def dense(self) -> np.ndarray:
         """The whole (channels, frames) array, zeros outside the spans."""
+        if self.freed:
+            raise RuntimeError("this track's audio was freed once its stem was written")
         out = np.zeros(self.shape, dtype=np.float32)
         for (a, b), piece in zip(self.spans, self.pieces):
             out[:, a:b] = piece
@@ -46,6 +49,10 @@ class SpanAudio:
         """Multiply by ``factor``, in place."""
         for piece in self.pieces:
             piece *= np.float32(factor)
+
+    def free(self) -> None:
+        """Let the audio go (its stem is written); it cannot be read again."""
+        self.spans, self.pieces, self.freed = [], [], True
 
     def peak(self) -> float:
         """Largest absolute sample (0 for silence)."""
