@@ -2,6 +2,7 @@
 sweeps open the low-pass through their section and rides follow their level curve."""
 
 import numpy as np
+import pytest
 
 from project_ingest.mix_analysis import ducking_gain
 from sample_library.loudness import integrated_loudness
@@ -82,3 +83,19 @@ def test_ride_follows_the_level_curve_over_its_section():
     assert gain_db[start - 1] == 0.0 and gain_db[stop] == 0.0
     assert abs(gain_db[start] + 6.0) < 0.01 and abs(gain_db[stop - 1] - 3.0) < 0.01
     assert abs(gain_db[start + (stop - start) // 4] + 3.0) < 0.01
+
+
+def test_a_track_kept_as_its_spans_is_the_track():
+    from template_engine.render.span_audio import SpanAudio, SummedAudio
+
+    rng = np.random.default_rng(7)
+    audio = np.zeros((2, 44100 * 3), dtype=np.float32)
+    audio[:, 1000:20000] = rng.standard_normal((2, 19000))
+    audio[:, 90000:100000] = rng.standard_normal((2, 10000))
+    kept = SpanAudio.keep(audio, sounding_spans(audio, 44100))
+    assert np.array_equal(kept.dense(), audio) and sum(p.size for p in kept.pieces) < audio.size / 2
+    assert kept.peak() == float(np.abs(audio).max())
+    assert np.array_equal(SummedAudio([kept, kept]).dense(), audio + audio)
+    kept.free()
+    with pytest.raises(RuntimeError, match="freed"):
+        kept.dense()
