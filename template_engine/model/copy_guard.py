@@ -22,21 +22,16 @@ def catalogue(corpus: list[tuple[str, Score]]) -> tuple[dict[tuple, set[str]], f
     """Every (role, pattern) of the artist's songs with the songs it occurs in, and the artist's own
     self-borrowing: the share of a song's role-phrases also found in another of its songs."""
     table: dict[tuple, set[str]] = {}
+    found: list[tuple[str, tuple]] = []
     for title, score in corpus:
         for ph in song_phrases(score):
             for role, notes in ph.tracks.items():
                 sig = pattern_signature(role, notes)
                 if sig is not None:
                     table.setdefault((role, sig), set()).add(title)
-    shared, total = 0, 0
-    for title, score in corpus:
-        for ph in song_phrases(score):
-            for role, notes in ph.tracks.items():
-                sig = pattern_signature(role, notes)
-                if sig is not None:
-                    total += 1
-                    shared += len(table[(role, sig)] - {title}) > 0
-    return table, shared / max(total, 1)
+                    found.append((title, (role, sig)))
+    shared = sum(len(table[key] - {title}) > 0 for title, key in found)
+    return table, shared / max(len(found), 1)
 
 
 def copy_rate(written: list[dict[str, list[BeatNote]]], table: dict[tuple, set[str]]) -> tuple[float, list[bool]]:
