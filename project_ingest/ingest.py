@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from project_ingest.alignment import stem_lag_s, stems_lag_s
 from project_ingest.bundle import (
     SCHEMA_VERSION,
     ArtistBundle,
@@ -127,6 +128,8 @@ def analyse_project(project: ProjectInput) -> SongResult | None:
             return None
     spb = 60.0 / project.bpm
     sr = project.sample_rate or 44100
+    if _stems_misplaced(project, stems, spb, sr):
+        stems = {}
     assignments: list[tuple[RoleAssignment, Path | None]] = []
     for track in project.tracks:
         audio = stems.get(track.stem) if track.stem is not None else None
@@ -172,6 +175,27 @@ def analyse_project(project: ProjectInput) -> SongResult | None:
             "bar_energy_db": [round(float(v), 2) for v in bar_db] if bar_db is not None else None}
     return SongResult(name=project.name, score=score, meta=meta, mix=mix, tracks=report_tracks,
                       harvest=harvest)
+
+
+def _stems_misplaced(project: ProjectInput, stems: dict[Path, np.ndarray], spb: float, sr: int) -> bool:
+    """Whether the stems play their MIDI notes late or early (not printed from the song's start);
+    if so they are reported and let go, and the MIDI is kept for writing."""
+    lags = []
+    for track in project.tracks:
+        if track.midi is not None and track.stem in stems:
+            lag = stem_lag_s(stems[track.stem].mean(axis=0), sr, np.array([n.start * spb for n in track.midi.notes]))
+            if lag is not None:
+                lags.append(lag)
+    lag = stems_lag_s(lags)
+    if lag is None:
+        return False
+    project.problems.append(Problem(str(project.folder / "stems"),
+                                    f"the stems play their MIDI {abs(lag):.2f} s {'late' if lag > 0 else 'early'} "
+                                    "(a stem starts at the song's time 0, as its MIDI does)",
+                                    "stems not used; the MIDI is used for writing only"))
+    for track in project.tracks:
+        track.stem = None
+    return True
 
 
 def _load_stems(project: ProjectInput) -> dict[Path, np.ndarray]:

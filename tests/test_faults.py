@@ -54,6 +54,8 @@ def bad_catalogue(tiny_material, tmp_path_factory) -> Path:
         "NaN stem": lambda s: _damage_stems(s, lambda d: np.where(np.arange(len(d))[:, None] == 100, np.nan, d)),
         "Truncated stems": lambda s: _damage_stems(s, lambda d: d[:4]),
         "Short mix": lambda s: sf.write(str(s / "mix.wav"), np.zeros((44100, 2)), 44100),
+        "Late stems": lambda s: _damage_stems(s, lambda d: np.concatenate([np.zeros((57330, d.shape[1])), d[:-57330]])),
+        "Early stems": lambda s: _damage_stems(s, lambda d: np.concatenate([d[35280:], np.zeros((35280, d.shape[1]))])),
         "Song!": lambda s: None,
         "Song?": lambda s: None,
         "歌一": lambda s: None,
@@ -84,7 +86,9 @@ def test_a_catalogue_of_faults_keeps_every_song_and_says_what_was_wrong(bad_cata
     assert reasons("NaN stem").count("audio holds NaN or infinite samples") == 14
     assert any(r.startswith("the stems are 0.000 s long but the MIDI plays for") for r in reasons("Truncated stems"))
     assert any(r.startswith("is 1.00 s long but the stems 33.") for r in reasons("Short mix"))
-    assert not reasons("Good")
+    assert reasons("Late stems")[0].startswith("the stems play their MIDI 1.30 s late")
+    assert reasons("Early stems")[0].startswith("the stems play their MIDI 0.80 s early")
+    assert not reasons("Good") and not any("stems play their MIDI" in r for r in reasons("Song!"))
     tempos = [p["bpm"] for p in json.loads((bundle.path / "artist.json").read_text())["projects"]]
     assert all(40 <= bpm <= 250 for bpm in tempos)
 
