@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import warnings
 import wave
@@ -80,13 +81,23 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Decode ``path`` with the ffmpeg inside the imageio-ffmpeg wheel into a temporary 32-bit float
+    WAV: (frames, channels) float32 and the rate. ffmpeg's own last complaint names a bad file's fault."""
+    import imageio_ffmpeg
+
+    fd, tmp = tempfile.mkstemp(suffix=".wav")
+    os.close(fd)
     try:
-        seg = _audio_segment().from_file(str(path))
-    except Exception as exc:
-        raise InputError(path, f"cannot read audio ({exc})") from None
-    samples = np.array(seg.get_array_of_samples(), dtype=np.float32)
-    samples = samples.reshape(-1, seg.channels) / float(1 << (8 * seg.sample_width - 1))
-    return samples, seg.frame_rate
+        done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path),
+                               "-vn", "-c:a", "pcm_f32le", tmp], capture_output=True, text=True, check=False)
+        said = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        if done.returncode != 0 or not os.path.getsize(tmp):
+            reason = said[-1].split(": ", 1)[-1] if said else f"ffmpeg exit status {done.returncode}"
+            raise InputError(path, f"cannot decode audio ({reason})")
+        data, sr = sf.read(tmp, dtype="float32", always_2d=True)
+    finally:
+        os.unlink(tmp)
+    return data, int(sr)
 
 
 def _audio_segment() -> Any:

@@ -22,3 +22,20 @@ def test_pcm24_wav_round_trip(tmp_path, channels):
     assert np.max(np.abs(back - expected)) <= 0.5 * 2.0 ** -23 + 1e-12
     assert not np.any(back[WRITE_BLOCK:2 * WRITE_BLOCK])
     assert not list(tmp_path.glob(".*"))
+
+
+def test_a_corrupt_mp3_is_named_with_ffmpegs_reason_and_a_good_one_decodes(tmp_path):
+    from sample_library.audio_io import _read_with_ffmpeg, read_audio, write_mp3
+    from sample_library.errors import InputError
+
+    bad = tmp_path / "broken.mp3"
+    bad.write_bytes(b"ID3" + bytes(range(256)) * 40)
+    with pytest.raises(InputError) as caught:
+        read_audio(bad)
+    assert "broken.mp3" in str(caught.value) and "cannot decode audio (" in str(caught.value)
+    assert "ffprobe" not in str(caught.value)
+    t = np.arange(44100) / 44100
+    tone = np.stack([np.sin(2 * np.pi * 440 * t)] * 2).astype(np.float32) * 0.5
+    write_mp3(tmp_path / "tone.mp3", tone, 44100)
+    data, rate = _read_with_ffmpeg(tmp_path / "tone.mp3")
+    assert rate == 44100 and data.shape[1] == 2 and abs(np.abs(data).max() - 0.5) < 0.02
