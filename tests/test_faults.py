@@ -164,3 +164,30 @@ def test_evaluate_skips_a_damaged_candidate_and_reports_the_rest(trained_bundle,
     assert result.exit_code == 0, result.output
     assert f"skipped {batch / 'Damaged' / 'render.json'}: is not valid JSON" in result.output
     assert len(json.loads((tmp_path / "report.json").read_text())["candidates"]) == 1
+
+
+def test_a_full_disk_or_an_unwritable_out_is_named_and_leaves_nothing(trained_bundle, tmp_path, monkeypatch):
+    import errno
+
+    from template_engine.render import candidate
+
+    root = tmp_path / "artists"
+    shutil.copytree(trained_bundle.path, root / "tiny")
+    out = tmp_path / "renders"
+    out.mkdir()
+    (out / "mine.txt").write_text("the user's")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(candidate, "write_wav", full)
+    args = ["--artists-dir", str(root), "--quiet", "render", "--artist", "tiny", "--count", "1", "--bars", "4",
+            "--format", "wav", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert f"{out}: cannot be written (No space left on device)" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    monkeypatch.undo()
+    (tmp_path / "a-file").write_text("not a folder")
+    result = CliRunner().invoke(main, args[:-1] + [str(tmp_path / "a-file" / "renders")])
+    assert result.exit_code == 2 and "cannot be written" in result.output and "a-file" in result.output

@@ -198,10 +198,28 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
                     settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
                     mastered: tuple[np.ndarray, MasterReport], extra: dict | None = None) -> Path:
     """Export one mixed and mastered (``master_candidate``) candidate into ``folder`` through a staging
-    folder renamed into place; ``provenance`` is ``bundle_provenance(bundle)``."""
+    folder renamed into place; ``provenance`` is ``bundle_provenance(bundle)``. A write that fails (a
+    full disk, a folder that cannot be written) removes the staging folder and is an InputError naming
+    the output folder."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    except OSError as exc:
+        raise InputError(folder.parent, f"cannot be written ({exc.strerror or exc})") from None
+    try:
+        _write_staged(staging, bundle, folder, title, score, novelty, settings, index=index, provenance=provenance,
+                      mixed=mixed, mastered=mastered, extra=extra)
+    except OSError as exc:
+        raise InputError(folder.parent, f"cannot be written ({exc.strerror or exc}); nothing was left there") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _write_staged(staging: Path, bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
+                  settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
+                  mastered: tuple[np.ndarray, MasterReport], extra: dict | None) -> None:
     song, report = mastered
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     staging.chmod(0o777 & ~current_umask())
     files = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
                              artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype)
@@ -219,7 +237,6 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
     }
     write_json(staging / "render.json", info)
     claim_folder(staging, folder, force=settings.force)
-    return folder
 
 
 def recorded_settings(settings: RenderSettings) -> dict:
