@@ -163,6 +163,8 @@ class ArtistBundle:
             if not (path / name).is_file():
                 raise InputError(path / name, "missing from the artist bundle")
         artist = read_json(path / "artist.json")
+        if not isinstance(artist, dict):
+            raise InputError(path / "artist.json", f"is a JSON {type(artist).__name__}, not an object: the bundle is damaged")
         version = artist.get("schema_version")
         if version != SCHEMA_VERSION:
             raise InputError(path / "artist.json", f"schema version {version} is not the supported {SCHEMA_VERSION}")

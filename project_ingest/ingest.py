@@ -74,6 +74,8 @@ def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence
     dest = bundle_path(artist, root)
     if not Path(projects_dir).is_dir():
         raise InputError(projects_dir, "is not a folder")
+    if update and not dest.exists():
+        raise InputError("--update", f"there is no artist '{artist}' in {root} to add projects to")
     if dest.exists() and not (update or force):
         raise InputError(dest, "an artist of this name exists: use --update to add projects or --force to replace it")
     projects, problems = discover_projects(Path(projects_dir))

@@ -258,6 +258,9 @@ def samples_add(ctx: click.Context, artist: str, folders: tuple[Path, ...]) -> N
     from sample_library.library import SampleLibrary
 
     bundle = find_bundle(ctx.find_root(), artist)
+    for folder in folders:
+        if not folder.is_dir():
+            raise InputError(folder, "is not a folder of one-shots")
     with SampleLibrary(bundle.samples_dir) as library:
         report = import_folders(library, list(folders), progress=progress_on(ctx))
     click.echo(f"added {report.added}, already in {report.already_in}, problems {len(report.problems)}")
@@ -280,7 +283,10 @@ def samples_ls(ctx: click.Context, artist: str, role: str | None) -> None:
     """
     from sample_library.library import SampleLibrary
     from sample_library.pitch import midi_to_name
+    from sample_library.roles import ROLES
 
+    if role is not None and role not in ROLES:
+        raise InputError("--role", f"'{role}' is not a role; roles: {', '.join(ROLES)}")
     bundle = find_bundle(ctx.find_root(), artist)
     with SampleLibrary(bundle.samples_dir) as library:
         for r in library.query(role=role):

@@ -191,3 +191,186 @@ def test_a_full_disk_or_an_unwritable_out_is_named_and_leaves_nothing(trained_bu
     (tmp_path / "a-file").write_text("not a folder")
     result = CliRunner().invoke(main, args[:-1] + [str(tmp_path / "a-file" / "renders")])
     assert result.exit_code == 2 and "cannot be written" in result.output and "a-file" in result.output
+
+
+# The fault table: every kind of bad input or fault on the command line, each with the exit status
+# it gets (2 with one line naming the file or option, 0 where the bad part is reported and skipped),
+# no traceback, and the artist, the candidates and the user's files byte-identical afterwards.
+
+def _write_tone(path: Path, seconds: float = 3.0, level: float = 0.3) -> None:
+    t = np.arange(int(seconds * 44100)) / 44100
+    tone = level * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.stack([tone, tone], axis=1), 44100)
+
+
+def _damaged_copy(world: dict, tmp: Path, damage) -> None:
+    """A copy of the artist as 'hurt' in ``tmp/artists``, with ``damage(bundle_path)`` done to it."""
+    shutil.copytree(world["root"] / "tiny", tmp / "artists" / "hurt")
+    damage(tmp / "artists" / "hurt")
+
+
+def _candidate_copy(world: dict, tmp: Path, damage) -> None:
+    shutil.copytree(world["cand"], tmp / "cand")
+    damage(tmp / "cand")
+
+
+def _render_json(change):
+    def damage(folder: Path) -> None:
+        path = folder / "render.json"
+        path.write_text(change(path.read_text()))
+    return damage
+
+
+def _catalogue_of(tmp: Path, world: dict, name: str, fault) -> None:
+    shutil.copytree(world["song"], tmp / "projects" / "Good")
+    shutil.copytree(world["song"], tmp / "projects" / name)
+    fault(tmp / "projects" / name)
+
+
+FAULTS = {
+    # render options
+    "render count 0": (["render", "--artist", "tiny", "--count", "0"], 2, "--count", None),
+    "render count 101": (["render", "--artist", "tiny", "--count", "101"], 2, "--count", None),
+    "render seed -1": (["render", "--artist", "tiny", "--seed", "-1"], 2, "--seed", None),
+    "render bpm 9000": (["render", "--artist", "tiny", "--bpm", "9000"], 2, "--bpm", None),
+    "render bpm nan": (["render", "--artist", "tiny", "--bpm", "nan"], 2, "--bpm", None),
+    "render key H#m": (["render", "--artist", "tiny", "--key", "H#m"], 2, "--key", None),
+    "render bars 0": (["render", "--artist", "tiny", "--bars", "0"], 2, "--bars", None),
+    "render format ,,": (["render", "--artist", "tiny", "--format", ",,"], 2, "--format", None),
+    "render format ogg": (["render", "--artist", "tiny", "--format", "ogg"], 2, "--format", None),
+    "render stems bogus": (["render", "--artist", "tiny", "--stems", "bogus"], 2, "--stems", None),
+    "render bit depth 8": (["render", "--artist", "tiny", "--bit-depth", "8"], 2, "--bit-depth", None),
+    "render lufs +5": (["render", "--artist", "tiny", "--lufs", "5"], 2, "--lufs", None),
+    "render temperature 9": (["render", "--artist", "tiny", "--temperature", "9"], 2, "--temperature", None),
+    "render unknown artist": (["render", "--artist", "nobody"], 2, "nobody", None),
+    "render artist escaping": (["render", "--artist", "../escape"], 2, "artist", None),
+    "render artist 300 bytes": (["render", "--artist", "x" * 300], 2, "artist", None),
+    "render over a candidate": (["render", "--artist", "tiny", "--count", "1", "--seed", "5", "--bars", "16",
+                                 "--format", "wav,mp3", "--out", "{out}"], 2, "already exists", None),
+    "render corrupt model": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt", "--count", "1"], 2,
+                             "model.safetensors", lambda w, t: _damaged_copy(
+                                 w, t, lambda b: (b / "model" / "model.safetensors").write_bytes(b"\x00" * 64))),
+    "render untrained artist": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt"], 2, "no trained model",
+                                lambda w, t: _damaged_copy(w, t, lambda b: shutil.rmtree(b / "model"))),
+    "render corrupt mix profile": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt"], 2, "mix_profile.json",
+                                   lambda w, t: _damaged_copy(w, t, lambda b: (b / "mix_profile.json").write_text("{"))),
+    "render corrupt artist.json": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt"], 2, "artist.json",
+                                   lambda w, t: _damaged_copy(w, t, lambda b: (b / "artist.json").write_text("[]"))),
+    # regenerate
+    "regenerate unknown track": (["regenerate", "{cand}", "--track", "bogus", "--bars", "1-4"], 2, "--track", None),
+    "regenerate bars backwards": (["regenerate", "{cand}", "--track", "bass", "--bars", "9-4"], 2, "--bars", None),
+    "regenerate bars words": (["regenerate", "{cand}", "--track", "bass", "--bars", "abc"], 2, "--bars", None),
+    "regenerate not a candidate": (["regenerate", "{tmp}", "--track", "bass", "--bars", "1-4"], 2, "render.json", None),
+    "regenerate truncated render.json": (["regenerate", "{tmp}/cand", "--track", "bass", "--bars", "1-4"], 2, "render.json",
+                                         lambda w, t: _candidate_copy(w, t, _render_json(lambda s: s[:40]))),
+    "regenerate render.json a list": (["regenerate", "{tmp}/cand", "--track", "bass", "--bars", "1-4"], 2, "render.json",
+                                      lambda w, t: _candidate_copy(w, t, _render_json(lambda s: "[1]"))),
+    "regenerate render.json without sections": (
+        ["regenerate", "{tmp}/cand", "--track", "bass", "--bars", "1-4"], 2, "sections",
+        lambda w, t: _candidate_copy(w, t, _render_json(
+            lambda s: json.dumps({k: v for k, v in json.loads(s).items() if k != "sections"})))),
+    "regenerate without its MIDI": (["regenerate", "{tmp}/cand", "--track", "bass", "--bars", "1-4"], 2, "MIDI",
+                                    lambda w, t: _candidate_copy(w, t, lambda c: shutil.rmtree(c / "midi"))),
+    # evaluate
+    "evaluate nothing given": (["evaluate", "--artist", "tiny"], 2, "candidate", None),
+    "evaluate an empty folder": (["evaluate", "--artist", "tiny", "{tmp}", "--json", "{tmp}/r.json"], 2, "neither", None),
+    "evaluate unknown artist": (["evaluate", "--artist", "nobody", "{out}"], 2, "nobody", None),
+    # samples
+    "samples ls unknown role": (["samples", "ls", "--artist", "tiny", "--role", "bogus"], 2, "--role", None),
+    "samples add missing folder": (["samples", "add", "--artist", "tiny", "{tmp}/nope"], 2, "nope", None),
+    "samples add unknown artist": (["samples", "add", "--artist", "nobody", "{tmp}"], 2, "nobody", None),
+    # train and pretrain
+    "train unknown artist": (["train", "--artist", "nobody"], 2, "nobody", None),
+    "train missing base": (["train", "--artist", "tiny", "--base", "{tmp}/missing.safetensors"], 2, "missing.safetensors", None),
+    "train damaged base": (["train", "--artist", "tiny", "--base", "{tmp}/bad.safetensors"], 2, "bad.safetensors",
+                           lambda w, t: (t / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")),
+    "train zero steps": (["train", "--artist", "tiny", "--max-steps", "0"], 2, "--max-steps", None),
+    "train device bogus": (["train", "--artist", "tiny", "--device", "tpu"], 2, "--device", None),
+    "pretrain empty corpus": (["pretrain", "--corpus", "{tmp}", "--out", "{tmp}/b.safetensors"], 2, "{tmp}", None),
+    "pretrain missing corpus": (["pretrain", "--corpus", "{tmp}/nope", "--out", "{tmp}/b.safetensors"], 2, "nope", None),
+    "pretrain only bad MIDI": (["pretrain", "--corpus", "{tmp}/midi", "--out", "{tmp}/b.safetensors"], 2, "midi",
+                               lambda w, t: (t / "midi").mkdir() or (t / "midi" / "a.mid").write_bytes(b"MThd junk")),
+    "pretrain over a file": (["pretrain", "--corpus", "{tmp}", "--out", "{tmp}/b.safetensors"], 2, "b.safetensors",
+                             lambda w, t: (t / "b.safetensors").write_text("the user's")),
+    # batch manifests
+    "batch missing manifest": (["batch", "{tmp}/rows.jsonl", "--out", "{tmp}/r"], 2, "rows.jsonl", None),
+    "batch empty manifest": (["batch", "{tmp}/rows.jsonl", "--out", "{tmp}/r"], 2, "no rows",
+                             lambda w, t: (t / "rows.jsonl").write_text("")),
+    "batch broken line": (["batch", "{tmp}/rows.jsonl", "--out", "{tmp}/r"], 2, "rows.jsonl:2",
+                          lambda w, t: (t / "rows.jsonl").write_text('{"artist": "tiny"}\n{"artist": \n')),
+    "batch unknown artist": (["batch", "{tmp}/rows.jsonl", "--out", "{tmp}/r"], 2, "nobody",
+                             lambda w, t: (t / "rows.jsonl").write_text('{"artist": "nobody"}\n')),
+    "batch bad field": (["batch", "{tmp}/rows.jsonl", "--out", "{tmp}/r"], 2, "count",
+                        lambda w, t: (t / "rows.jsonl").write_text('{"artist": "tiny", "count": "many"}\n')),
+    "batch unknown column": (["batch", "{tmp}/rows.csv", "--out", "{tmp}/r"], 2, "tempo",
+                             lambda w, t: (t / "rows.csv").write_text("artist,tempo\ntiny,120\n")),
+    # master
+    "master missing input": (["master", "{tmp}/none.wav", "--artist", "tiny", "-o", "{tmp}/o.wav"], 2, "none.wav", None),
+    "master corrupt input": (["master", "{tmp}/bad.wav", "--artist", "tiny", "-o", "{tmp}/o.wav"], 2, "bad.wav",
+                             lambda w, t: (t / "bad.wav").write_bytes(b"RIFF0000WAVEjunk")),
+    "master over a file": (["master", "{user}/mix.wav", "--artist", "tiny", "-o", "{user}/keep.wav"], 2, "--force", None),
+    "master onto its input": (["master", "{user}/mix.wav", "--artist", "tiny", "-o", "{user}/mix.wav", "--force"], 2,
+                              "is the input", None),
+    "master to ogg": (["master", "{user}/mix.wav", "--artist", "tiny", "-o", "{tmp}/o.ogg"], 2, "o.ogg", None),
+    "master too short": (["master", "{tmp}/short.wav", "--artist", "tiny", "-o", "{tmp}/o.wav"], 2, "short.wav",
+                         lambda w, t: _write_tone(t / "short.wav", 0.3)),
+    "master lufs +5": (["master", "{user}/mix.wav", "--artist", "tiny", "--lufs", "5", "-o", "{tmp}/o.wav"], 2, "--lufs", None),
+    "master unknown artist": (["master", "{user}/mix.wav", "--artist", "nobody", "-o", "{tmp}/o.wav"], 2, "nobody", None),
+    # ingest
+    "ingest missing folder": (["ingest", "{tmp}/nope", "--artist", "new"], 2, "nope", None),
+    "ingest folder of nothing": (["ingest", "{tmp}", "--artist", "new"], 2, "{tmp}", None),
+    "ingest over an artist": (["ingest", "{projects}", "--artist", "tiny"], 2, "--force", None),
+    "ingest update of nobody": (["ingest", "{projects}", "--artist", "nobody", "--update"], 2, "nobody", None),
+    "ingest missing samples folder": (["--artists-dir", "{tmp}/a", "ingest", "{projects}", "--artist", "new", "--samples",
+                                      "{tmp}/nosamples"], 2, "nosamples", None),
+    "ingest artist escaping": (["ingest", "{projects}", "--artist", "../../x"], 2, "artist", None),
+}
+
+
+@pytest.fixture(scope="module")
+def world(trained_bundle, rendered, tiny_material, tmp_path_factory) -> dict:
+    """The artist, its candidates, the user's own files and a project to damage, in one folder."""
+    from project_ingest.corpus import load_corpus
+
+    base = tmp_path_factory.mktemp("world")
+    shutil.copytree(trained_bundle.path, base / "artists" / "tiny")
+    load_corpus(base / "artists" / "tiny")  # its parsed-corpus cache, written once
+    out, cand = rendered
+    shutil.copytree(out, base / "renders")
+    _write_tone(base / "user" / "mix.wav", 4.0)
+    _write_tone(base / "user" / "keep.wav", 1.0)
+    projects, _ = tiny_material
+    return {"root": base / "artists", "out": base / "renders", "cand": base / "renders" / cand.name,
+            "user": base / "user", "projects": projects, "song": next(p for p in projects.iterdir() if p.is_dir())}
+
+
+def _state(world: dict) -> dict[str, str]:
+    return {**digests(world["root"]), **{f"renders/{k}": v for k, v in digests(world["out"]).items()},
+            **{f"user/{k}": v for k, v in digests(world["user"]).items()}}
+
+
+def digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", list(FAULTS))
+def test_a_fault_gets_its_exit_status_one_line_and_no_damage(kind, world, tmp_path):
+    args, code, named, prepare = FAULTS[kind]
+    if prepare is not None:
+        prepare(world, tmp_path)
+    fill = {"tmp": str(tmp_path), "out": str(world["out"]), "cand": str(world["cand"]), "user": str(world["user"]),
+            "projects": str(world["projects"])}
+    before = _state(world)
+    argv = [a.format(**fill) for a in args]
+    if "--artists-dir" not in argv:
+        argv = ["--artists-dir", str(world["root"]), *argv]
+    result = CliRunner().invoke(main, ["--quiet", *argv])
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith(("error:", "Error:"))]
+    assert len(errors) == 1 and named.format(**fill) in result.output, result.output
+    assert _state(world) == before
