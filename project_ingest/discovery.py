@@ -92,7 +92,7 @@ def read_project(folder: Path) -> ProjectInput:
     tracks = _pair(stems, midi_tracks, meta)
     for t in tracks:
         if t.stem is None:
-            problems.append(Problem(t.name, "MIDI track with no stem", "used for writing only"))
+            problems.append(Problem(f"{folder / 'midi'} (track '{t.name}')", "MIDI track with no stem", "used for writing only"))
         elif t.midi is None:
             problems.append(Problem(str(t.stem), "stem with no MIDI track", "used for mix analysis only"))
     bpm, source = _tempo(folder, midi_info, meta, problems, flags)
@@ -166,12 +166,16 @@ def _valid_stems(folder: Path, problems: list[Problem]) -> tuple[list[Path], int
         if path.suffix.lower() not in AUDIO_EXTENSIONS:
             problems.append(Problem(str(path), f"not an audio file ({path.suffix or 'no extension'})", "skipped"))
             continue
+        if path.stat().st_size == 0:
+            problems.append(Problem(str(path), "empty file (0 bytes)", "skipped"))
+            continue
         try:
             info = sf.info(str(path))
             rate, frames = info.samplerate, info.frames
         except Exception as exc:
             if path.suffix.lower() != ".mp3":
-                problems.append(Problem(str(path), f"unreadable audio ({str(exc).splitlines()[0][:80]})", "skipped"))
+                said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                problems.append(Problem(str(path), f"unreadable audio ({said.split(chr(39) + ': ', 1)[-1][:120]})", "skipped"))
                 continue
             rate, frames = _mp3_info(path, problems)
             if rate is None:

@@ -101,7 +101,7 @@ def read_midi(path: Path) -> tuple[list[MidiTrack], dict]:
     try:
         mid = mido.MidiFile(str(path), clip=True)
     except Exception as exc:
-        raise ValueError(f"not a readable MIDI file ({exc})") from None
+        raise ValueError(f"not a readable MIDI file ({str(exc) or type(exc).__name__})") from None
     tpq = mid.ticks_per_beat
     tempos, signatures, tracks = [], [], []
     for index, track in enumerate(mid.tracks):

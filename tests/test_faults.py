@@ -39,6 +39,11 @@ def _damage_stems(song: Path, change) -> None:
         sf.write(str(path), change(data), sr, subtype="FLOAT")
 
 
+def _halve_rate(path: Path) -> None:
+    data, rate = sf.read(str(path), always_2d=True)
+    sf.write(str(path), data[::2], rate // 2)
+
+
 @pytest.fixture(scope="module")
 def bad_catalogue(tiny_material, tmp_path_factory) -> Path:
     """One good song, and one song per fault, each a copy of the good one with one thing broken."""
@@ -56,6 +61,14 @@ def bad_catalogue(tiny_material, tmp_path_factory) -> Path:
         "Short mix": lambda s: sf.write(str(s / "mix.wav"), np.zeros((44100, 2)), 44100),
         "Late stems": lambda s: _damage_stems(s, lambda d: np.concatenate([np.zeros((57330, d.shape[1])), d[:-57330]])),
         "Early stems": lambda s: _damage_stems(s, lambda d: np.concatenate([d[35280:], np.zeros((35280, d.shape[1]))])),
+        "Garbage MIDI": lambda s: next((s / "midi").glob("*.mid")).write_bytes(b"MThd\x00\x00\x00\x06junk"),
+        "Empty stem": lambda s: sorted((s / "stems").glob("*.wav"))[0].write_bytes(b""),
+        "Text stem": lambda s: sorted((s / "stems").glob("*.wav"))[1].write_text("a text file, not audio"),
+        "Broken json": lambda s: (s / "project.json").write_text('{"bpm": 124,'),
+        "Unknown key": lambda s: _edit_json(s, lambda m: {**m, "key": "H#m"}),
+        "No MIDI": lambda s: shutil.rmtree(s / "midi"),
+        "No stems": lambda s: shutil.rmtree(s / "stems"),
+        "Half rate stem": lambda s: _halve_rate(sorted((s / "stems").glob("*.wav"))[2]),
         "Song!": lambda s: None,
         "Song?": lambda s: None,
         "歌一": lambda s: None,
@@ -72,7 +85,8 @@ def test_a_catalogue_of_faults_keeps_every_song_and_says_what_was_wrong(bad_cata
     assert result.exit_code == 0, result.output
     bundle = ArtistBundle.load(tmp_path / "faults")
     titles = sorted(json.loads(p.read_text())["title"] for p in (bundle.path / "corpus").glob("[!.]*.json"))
-    assert titles == sorted(p.name for p in bad_catalogue.iterdir())  # no title lost to another's file name
+    unusable = {"Garbage MIDI", "No MIDI"}  # nothing with notes: reported, not kept
+    assert titles == sorted(p.name for p in bad_catalogue.iterdir() if p.name not in unusable)  # none lost to a collision
     problems = json.loads((bundle.path / "ingest_report.json").read_text())["problems"]
 
     def reasons(song: str) -> list[str]:
@@ -89,6 +103,15 @@ def test_a_catalogue_of_faults_keeps_every_song_and_says_what_was_wrong(bad_cata
     assert reasons("Late stems")[0].startswith("the stems play their MIDI 1.30 s late")
     assert reasons("Early stems")[0].startswith("the stems play their MIDI 0.80 s early")
     assert not reasons("Good") and not any("stems play their MIDI" in r for r in reasons("Song!"))
+    assert "not a readable MIDI file (EOFError)" in reasons("Garbage MIDI")
+    assert "no track with notes could be used" in reasons("Garbage MIDI") + reasons("No MIDI")
+    assert "empty file (0 bytes)" in reasons("Empty stem")
+    assert "unreadable audio (Format not recognised.)" in reasons("Text stem")
+    assert any(r.startswith("not valid JSON") for r in reasons("Broken json"))
+    assert reasons("No stems") and all(r == "MIDI track with no stem" for r in reasons("No stems"))
+    assert "sample rate 22050 Hz differs from the song's 44100 Hz" in reasons("Half rate stem")
+    report = json.loads((bundle.path / "ingest_report.json").read_text())
+    assert "project.json key 'H#m' not understood; detecting the key" in report["flags"]["Unknown key"]
     tempos = [p["bpm"] for p in json.loads((bundle.path / "artist.json").read_text())["projects"]]
     assert all(40 <= bpm <= 250 for bpm in tempos)
 
