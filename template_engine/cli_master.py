@@ -8,6 +8,7 @@ import click
 
 from sample_library.errors import InputError
 from template_engine.cli_context import find_bundle, shared_options
+from template_engine.render.master import LUFS_RANGE
 
 MIN_SECONDS = 1.0
 OUTPUT_SUFFIXES = (".wav", ".flac")
@@ -19,7 +20,7 @@ OUTPUT_SUFFIXES = (".wav", ".flac")
 @click.option("--artist", required=True, help="Whose masters to aim for (loudness, macro-dynamics).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Mastered file to write (.wav, 24-bit, or .flac).")
-@click.option("--lufs", type=click.FloatRange(-30.0, -3.0), default=None,
+@click.option("--lufs", type=click.FloatRange(*LUFS_RANGE), default=None,
               help="Integrated loudness to reach (default: the artist's masters' median).")
 @click.option("--bpm", type=click.FloatRange(40.0, 250.0), default=None,
               help="The song's tempo: the loud-to-quiet spread is then measured per bar (else per 2 s).")

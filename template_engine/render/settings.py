@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from project_ingest.score import Key
 from sample_library.errors import InputError
 from template_engine.model.phrases import SamplingSettings
+from template_engine.render.master import LUFS_RANGE
 
 FORMATS = ("wav", "mp3", "flac")
 STEM_FORMATS = ("wav", "flac", "none")
 BIT_DEPTHS = {"24": "PCM_24", "32f": "FLOAT"}  # --bit-depth -> soundfile subtype of WAV songs and stems
-LUFS_RANGE = (-30.0, -3.0)
 BPM_RANGE = (40.0, 250.0)
 BARS_RANGE = (4, 512)
 
