@@ -22,7 +22,7 @@ from template_engine.model.generate import generate_songs
 from template_engine.process_memory import limit_malloc_arenas, release_free_memory
 from template_engine.render.candidate import folder_name, master_candidate, write_candidate
 from template_engine.render.gallery import write_gallery
-from template_engine.render.mix import MixResult, mix_song
+from template_engine.render.mix import mix_song
 from template_engine.render.settings import RenderSettings
 
 KIT_SEED_STRIDE = 1000  # candidates of one batch seed get kit seeds seed * stride + index
@@ -96,18 +96,13 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
             mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index))
             bar.update(1)
             bar.set_postfix_str(f"{job.title}: mastering and writing")
-            folders.append(finish_candidate(bundle, job, settings, provenance, mixed))
+            folders.append(write_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
+                                           provenance=provenance, mixed=mixed,
+                                           mastered=master_candidate(bundle, settings, job.score, mixed)))
             del mixed
             release_free_memory()
             bar.update(1)
     return folders
-
-
-def finish_candidate(bundle: ArtistBundle, job: CandidateJob, settings: RenderSettings, provenance: dict[str, str | None],
-                     mixed: MixResult) -> Path:
-    """Master and write one mixed job; its folder."""
-    return write_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
-                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, job.score, mixed))
 
 
 def bundle_provenance(bundle: ArtistBundle) -> dict[str, str | None]:

@@ -97,7 +97,6 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
         writes = songs[::-1] + [(path, audio) for _, path, audio in stems]
         writing = write_audio(pool, writes, sample_rate, subtype)
-        del stems
         roles = list(score.tracks)
         write_midi(folder / "midi" / f"{base}_full.mid",
                    score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
