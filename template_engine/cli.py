@@ -87,6 +87,9 @@ def _render_options(f):
         click.option("--stems", default="wav", show_default=True, help="Stem files: wav, flac (lossless, smaller) or none."),
         click.option("--bit-depth", default="24", show_default=True, help="WAV bit depth: 24 or 32f (32-bit float)."),
         click.option("--lufs", type=float, default=None, help="Master loudness in LUFS (default: the artist's)."),
+        click.option("--sample-rate", type=int, default=44100, show_default=True, help="Sample rate of every file: 44100 or 48000."),
+        click.option("--dry-stems", is_flag=True,
+                     help="Also write each track before its mixing chain, with DAW projects that rebuild the chain."),
         click.option("--force", is_flag=True, help="Overwrite candidate folders that exist."),
     ]):
         f = option(f)
@@ -211,16 +214,19 @@ def regenerate(ctx: click.Context, render_dir: Path, track: str, bars: str, arti
     click.echo(str(folder))
 
 
-@main.command()
+@main.group(cls=MappedGroup, invoke_without_command=True)
 @shared_options
 @click.pass_context
 def artists(ctx: click.Context) -> None:
     """List installed artists: songs, roles, samples, trained or not, size.
 
     \b
-    Example:
+    Examples:
       template artists
+      template artists show demo --html demo.html
     """
+    if ctx.invoked_subcommand is not None:
+        return
     root = artists_root(ctx)
     bundles, broken = list_artists(root)
     click.echo(f"artists in {root}:")
@@ -235,6 +241,33 @@ def artists(ctx: click.Context) -> None:
         click.echo(f"  {DEMO:<16} available: built on first `render-template --artist {DEMO}`")
     for exc in broken:
         click.echo(f"  not an artist: {exc}", err=True)
+
+
+@artists.command("show")
+@shared_options
+@click.argument("artist")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the artist page here: training curve, each role's EQ, ducking and loudness, the songs' plans.")
+@click.pass_context
+def artists_show(ctx: click.Context, artist: str, html_path: Path | None) -> None:
+    """What the product learned of one artist; --html draws it as a page.
+
+    \b
+    Example:
+      template artists show demo --html demo.html
+    """
+    from template_engine.evaluate.artist_page import write_artist_page
+
+    bundle = find_bundle(ctx, artist)
+    a, profile = bundle.artist, bundle.mix_profile
+    click.echo(f"{bundle.name}: {len(a['projects'])} songs, roles {', '.join(a['roles'])}, "
+               f"{sum(a.get('samples', {}).values())} samples, {'trained' if bundle.is_trained else 'not trained'}")
+    for role, p in profile.roles.items():
+        loud = "-" if p.relative_loudness_db is None else f"{p.relative_loudness_db:+.1f} dB"
+        duck = f", ducks {p.sidechain.depth_db:.1f} dB" if p.sidechain else ""
+        click.echo(f"  {role:<10} loudness {loud}{duck}")
+    if html_path is not None:
+        click.echo(f"artist page: {write_artist_page(bundle, html_path)}")
 
 
 @main.group(cls=MappedGroup)
@@ -336,6 +369,10 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
     path = json_path or (default_report_path(list(render_dirs)) if render_dirs else Path(f"mix_fidelity_{bundle.name}.json"))
     write_json(path, report)
     click.echo(f"report: {path}")
+    if render_dirs:
+        from template_engine.evaluate.report_html import write_report_html
+
+        click.echo(f"page: {write_report_html(report, path.with_suffix('.html'))}")
 
 
 def _render_template(**kw: Any) -> None:

@@ -259,3 +259,55 @@ def test_reaper_project_has_tempo_markers_stems_and_every_note(rendered):
             if m.type == "note_on" and m.velocity:
                 want.append((now * 960 // mid.ticks_per_beat, m.note))
     assert sorted(note_ons) == sorted(want)
+
+
+def _envelope_gain(points, frames, sample_rate, bpm):
+    """Linear gain (frames,) of a (beats, dB) envelope, linear in dB between points."""
+    beats = np.arange(frames) / sample_rate * bpm / 60
+    return 10 ** (np.interp(beats, [b for b, _ in points], [v for _, v in points]) / 20)
+
+
+def test_dry_stems_come_with_projects_that_rebuild_the_chain(trained_bundle, tmp_path):
+    """--dry-stems: every track also before its chain, and a .dawproject/.rpp pair whose faders, EQ,
+    compressor and volume envelopes are the chain's; a dry sub with the fader and envelope applied
+    is the wet sub (it has no EQ, compression or sweep in this test's profile)."""
+    from dataclasses import replace
+
+    from template_engine.render.candidate import load_candidate
+
+    profile = trained_bundle.mix_profile
+    settings = RenderSettings(count=1, seed=5, bars=8, formats=("wav",), dry_stems=True, sample_rate=48000)
+    folder = render_batch(trained_bundle, tmp_path, settings, progress=False)[0]
+    info, score = load_candidate(folder)
+    assert info["sample_rate"] == 48000
+    dry = sorted(f for f in info["files"]["stems"] if f.startswith("stems/dry/"))
+    wet = sorted(f for f in info["files"]["stems"] if f.startswith("stems/tracks/"))
+    assert len(dry) == len(score.tracks) and all(sf.info(str(folder / f)).samplerate == 48000 for f in dry + wet)
+    name = next(f for f in info["files"]["dawproject"] if f.endswith("_dry.dawproject"))
+    with zipfile.ZipFile(folder / name) as z:
+        doc = etree.fromstring(z.read("project.xml"))
+    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+    assert schema.validate(doc), schema.error_log
+    paths = {f.get("path") for f in doc.findall(".//File")}
+    assert set(dry) <= paths and paths - set(dry) == {f for f in wet if f.endswith("Fx-ReverbReturn.wav")}
+    assert doc.findall(".//Equalizer/Band") and doc.findall(".//Points/RealPoint")
+    rpp = (folder / name.replace(".dawproject", ".rpp")).read_text()
+    assert rpp.count("<VOLENV2") == len(doc.findall(".//Points"))
+
+    from project_ingest.score import BeatNote, Score, Section
+    from sample_library.library import SampleLibrary
+    from template_engine.render.mix import mix_song
+
+    sub = {"sub": replace(profile.roles["sub"], eq_db=None, crest_db=None, width=None, automation={})}
+    plain = replace(profile, roles={**profile.roles, **sub})
+    score = Score(128.0, Key(0, "minor"), [Section("drop", 0, 8, 1.0)],
+                  {"kick": [BeatNote(b, 0.25, 36, 120) for b in range(32)],
+                   "sub": [BeatNote(4 * b, 4, 36, 110) for b in range(8)]})
+    with SampleLibrary(trained_bundle.samples_dir) as lib:
+        mixed = mix_song(score, lib, plain, seed=0, keep_dry=True)
+    chain = mixed.chains["sub"]
+    assert chain.envelope and not chain.eq_bands and chain.compressor is None
+    wet_sub, dry_sub = mixed.tracks["sub"].dense(), mixed.dry["sub"].dense()
+    rebuilt = dry_sub * _envelope_gain(chain.envelope, dry_sub.shape[1], 44100, score.bpm)
+    error = np.sqrt(np.mean((rebuilt - wet_sub) ** 2)) / np.sqrt(np.mean(wet_sub ** 2))
+    assert 20 * np.log10(error) < -20

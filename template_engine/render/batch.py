@@ -93,7 +93,8 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
     with SampleLibrary(bundle.samples_dir) as library:
         for job in jobs:
             bar.set_postfix_str(f"{job.title}: mixing")
-            mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index))
+            mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index),
+                             sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
             bar.update(1)
             bar.set_postfix_str(f"{job.title}: mastering and writing")
             folders.append(write_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,

@@ -6,8 +6,10 @@ One folder per candidate::
       <base>.wav (24-bit), .mp3 [, .flac]     the mastered song
       stems/groups/<base>_<Group>.wav          drums, bass, synths, vocals, fx (pre-master)
       stems/tracks/<base>_<Group>-<Track>.wav  every track, and the reverb return (pre-master)
+      [stems/dry/<base>_<Group>-<Track>.wav]   with --dry-stems: every track before its chain
       midi/<base>_<Track>.mid, <base>_full.mid
-      <base>.dawproject, <base>.rpp            DAW projects (DAWproject; Reaper)
+      <base>.dawproject, <base>.rpp            DAW projects (DAWproject; Reaper) of the stems
+      [<base>_dry.dawproject, <base>_dry.rpp]  with --dry-stems: the dry stems, the chain rebuilt
       kit/<Track>/NN.wav, kit/<base>_<Track>.sfz  the one-shots each track played, as SFZ instruments
       render.json                              title, artist, provenance, settings, sections, roles,
                                                samples, gains, novelty, master, files, waveform
@@ -47,6 +49,7 @@ from template_engine.render.span_audio import SpanAudio, Stem, whole
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"
 TRACK_STEMS = Path("stems") / "tracks"
+DRY_STEMS = Path("stems") / "dry"
 REQUIRED_INFO = ("title", "artist", "bpm", "key", "sections", "roles", "files")
 
 
@@ -62,9 +65,19 @@ def stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav") -
         (group.capitalize(), folder / GROUP_STEMS / f"{base}_{group.capitalize()}.{suffix}", audio)
         for group, audio in mixed.groups.items()]
     for name, audio in mixed.tracks.items():
-        label = f"{group_of(name).capitalize()}-{track_label(name)}"
-        stems.append((label, folder / TRACK_STEMS / f"{base}_{label}.{suffix}", audio))
+        stems.append((stem_label(name), folder / TRACK_STEMS / f"{base}_{stem_label(name)}.{suffix}", audio))
     return stems
+
+
+def stem_label(track: str) -> str:
+    """A track's name on its stem: ``<Group>-<Track>``."""
+    return f"{group_of(track).capitalize()}-{track_label(track)}"
+
+
+def dry_stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav") -> list[tuple[str, Path, Stem]]:
+    """The dry stems of a mix kept with ``keep_dry`` as (label, path, audio), in ``stems/dry``."""
+    return [(stem_label(name), folder / DRY_STEMS / f"{base}_{stem_label(name)}.{suffix}", audio)
+            for name, audio in mixed.dry.items()]
 
 
 def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, Stem]], sample_rate: int,
@@ -91,9 +104,11 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     track's audio is let go once its stem is written (the groups, written first, are sums of them)."""
     songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("wav", "flac", "mp3") if fmt in formats]
     stems = stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
+    dry = dry_stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
+    stems += dry
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
                                    "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems], "midi": []}
-    track_stems = [(label, path) for label, path, _ in stems[len(mixed.groups):]]
+    track_stems = [(label, path, None) for label, path, _ in stems[len(mixed.groups):len(stems) - len(dry)]]
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
         writes = songs[::-1] + [(path, audio) for _, path, audio in stems]
         writing = write_audio(pool, writes, sample_rate, subtype)
@@ -106,15 +121,22 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
             write_midi(folder / "midi" / f"{base}_{track_label(role)}.mid",
                        score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
             files["midi"].append(f"midi/{base}_{track_label(role)}.mid")
-        write_dawproject(folder / f"{base}.dawproject", score, title=title, artist=artist, stems=track_stems,
-                         sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
-        write_reaper_project(folder / f"{base}.rpp", score, stems=track_stems, seconds=mastered.shape[1] / sample_rate,
-                             sample_rate=sample_rate)
+        projects = [(base, track_stems)]
+        if dry:
+            wet_only = [stem for stem in track_stems if stem[0] not in {label for label, _, _ in dry}]
+            projects.append((f"{base}_dry", [(label, path, mixed.chains[name]) for (label, path, _), name
+                                             in zip(dry, mixed.dry)] + wet_only))
+        files["dawproject"] = []
+        for name, project_stems in projects:
+            write_dawproject(folder / f"{name}.dawproject", score, title=title, artist=artist, stems=project_stems,
+                             sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+            write_reaper_project(folder / f"{name}.rpp", score, stems=project_stems,
+                                 seconds=mastered.shape[1] / sample_rate, sample_rate=sample_rate)
+            files["dawproject"] += [f"{name}.dawproject", f"{name}.rpp"]
         for done, (_, audio) in zip(writing, writes):
             done.result()
             if isinstance(audio, SpanAudio):
                 audio.free()
-    files["dawproject"] = [f"{base}.dawproject", f"{base}.rpp"]
     files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
     return files
 
@@ -188,7 +210,7 @@ def master_candidate(bundle: ArtistBundle, settings: RenderSettings, score: Scor
                      mixed: MixResult) -> tuple[np.ndarray, MasterReport]:
     """The candidate's pre-master mix mastered to the artist's loudness (or ``--lufs``) and
     macro-dynamics: the song (channels, frames) and the master's report."""
-    return master(mixed.premaster, SAMPLE_RATE, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
+    return master(mixed.premaster, settings.sample_rate, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
                   ceiling_dbtp=CEILING_DBTP, allowance_db=macro_allowance_db(bundle.mix_profile),
                   spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm)
 
@@ -221,7 +243,8 @@ def _write_staged(staging: Path, bundle: ArtistBundle, folder: Path, title: str,
     song, report = mastered
     staging.chmod(0o777 & ~current_umask())
     files = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
-                             artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype)
+                             artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype,
+                             sample_rate=settings.sample_rate)
     info = {
         "title": title, "artist": bundle.name, **provenance,
         "seed": settings.seed, "index": index, "settings": recorded_settings(settings),
@@ -232,7 +255,7 @@ def _write_staged(staging: Path, bundle: ArtistBundle, folder: Path, title: str,
         "novelty": novelty,
         "master": report.to_dict(),
         "files": files, "waveform": waveform_peaks(song), "versions": library_versions(),
-        "sample_rate": SAMPLE_RATE, **(extra or {}),
+        "sample_rate": settings.sample_rate, **(extra or {}),
     }
     write_json(staging / "render.json", info)
     claim_folder(staging, folder, force=settings.force)

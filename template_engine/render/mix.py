@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from project_ingest.profile import MixProfile, RoleProfile
+from project_ingest.profile import Ducking, MixProfile, RoleProfile
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, step_in_bar
 from sample_library.builtin import BUILTIN, builtin_zone
 from sample_library.kit import Kit, build_instrument, select_kit
@@ -23,6 +23,7 @@ from sample_library.sampler import Instrument, Note
 from template_engine.render import mixing
 from template_engine.render.dsp import sounding_spans
 from template_engine.render.span_audio import SpanAudio, SummedAudio
+from template_engine.render.track_chain import TrackChain, octave_bands, volume_envelope
 
 SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0
@@ -38,7 +39,9 @@ OWN_DECAY_S = 0.25  # reverb tails this short are the sample's own decay, not a 
 class MixResult:
     """Pre-master stems per track (kept where they sound) and group (2, frames), the pre-master mix,
     the kit used, each track's level gain (dB), what plays each role (the role whose samples it uses,
-    itself or a neighbour, or ``BUILTIN``) and the instrument that played it."""
+    itself or a neighbour, or ``BUILTIN``) and the instrument that played it; with ``keep_dry``, each
+    role's dry track (its notes before the chain, trimmed under the headroom) and its chain as a DAW
+    would rebuild it from that."""
 
     tracks: dict[str, SpanAudio]
     groups: dict[str, SummedAudio]
@@ -47,6 +50,8 @@ class MixResult:
     gains_db: dict[str, float]
     played_by: dict[str, str]
     instruments: dict[str, Instrument]
+    dry: dict[str, SpanAudio] = field(default_factory=dict)
+    chains: dict[str, TrackChain] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,14 +67,17 @@ class SongTiming:
 
 @dataclass
 class PlayedTrack:
-    """One role after its chain: its audio where it sounds, and its level gain (dB)."""
+    """One role after its chain: its audio where it sounds, its level gain (dB), and where asked its
+    dry track and chain (``MixResult``)."""
 
     audio: SpanAudio
     gain_db: float
+    dry: SpanAudio | None = None
+    chain: TrackChain | None = None
 
 
 def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed: int,
-             sample_rate: int = SAMPLE_RATE, anchor_song: str | None = None) -> MixResult:
+             sample_rate: int = SAMPLE_RATE, anchor_song: str | None = None, keep_dry: bool = False) -> MixResult:
     """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
 
     The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
@@ -78,7 +86,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     groups are summed one at a time into the mix and kept as their tracks (``SummedAudio``). Every sum
     is in a fixed order, so the mix is the same whatever the scheduling. A queued task waits only on
     tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
-    song's sounds (``select_kit``).
+    song's sounds (``select_kit``). ``keep_dry`` also keeps each role's dry track and chain.
     """
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
     kit = select_kit(library, list(score.tracks), seed=seed, pitch_centres=centres, anchor_song=anchor_song)
@@ -90,7 +98,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
     tracks: dict[str, PlayedTrack] = {}
     with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
-        playing = [pool.submit(play_role, score, role, inst, notes, profile.role(role), timing)
+        playing = [pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
                    for role, inst, notes in played]
         returning = pool.submit(reverb_bus, [(f, sends[role]) for f, (role, _, _) in zip(playing, played) if sends[role]],
                                 timing)
@@ -100,11 +108,13 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     if wet is not None:
         tracks[REVERB_RETURN] = PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, sample_rate)), 0.0)
     premaster, groups, peak = sum_groups({n: t.audio for n, t in tracks.items()}, timing.frames)
-    leave_headroom([t.audio for t in tracks.values()], premaster, peak)
+    headroom_db = leave_headroom([t.audio for t in tracks.values()], premaster, peak)
     return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups=groups,
                      premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n != REVERB_RETURN},
                      played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks},
-                     instruments={role: inst for role, inst, _ in played})
+                     instruments={role: inst for role, inst, _ in played},
+                     dry={n: t.dry for n, t in tracks.items() if t.dry is not None},
+                     chains={n: t.chain.scaled(headroom_db) for n, t in tracks.items() if t.chain is not None})
 
 
 def instrument_for(library: SampleLibrary, role: str, kit: Kit, sample_rate: int, seed: int) -> Instrument:
@@ -117,21 +127,21 @@ def instrument_for(library: SampleLibrary, role: str, kit: Kit, sample_rate: int
 
 
 def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], prof: RoleProfile,
-              timing: SongTiming) -> PlayedTrack:
+              timing: SongTiming, keep_dry: bool = False) -> PlayedTrack:
     """One role through its chain: notes with the artist's velocity habits, the learned EQ on each
     note clip, compression towards the learned crest factor, width, section automation, level, and
-    the sidechain at every kick (the kick itself is not ducked)."""
+    the sidechain at every kick (the kick itself is not ducked). ``keep_dry`` also keeps the notes
+    before the chain, and the chain's settings (``dry_track``)."""
     sr, frames, spb = timing.sample_rate, timing.frames, timing.seconds_per_beat
     events = [Note(n.start * spb, (n.start + n.duration) * spb, n.pitch,
                    mixing.velocity_shaped(n.velocity, step_in_bar(n.start), prof.velocity_by_position))
               for n in notes]
     perf = inst.perform(events, frames)
-    clip_filter = None
-    if prof.eq_db:
-        clip_filter = mixing.fir_clip_filter(mixing.eq_fir(perf.place_mono(frames), sr, list(prof.eq_db)))
-    audio = perf.place(frames, clip_filter)
+    correction = mixing.eq_correction_db(perf.place_mono(frames), sr, list(prof.eq_db)) if prof.eq_db else None
+    dry = perf.place(frames) if keep_dry else None
+    audio = perf.place(frames, None if correction is None else mixing.fir_clip_filter(mixing.eq_fir(correction, sr)))
     spans = sounding_spans(audio, sr)
-    mixing.compress_to_crest(audio, sr, prof.crest_db, spans)
+    compressor = mixing.compress_to_crest(audio, sr, prof.crest_db, spans)
     mixing.set_width(audio, prof.width, spans)
     automation = mixing.plan_automation(score, sr, frames, prof.automation)
     automation.sweep(audio, sr, spans)
@@ -141,10 +151,36 @@ def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], 
             audio[:, a:b] *= ride
     gain_db = mixing.level_gain_db(audio, sr, prof.relative_loudness_db, spans)
     level = np.float32(10 ** (gain_db / 20))
+    ducks = role != "kick" and prof.sidechain is not None
     for a, b in spans:
-        duck = None if role == "kick" else mixing.sidechain_gain(sr, prof.sidechain, timing.kicks, spb, a, b)
+        duck = mixing.sidechain_gain(sr, prof.sidechain, timing.kicks, spb, a, b) if ducks else None
         audio[:, a:b] *= level if duck is None else duck * level
-    return PlayedTrack(SpanAudio.keep(audio, spans), gain_db)
+    played = PlayedTrack(SpanAudio.keep(audio, spans), gain_db)
+    if dry is not None:
+        chain = TrackChain(level_db=gain_db, compressor=compressor,
+                           eq_bands=() if correction is None else octave_bands(correction, sr))
+        played.dry, played.chain = dry_track(dry, chain, automation, prof.sidechain if ducks else None, timing)
+    return played
+
+
+def dry_track(dry: np.ndarray, chain: TrackChain, automation: mixing.Automation, ducking: Ducking | None,
+              timing: SongTiming) -> tuple[SpanAudio, TrackChain]:
+    """A role's dry track (2, frames) kept where it sounds and trimmed to peak under
+    ``HEADROOM_PEAK``, and its ``chain`` completed with the volume envelope of its rides and its
+    sidechain (``ducking``, None when it does not duck)."""
+    sr, spb = timing.sample_rate, timing.seconds_per_beat
+    gain = np.ones(timing.frames, dtype=np.float32)
+    ride = automation.ride_gain(0, timing.frames)
+    duck = mixing.sidechain_gain(sr, ducking, timing.kicks, spb, 0, timing.frames) if ducking else None
+    for part in (ride, duck):
+        if part is not None:
+            gain *= part
+    if ride is not None or duck is not None:
+        chain = replace(chain, envelope=volume_envelope(gain, sr, spb, chain.level_db))
+    kept = SpanAudio.keep(dry, sounding_spans(dry, sr))
+    trim_db = min(0.0, 20 * float(np.log10(HEADROOM_PEAK / max(kept.peak(), 1e-9))))
+    kept.scale(np.float32(10 ** (trim_db / 20)))
+    return kept, chain.for_dry_stem(trim_db)
 
 
 def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.ndarray | None:
@@ -175,17 +211,18 @@ def sum_groups(tracks: dict[str, SpanAudio], frames: int) -> tuple[np.ndarray, d
     return premaster, groups, max(peak, float(np.abs(premaster).max()))
 
 
-def leave_headroom(tracks: list[SpanAudio], premaster: np.ndarray, peak: float) -> None:
+def leave_headroom(tracks: list[SpanAudio], premaster: np.ndarray, peak: float) -> float:
     """Scale every track and the mix in place by one factor, so that none of them, nor any group
     (``peak`` is the largest sample of the groups and the mix), peaks over ``HEADROOM_PEAK``; the
-    stems still sum to the mix."""
+    stems still sum to the mix. Returns the gain applied (dB, 0 or negative)."""
     peak = max([peak] + [t.peak() for t in tracks] + [1e-9])
     if peak <= HEADROOM_PEAK:
-        return
+        return 0.0
     scale = np.float32(HEADROOM_PEAK / peak)
     for track in tracks:
         track.scale(scale)
     premaster *= scale
+    return 20 * float(np.log10(scale))
 
 
 def reverb_send(prof: RoleProfile) -> float:

@@ -39,12 +39,15 @@ def velocity_shaped(velocity: int, step: int, means: tuple[float | None, ...] | 
     return min(max(round((1 - amount) * velocity + amount * mean), 1), 127)
 
 
-def eq_fir(mono: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
-    """A linear-phase FIR (FIR_TAPS,) whose response is the learned third-octave curve ``target_db``
-    minus the one of the rendered track ``mono`` (frames,), limited to +-9 dB around a 0 dB median."""
-    current = band_levels_db(mono, sample_rate)
-    correction = np.clip(np.array(target_db) - current, -MAX_EQ_DB, MAX_EQ_DB)
-    correction -= np.median(correction)
+def eq_correction_db(mono: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
+    """The EQ (dB per third-octave band of ``BAND_CENTRES``) that moves the rendered track ``mono``
+    (frames,) to the learned curve ``target_db``, limited to +-9 dB around a 0 dB median."""
+    correction = np.clip(np.array(target_db) - band_levels_db(mono, sample_rate), -MAX_EQ_DB, MAX_EQ_DB)
+    return correction - np.median(correction)
+
+
+def eq_fir(correction: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A linear-phase FIR (FIR_TAPS,) whose response is ``correction`` (dB per band of ``BAND_CENTRES``)."""
     nyq = sample_rate / 2
     freqs = np.concatenate([[0.0], BAND_CENTRES[BAND_CENTRES < nyq] / nyq, [1.0]])
     gains_db = np.concatenate([[correction[0]], correction[: freqs.size - 2], [correction[freqs.size - 3]]])
@@ -61,19 +64,33 @@ def fir_clip_filter(fir: np.ndarray) -> ClipFilter:
     return apply
 
 
-def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: float | None, spans: list[Span]) -> None:
+@dataclass(frozen=True)
+class CompressorSettings:
+    """A compressor as it ran: threshold (dBFS), ratio (x:1), attack and release (ms)."""
+
+    threshold_db: float
+    ratio: float = 4.0
+    attack_ms: float = 3.0
+    release_ms: float = 80.0
+
+
+def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: float | None,
+                      spans: list[Span]) -> CompressorSettings | None:
     """Compress, in place within ``spans``, when the rendered crest factor exceeds the learned one by
-    more than 2 dB. Spans are apart by more than the compressor's release, so each starts afresh."""
+    more than 2 dB; return the settings used, or None when it did not compress. Spans are apart by
+    more than the compressor's release, so each starts afresh."""
     if target_crest_db is None or not spans:
-        return
+        return None
     crest = crest_factor_db(np.concatenate([audio[:, a:b] for a, b in spans], axis=1), sample_rate)
     if crest <= target_crest_db + 2:
-        return
+        return None
     peak_db = 20 * np.log10(max(peak_of(audio, spans), 1e-12))
-    threshold = peak_db - (crest - target_crest_db) * 1.5
-    comp = Pedalboard([Compressor(threshold_db=float(threshold), ratio=4.0, attack_ms=3.0, release_ms=80.0)])
+    settings = CompressorSettings(threshold_db=float(peak_db - (crest - target_crest_db) * 1.5))
+    comp = Pedalboard([Compressor(threshold_db=settings.threshold_db, ratio=settings.ratio,
+                                  attack_ms=settings.attack_ms, release_ms=settings.release_ms)])
     for a, b in spans:
         audio[:, a:b] = comp(audio[:, a:b], sample_rate)
+    return settings
 
 
 def set_width(audio: np.ndarray, target: float | None, spans: list[Span]) -> None:

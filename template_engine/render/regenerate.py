@@ -96,7 +96,8 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
     settings.formats, settings.force = tuple(settings.formats), force
     rewritten = rewrite_track(score, role, first, end, written)
     with SampleLibrary(bundle.samples_dir) as library:
-        mixed = mix_song(rewritten, library, bundle.mix_profile, seed=kit_seed(settings.seed, info["index"]))
+        mixed = mix_song(rewritten, library, bundle.mix_profile, seed=kit_seed(settings.seed, info["index"]),
+                         sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
     written_to = write_candidate(bundle, target, f"{info['title']} {role} {first + 1}-{end}", rewritten, novelty, settings,
                                  index=info["index"], provenance=bundle_provenance(bundle), mixed=mixed,
                                  mastered=master_candidate(bundle, settings, rewritten, mixed),

@@ -12,6 +12,7 @@ from template_engine.render.master import LUFS_RANGE
 FORMATS = ("wav", "mp3", "flac")
 STEM_FORMATS = ("wav", "flac", "none")
 BIT_DEPTHS = {"24": "PCM_24", "32f": "FLOAT"}  # --bit-depth -> soundfile subtype of WAV songs and stems
+SAMPLE_RATES = (44100, 48000)  # Hz
 BPM_RANGE = (40.0, 250.0)
 BARS_RANGE = (4, 512)
 
@@ -34,6 +35,8 @@ class RenderSettings:
     stems: str = "wav"  # stem files: wav, flac (lossless, about a fifth of the size) or none
     bit_depth: str = "24"  # of WAV files: 24 or 32f (32-bit float)
     lufs: float | None = None  # master loudness (integrated LUFS); None: the artist's
+    sample_rate: int = 44100  # Hz of every audio file: 44100 or 48000
+    dry_stems: bool = False  # also each track before its chain, with DAW projects that rebuild the chain
 
     @property
     def subtype(self) -> str:
@@ -67,6 +70,10 @@ class RenderSettings:
             raise InputError("--stems", f"unknown stem format {self.stems!r} (choose from {', '.join(STEM_FORMATS)})")
         if self.bit_depth not in BIT_DEPTHS:
             raise InputError("--bit-depth", f"{self.bit_depth!r} is not one of {', '.join(BIT_DEPTHS)}")
+        if self.sample_rate not in SAMPLE_RATES:
+            raise InputError("--sample-rate", f"{self.sample_rate} Hz is not one of {', '.join(map(str, SAMPLE_RATES))}")
+        if self.dry_stems and self.stems == "none":
+            raise InputError("--dry-stems", "needs stem files: it cannot go with --stems none")
         if self.lufs is not None and not LUFS_RANGE[0] <= self.lufs <= LUFS_RANGE[1]:
             raise InputError("--lufs", f"{self.lufs:g} is outside {LUFS_RANGE[0]:g}..{LUFS_RANGE[1]:g} LUFS")
         self.parsed_key()
