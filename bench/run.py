@@ -174,7 +174,8 @@ def bench_render(plan: Plan) -> str:
     from template_engine.model.generate import generate_songs
     from template_engine.render.candidate import export_candidate, stem_files, write_audio
     from template_engine.render.master import master
-    from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, mix_song
+    from template_engine.render.mix import SAMPLE_RATE, mix_song
+    from template_engine.render.threads import render_threads
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_model(bundle)
@@ -184,7 +185,7 @@ def bench_render(plan: Plan) -> str:
         start = time.perf_counter()
         mixed = mix_song(song, library, bundle.mix_profile, seed=0)
         mixed_at = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+        with ThreadPoolExecutor(max_workers=render_threads()) as pool:
             for done in write_audio(pool, [(path, audio) for _, path, audio in
                                            stem_files(plan.work / "stems-only", "bench", mixed)], SAMPLE_RATE):
                 done.result()
@@ -250,7 +251,8 @@ def bench_batch(plan: Plan) -> str:
 
 def bench_manifest(plan: Plan) -> str:
     """``template batch``'s local pool: candidates per minute with 1 and 2 worker processes (one
-    candidate per row), and ingest of the demo projects with 1 and 2 processes."""
+    candidate per row) and the largest worker's peak memory, and ingest of the demo projects with 1
+    and 2 processes."""
     from project_ingest.ingest import ingest
     from template_engine.render.manifest import read_manifest, run_manifest
 
@@ -264,13 +266,15 @@ def bench_manifest(plan: Plan) -> str:
         summary = run_manifest(read_manifest(manifest, plan.work / f"manifest-{workers}"), plan.work / "artists",
                                workers=workers, progress=False)
         figures.append(f"{workers} worker{'s' * (workers > 1)} {60 * summary.candidates / summary.seconds:.1f}/min")
+    worker_peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     ingests = []
     for workers in (1, 2):
         start = time.perf_counter()
         ingest(plan.work / "material" / "projects", artist=f"bench-ingest-{workers}", root=plan.work / "artists",
                sample_dirs=[plan.work / "material" / "samples"], progress=False, workers=workers)
         ingests.append(time.perf_counter() - start)
-    return (f"batch manifest: {rows} rows of one candidate: {', '.join(figures)}; ingest with 1 process "
+    return (f"batch manifest: {rows} rows of one candidate: {', '.join(figures)}, the largest worker peaking at "
+            f"{worker_peak_gb:.2f} GB; ingest with 1 process "
             f"{ingests[0]:.1f} s, 2 processes {ingests[1]:.1f} s ({ingests[0] / ingests[1]:.2f}x)")
 
 

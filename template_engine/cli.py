@@ -356,10 +356,10 @@ def evaluate(ctx: click.Context, artist: str, render_dirs: tuple[Path, ...], mix
         raise click.UsageError("give candidate folders (or a batch folder) to evaluate, or --mix-fidelity")
     report: dict = {}
     if render_dirs:
-        report = run_evaluate(bundle, list(render_dirs))
+        report = run_evaluate(bundle, list(render_dirs), progress=progress_on(ctx))
         click.echo(format_table(report))
     if mix_fidelity:
-        report["mix_fidelity"] = fidelity = run_mix_fidelity(bundle)
+        report["mix_fidelity"] = fidelity = run_mix_fidelity(bundle, progress=progress_on(ctx))
         click.echo("mix fidelity over held-out songs: " + ", ".join(f"{k} {v}" for k, v in fidelity["mean"].items()))
         for kind, row in fidelity["by_kind"].items():
             click.echo(f"  {kind} roles: " + ", ".join(f"{k} {v}" for k, v in row.items()))

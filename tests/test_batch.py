@@ -51,11 +51,29 @@ def test_a_bad_row_is_named_by_file_and_line_before_anything_renders(trained_bun
     assert result.exit_code == 2 and "--bpm: 9000 is outside" in result.output and not (tmp_path / "out").exists()
 
 
-def test_a_manifest_on_a_local_ray_cluster_renders_the_same_bytes(trained_bundle, tmp_path):
+def _ray_workers_running(task: str) -> list[int]:
+    """Pids of the processes whose title says they run Ray task ``task`` (Ray retitles a worker
+    ``ray::<task>`` while it runs one)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes().startswith(f"ray::{task}".encode()):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_manifest_on_a_local_ray_cluster_survives_a_killed_worker_with_the_same_bytes(trained_bundle, tmp_path):
+    """Two rows on a local Ray cluster (a head and a worker node on 127.0.0.1); the worker process
+    running the first row is SIGKILLed mid-task, Ray runs the row again, and both rows give the bytes
+    of rendering them one by one."""
     import os
+    import signal
     import socket
     import subprocess
     import sys
+    import time
 
     import pytest
 
@@ -74,17 +92,27 @@ def test_a_manifest_on_a_local_ray_cluster_renders_the_same_bytes(trained_bundle
         root = tmp_path / "artists"
         shutil.copytree(trained_bundle.path, root / "tiny")
         manifest = tmp_path / "rows.jsonl"
-        manifest.write_text("".join(json.dumps({"artist": "tiny", "count": 1, "seed": s, "bars": 4, "formats": "wav"}) + "\n"
+        manifest.write_text("".join(json.dumps({"artist": "tiny", "count": 1, "seed": s, "bars": 8, "formats": "wav"}) + "\n"
                                     for s in (3, 4)))
-        result = CliRunner().invoke(main, ["--artists-dir", str(root), "--quiet", "batch", str(manifest), "--out",
-                                           str(tmp_path / "out"), "--ray", f"127.0.0.1:{port}"])
-        assert result.exit_code == 0, result.output
-        assert "2 rows rendered (2 candidates)" in result.output
+        driver = subprocess.Popen([sys.executable, "-m", "template_engine.cli", "--artists-dir", str(root), "--quiet", "batch",
+                                   str(manifest), "--out", str(tmp_path / "out"), "--ray", f"127.0.0.1:{port}"],
+                                  cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE, text=True)
+        killed, deadline = None, time.monotonic() + 300
+        while killed is None and driver.poll() is None and time.monotonic() < deadline:
+            running = _ray_workers_running("render_row")
+            if running:
+                killed = running[0]
+                os.kill(killed, signal.SIGKILL)
+            time.sleep(0.02)
+        output, _ = driver.communicate(timeout=600)
+        assert killed is not None, "no Ray worker was seen running a row"
+        assert driver.returncode == 0, output
+        assert "2 rows rendered (2 candidates)" in output and "0 failed" in output
     finally:
         subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
     one_by_one = tmp_path / "local" / "tiny"
     for seed in (3, 4):
-        render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",)), progress=False)
+        render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=8, formats=("wav",)), progress=False)
     assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)
 
 

@@ -65,3 +65,30 @@ def test_overlapped_area_of_identical_and_disjoint_sets():
     same = overlapped_area([1.0, 1.2, 0.9, 1.1], [1.0, 1.2, 0.9, 1.1])
     apart = overlapped_area([1.0, 1.2, 0.9, 1.1], [10.0, 10.2, 9.9, 10.1])
     assert same > 0.95 and apart < 0.01
+
+
+def test_the_same_rhythm_over_another_progression_is_not_a_copied_line(artist):
+    """Every bar of the bass is the artist's (its rhythm and shape), but each bar moved by another
+    interval: the bars are copied, the line is not."""
+    song = artist[3]
+    moves = (-3, 4, -1, 2, 5)
+    bass = [BeatNote(n.start, n.duration, n.pitch + moves[int(n.start // 4) % len(moves)], n.velocity)
+            for n in song.tracks["bass"]]
+    moved = Score(song.bpm, song.key, song.sections, {"bass": bass}, names={"bass": "bass"})
+    tracks = song_novelty(moved, artist)
+    assert tracks["bass"].copied_share == 1.0 and tracks["bass"].longest_in_order <= 3
+    assert song_novelty(Score(song.bpm, song.key, song.sections, {"bass": song.tracks["bass"]}),
+                        artist)["bass"].longest_in_order > 8
+
+
+def test_the_copy_guard_knows_a_lifted_line_wherever_it_sat_and_at_any_transposition(artist):
+    """A four-bar bass line cut from the middle of a section of the artist's song, transposed, is a
+    lifted line; the same rhythm with its bars moved apart is not."""
+    from template_engine.model.copy_guard import copied_lines, line_catalogue
+    from template_engine.model.tokens import phrase_slice
+
+    lines = line_catalogue([(f"song {i}", s) for i, s in enumerate(artist)])
+    song = artist[4]
+    lifted = [BeatNote(n.start, n.duration, n.pitch + 7, n.velocity) for n in phrase_slice(song.tracks["bass"], 6)]
+    moved = [BeatNote(n.start, n.duration, n.pitch + (-3, 4, -1, 2)[int(n.start // 4)], n.velocity) for n in lifted]
+    assert copied_lines([{"bass": lifted}, {"bass": moved}], lines) == [True, False]

@@ -73,3 +73,36 @@ def test_generated_songs_restate_and_play_over_their_theme_as_planned(trained_bu
                 checked += 1
     assert checked >= 3
     assert np.mean([form_measures(g.score).exact_recurrence for g in batch.songs]) > 0.5
+
+
+def _chord_of_bar(notes: list[BeatNote], bar: int) -> frozenset[int]:
+    """Pitch classes of the notes sounding in ``bar`` (4 beats)."""
+    return frozenset(n.pitch % 12 for n in notes if n.start < (bar + 1) * 4 and n.start + n.duration > bar * 4)
+
+
+def test_chords_that_change_every_bar_are_followed_bar_by_bar(trained_bundle):
+    """The tiny corpus changes chord every bar; a song planned to share its theme's progression
+    plays the theme's chord in every bar of each section that shares it, and those change too."""
+    corpus = load_corpus(trained_bundle.path)
+    for _, score in corpus:
+        chords = [_chord_of_bar(score.tracks["chords"], b) for b in range(score.bars)]
+        sounding = [(a, b) for a, b in zip(chords, chords[1:]) if a and b]
+        assert np.mean([a != b for a, b in sounding]) > 0.7
+    model, tok = load_model(trained_bundle)
+    always = FormStats(shared_harmony={k: 1.0 for k in ("intro", "build", "drop", "breakdown", "bridge", "outro")})
+    batch = generate_songs(model, tok, corpus, count=3, seed=4, bpm=126, key=Key(2, "minor"), bars=48, form=always)
+    followed = 0
+    for generated in batch.songs:
+        chords = generated.score.tracks.get("chords", [])
+        for i, f in enumerate(generated.form):
+            if f.harmony_from is None or f.restates is not None or not chords:
+                continue
+            s, theme = generated.score.sections[i], generated.score.sections[f.harmony_from]
+            theme_start = theme.start_bar if s.bars > 4 and theme.bars > 4 else theme.end_bar - 4
+            mine = [_chord_of_bar(chords, s.start_bar + b) for b in range(4)]
+            planned = [_chord_of_bar(chords, theme_start + b) for b in range(4)]
+            if all(planned) and any(mine):  # a section that plays chords plays the theme's
+                assert mine == planned, (i, mine, planned)
+                assert len(set(planned)) >= 2
+                followed += 1
+    assert followed >= 2

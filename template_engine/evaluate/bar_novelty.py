@@ -3,8 +3,10 @@
 A bar of a track is its pattern of onsets (16ths), lengths and pitches; pitched tracks are taken
 relative to the bar's lowest note, so a transposed copy is still a copy. Per track: the share of
 non-empty bars found anywhere in the artist's catalogue for that role, the longest run of such bars,
-and the longest run copied in order from one song of the artist (a phrase lifted whole). Runs are
-counted in non-empty bars and go on through empty bars once they have started on a copied bar.
+and the longest run copied in order from one song of the artist (a phrase lifted whole: its bars in
+the same order, and for a pitched track under one transposition for the whole run, so a bass that
+plays the same rhythm over another progression is not a copied line). Runs are counted in non-empty
+bars and go on through empty bars once they have started on a copied bar.
 """
 
 from __future__ import annotations
@@ -19,21 +21,28 @@ from sample_library.roles import DRUM_ROLES
 Pattern = tuple | None
 
 
-def bar_patterns(role: str, notes: list[BeatNote], bars: int) -> list[Pattern]:
-    """One pattern per bar (None for an empty bar): shape (bars,)."""
+@dataclass
+class BarTrack:
+    """One track bar by bar: each bar's pattern (None when empty) and its lowest pitch (0 for drums
+    and empty bars), shapes (bars,)."""
+
+    patterns: list[Pattern]
+    bases: list[int]
+
+
+def bar_patterns(role: str, notes: list[BeatNote], bars: int) -> BarTrack:
+    """The track's bars: patterns of (sixteenth, length, pitch above the bar's lowest note)."""
     per_bar: list[list[BeatNote]] = [[] for _ in range(bars)]
     for n in notes:
         b = int(n.start // BEATS_PER_BAR)
         if 0 <= b < bars:
             per_bar[b].append(n)
-    out: list[Pattern] = []
+    out = BarTrack([], [])
     for b, ns in enumerate(per_bar):
-        if not ns:
-            out.append(None)
-            continue
-        base = 0 if role in DRUM_ROLES else min(n.pitch for n in ns)
-        out.append(tuple(sorted((beat_step(n.start - b * BEATS_PER_BAR), beat_step(n.duration), n.pitch - base)
-                                for n in ns)))
+        base = 0 if role in DRUM_ROLES or not ns else min(n.pitch for n in ns)
+        out.bases.append(base)
+        out.patterns.append(tuple(sorted((beat_step(n.start - b * BEATS_PER_BAR), beat_step(n.duration), n.pitch - base)
+                                         for n in ns)) if ns else None)
     return out
 
 
@@ -58,29 +67,36 @@ def _longest_run(flags: list[bool | None]) -> int:
     return best
 
 
-def _longest_common_run(a: list[Pattern], b: list[Pattern]) -> int:
-    """Longest run of consecutive bars of ``a`` equal to consecutive bars of ``b``, counted in non-empty
-    bars; a run starts on a non-empty bar and goes on through bars empty in both."""
+def _longest_common_run(a: BarTrack, b: BarTrack) -> int:
+    """Longest run of consecutive bars of ``a`` equal to consecutive bars of ``b`` under one
+    transposition, counted in non-empty bars; a run starts on a non-empty bar and goes on through
+    bars empty in both."""
     best = 0
-    prev = np.zeros(len(b) + 1, dtype=int)
-    for x in a:
-        cur = np.zeros(len(b) + 1, dtype=int)
-        for j, y in enumerate(b):
-            if x == y and (x is not None or prev[j] > 0):
-                cur[j + 1] = prev[j] + (x is not None)
-        best = max(best, int(cur.max()))
-        prev = cur
+    prev, prev_shift = [0] * (len(b.patterns) + 1), [0] * (len(b.patterns) + 1)
+    for x, x_base in zip(a.patterns, a.bases):
+        cur, cur_shift = [0] * (len(b.patterns) + 1), [0] * (len(b.patterns) + 1)
+        for j, (y, y_base) in enumerate(zip(b.patterns, b.bases)):
+            if x != y:
+                continue
+            if x is None:
+                cur[j + 1], cur_shift[j + 1] = prev[j], prev_shift[j]
+                continue
+            shift = x_base - y_base
+            cur[j + 1] = prev[j] + 1 if prev[j] > 0 and prev_shift[j] == shift else 1
+            cur_shift[j + 1] = shift
+        best = max(best, max(cur))
+        prev, prev_shift = cur, cur_shift
     return best
 
 
-def track_novelty(patterns: list[Pattern], catalogue: list[list[Pattern]]) -> TrackNovelty:
-    """``patterns`` of one track against the same role's bar patterns in each catalogue song."""
-    known = {p for song in catalogue for p in song if p is not None}
-    flags = [p in known for p in patterns if p is not None]
-    copied_flags = [None if p is None else p in known for p in patterns]
+def track_novelty(track: BarTrack, catalogue: list[BarTrack]) -> TrackNovelty:
+    """One track's bars against the same role's bars in each catalogue song."""
+    known = {p for song in catalogue for p in song.patterns if p is not None}
+    flags = [p in known for p in track.patterns if p is not None]
+    copied_flags = [None if p is None else p in known for p in track.patterns]
     return TrackNovelty(copied_share=float(np.mean(flags)) if flags else 0.0,
                         longest_copied_run=_longest_run(copied_flags),
-                        longest_in_order=max((_longest_common_run(patterns, song) for song in catalogue), default=0),
+                        longest_in_order=max((_longest_common_run(track, song) for song in catalogue), default=0),
                         bars=len(flags))
 
 

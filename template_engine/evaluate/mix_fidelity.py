@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from tqdm import tqdm
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import load_corpus
@@ -66,8 +67,9 @@ def held_out_titles(bundle: ArtistBundle) -> list[str]:
     return [t for t, _ in load_corpus(bundle.path)]
 
 
-def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0) -> dict:
-    """Per held-out song and role, the comparison of ``compare_role``; and the means over all of them."""
+def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0, progress: bool = False) -> dict:
+    """Per held-out song and role, the comparison of ``compare_role``; and the means over all of them;
+    ``progress`` shows a bar over the songs."""
     measured = {}
     for song in bundle.corpus_songs():
         meta = bundle.song_meta(song)
@@ -75,7 +77,7 @@ def mix_fidelity(bundle: ArtistBundle, *, seed: int = 0) -> dict:
     songs = dict(load_corpus(bundle.path))
     rows: dict[str, dict[str, dict]] = {}
     with SampleLibrary(bundle.samples_dir) as library:
-        for title in held_out_titles(bundle):
+        for title in tqdm(held_out_titles(bundle), desc="re-rendering held-out songs", unit="song", disable=not progress):
             score, real = songs.get(title), measured.get(title, {})
             if score is None or not real:
                 continue

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from tqdm import tqdm
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import detect_sections, load_corpus, with_energy
@@ -89,8 +90,9 @@ def _ranges_outside(ranges: dict[str, list[int]], artist: list[dict]) -> list[st
     return out
 
 
-def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
-    """The report for the candidates in ``paths`` against ``bundle``'s artist (a JSON-ready dict)."""
+def evaluate(bundle: ArtistBundle, paths: list[Path], *, progress: bool = False) -> dict:
+    """The report for the candidates in ``paths`` against ``bundle``'s artist (a JSON-ready dict);
+    ``progress`` shows a bar over the candidates."""
     artist = [s for _, s in load_corpus(bundle.path)]
     if len(artist) < 2:
         raise InputError(bundle.path, "needs at least two ingested songs to compare candidates with")
@@ -105,7 +107,7 @@ def evaluate(bundle: ArtistBundle, paths: list[Path]) -> dict:
     artist_sanity = [sanity(s) for s in artist]
     borrowing = bar_novelty.self_borrowing(artist)
     candidates = []
-    for folder, info, score in loaded:
+    for folder, info, score in tqdm(loaded, desc="evaluating", unit="candidate", disable=not progress):
         checks = sanity(score)
         tracks = bar_novelty.song_novelty(score, artist)
         song, sr = read_song(folder, info)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from project_ingest.score import BeatNote, Score, beat_step
 from sample_library.roles import DRUM_ROLES
-from template_engine.model.dataset import song_phrases
+from template_engine.model.dataset import phrase_slice, song_phrases
 
 
 def pattern_signature(role: str, notes: list[BeatNote]) -> tuple | None:
@@ -50,3 +50,25 @@ def copy_rate(written: list[dict[str, list[BeatNote]]], table: dict[tuple, set[s
             flag |= hit and len(notes) >= 4
         flags.append(flag)
     return copied / max(total, 1), flags
+
+
+def line_catalogue(corpus: list[tuple[str, Score]]) -> set[tuple]:
+    """Every (role, pattern) of a pitched track over ``PHRASE_BARS`` bars, starting at every bar of
+    the artist's songs: the lines a new phrase must not lift whole, wherever they sit in a song."""
+    lines = set()
+    for _, score in corpus:
+        for role, notes in score.tracks.items():
+            if role in DRUM_ROLES:
+                continue
+            for bar in range(score.bars):
+                sig = pattern_signature(role, phrase_slice(notes, bar))
+                if sig is not None:
+                    lines.add((role, sig))
+    return lines
+
+
+def copied_lines(written: list[dict[str, list[BeatNote]]], lines: set[tuple]) -> list[bool]:
+    """Which phrases hold a pitched line of four notes or more that a song of the catalogue plays
+    whole (``line_catalogue``: a bass line or melody lifted in order, at any transposition)."""
+    return [any(role not in DRUM_ROLES and len(notes) >= 4 and (role, pattern_signature(role, notes)) in lines
+                for role, notes in phrase.items()) for phrase in written]

@@ -13,7 +13,7 @@ import numpy as np
 
 from project_ingest.form import HARMONIC_ROLES, MELODIC_ROLES, FormStats, learn_form
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score
-from template_engine.model.copy_guard import catalogue, copy_rate
+from template_engine.model.copy_guard import catalogue, copied_lines, copy_rate, line_catalogue
 from template_engine.model.dataset import key_shift, transposed
 from template_engine.model.form_plan import SectionForm, plan_form, source_of
 from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, phrase_jobs, write_phrases
@@ -22,6 +22,7 @@ from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
 from template_engine.model.transformer import MusicTransformer
 
 COPY_MARGIN = 0.1  # a song may copy this much more of the catalogue than the artist borrows from itself
+LINE_REWRITES = 2  # times a phrase that lifts a pitched line whole is written again (the second time hotter)
 
 Parts = dict[tuple[int, str], Tracks]  # (section index, part) -> the phrase's tracks, in C
 
@@ -129,29 +130,38 @@ def over_progression(job: PhraseJob, source: Tracks, *, hook: bool) -> Phrase:
 
 
 def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], written: list[Tracks],
-                   owner: list[int], table: dict[tuple, set[str]], threshold: float, *, seed: int,
+                   owner: list[int], table: dict[tuple, set[str]], lines: set[tuple], threshold: float, *, seed: int,
                    sampling: SamplingSettings) -> tuple[list[int], int]:
-    """Write again, hotter and in place in ``written``, the phrases that copy a pattern of the
-    catalogue in songs (``owner`` per phrase) whose copy rate is over ``threshold``; returns the
-    phrases rewritten and the tokens sampled."""
+    """Write again, hotter and in place in ``written``, the phrases that lift a pitched line whole
+    from the catalogue (``copied_lines``), and those that copy any pattern of it in songs (``owner``
+    per phrase) whose copy rate is over ``threshold``: first with another seed, then, where a phrase
+    still lifts a line, hotter. Returns the phrases rewritten and the tokens sampled."""
     _, flags = copy_rate(written, table)
     over = {n for n in set(owner) if copy_rate([w for w, o in zip(written, owner) if o == n], table)[0] > threshold}
-    redo = [i for i, f in enumerate(flags) if f and owner[i] in over]
-    if not redo:
-        return redo, 0
-    again, sampled = write_phrases(model, tok, [phrases[i] for i in redo], seed=seed + 1, sampling=sampling.hotter())
-    for i, w in zip(redo, again):
-        written[i] = w
-    return redo, sampled
+    lifted = copied_lines(written, lines)
+    redo = [i for i, f in enumerate(flags) if lifted[i] or (f and owner[i] in over)]
+    rewritten, sampled = list(redo), 0
+    for attempt in range(LINE_REWRITES):
+        if not redo:
+            break
+        sampling = sampling.hotter() if attempt else sampling
+        again, more = write_phrases(model, tok, [phrases[i] for i in redo], seed=seed + 1 + attempt, sampling=sampling)
+        sampled += more
+        for i, w in zip(redo, again):
+            written[i] = w
+        redo = [i for i, still in zip(redo, copied_lines(again, lines)) if still]
+    return rewritten, sampled
 
 
 @dataclass
 class _Writer:
-    """What every pass shares: the model, the tokenizer, the catalogue and the guard's threshold."""
+    """What every pass shares: the model, the tokenizer, the catalogue (phrases, and lines at every
+    bar) and the guard's threshold."""
 
     model: MusicTransformer
     tok: ArtistTokenizer
     table: dict[tuple, set[str]]
+    lines: set[tuple]
     threshold: float
     sampling: SamplingSettings
 
@@ -161,7 +171,7 @@ class _Writer:
         phrases = [j[3] for j in jobs]
         owner = [j[0] for j in jobs]
         written, sampled = write_phrases(self.model, self.tok, phrases, seed=seed, sampling=self.sampling)
-        redo, more = rewrite_copies(self.model, self.tok, phrases, written, owner, self.table, self.threshold,
+        redo, more = rewrite_copies(self.model, self.tok, phrases, written, owner, self.table, self.lines, self.threshold,
                                     seed=seed, sampling=self.sampling)
         return written, [owner[i] for i in redo], sampled + more
 
@@ -181,7 +191,7 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     sketches = sketch_songs(corpus, form, np.random.default_rng(seed), count=count, bpm=bpm, key=key, bars=bars,
                             roles=roles)
     table, self_borrow = catalogue(corpus)
-    writer = _Writer(model, tok, table, self_borrow + COPY_MARGIN, sampling or SamplingSettings())
+    writer = _Writer(model, tok, table, line_catalogue(corpus), self_borrow + COPY_MARGIN, sampling or SamplingSettings())
     parts: list[Parts] = [{} for _ in sketches]
     free = [(n, j.section, j.part, j.phrase) for n, s in enumerate(sketches) for j in s.jobs if opens(s, j)]
     written, redone, sampled = writer.write(free, seed)

@@ -40,11 +40,12 @@ from sample_library.errors import InputError
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
 from template_engine.render.master import MasterReport, macro_allowance_db, master, target_lufs_for
-from template_engine.render.mix import MIX_THREADS, SAMPLE_RATE, MixResult, group_of
+from template_engine.render.mix import SAMPLE_RATE, MixResult, group_of
 from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
 from template_engine.render.sfz import write_kit
 from template_engine.render.span_audio import SpanAudio, Stem, whole
+from template_engine.render.threads import render_threads
 
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"
@@ -109,7 +110,7 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
                                    "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems], "midi": []}
     track_stems = [(label, path, None) for label, path, _ in stems[len(mixed.groups):len(stems) - len(dry)]]
-    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=render_threads()) as pool:
         writes = songs[::-1] + [(path, audio) for _, path, audio in stems]
         writing = write_audio(pool, writes, sample_rate, subtype)
         roles = list(score.tracks)

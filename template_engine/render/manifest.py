@@ -34,6 +34,7 @@ from project_ingest.bundle import ArtistBundle, bundle_path, validate_artist_nam
 from sample_library.errors import InputError
 from template_engine.render.gallery import write_gallery
 from template_engine.render.settings import RenderSettings
+from template_engine.render.threads import share_cores
 
 OPTION_TYPES = {f.name: f.type for f in dataclasses.fields(RenderSettings)}
 MARKERS = ".batch"
@@ -177,8 +178,11 @@ Outcome = Iterator[tuple[ManifestRow, "list[str] | Exception"]]
 
 
 def in_processes(todo: list[ManifestRow], root: Path, workers: int) -> Outcome:
-    """Each row's folders (or its error) as rows finish, from a pool of spawned processes."""
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo) or 1)), mp_context=get_context("spawn")) as pool:
+    """Each row's folders (or its error) as rows finish, from a pool of spawned processes that share
+    the cores (``share_cores``)."""
+    workers = max(1, min(workers, len(todo) or 1))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=share_cores,
+                             initargs=(workers,)) as pool:
         running = {pool.submit(render_row, str(root), r.artist, r.settings, str(r.out)): r for r in todo}
         for future in as_completed(running):
             try:

@@ -7,7 +7,6 @@ track sounds (``sounding_spans``), in place.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -23,12 +22,12 @@ from sample_library.sampler import Instrument, Note
 from template_engine.render import mixing
 from template_engine.render.dsp import sounding_spans
 from template_engine.render.span_audio import SpanAudio, SummedAudio
+from template_engine.render.threads import render_threads
 from template_engine.render.track_chain import TrackChain, octave_bands, volume_envelope
 
 SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0
 GROUP_ORDER = ("drums", "bass", "synths", "vocals", "fx")
-MIX_THREADS = min(4, os.cpu_count() or 1)
 HEADROOM_PEAK = 10 ** (-3 / 20)  # pre-master stems peak at -3 dBFS at most, so 24-bit files never clip
 REVERB_RETURN = "reverb_return"
 MAX_REVERB_SEND = 0.5
@@ -97,7 +96,7 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     played = [(role, instrument_for(library, role, kit, sample_rate, seed), notes) for role, notes in score.tracks.items()]
     sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
     tracks: dict[str, PlayedTrack] = {}
-    with ThreadPoolExecutor(max_workers=MIX_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=render_threads()) as pool:
         playing = [pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
                    for role, inst, notes in played]
         returning = pool.submit(reverb_bus, [(f, sends[role]) for f, (role, _, _) in zip(playing, played) if sends[role]],

@@ -1,0 +1,26 @@
+"""How many threads a render may use: every core by default, or its share of them when several
+renders run side by side (``template batch --workers``), so two processes never each spin up a
+thread per core: on 2 cores that made two workers three times slower than one."""
+
+from __future__ import annotations
+
+import os
+
+THREADS_ENV = "TEMPLATE_RENDER_THREADS"
+MAX_THREADS = 4
+
+
+def render_threads() -> int:
+    """Threads for a render's pools: ``$TEMPLATE_RENDER_THREADS`` where a batch set it, else one per
+    core, at most ``MAX_THREADS``."""
+    return int(os.environ.get(THREADS_ENV) or 0) or min(MAX_THREADS, os.cpu_count() or 1)
+
+
+def share_cores(workers: int) -> None:
+    """Give this process its share of the cores when ``workers`` processes render at once: the
+    render pools and torch (generation) each get cores // workers threads, at least one."""
+    import torch
+
+    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    os.environ[THREADS_ENV] = str(threads)
+    torch.set_num_threads(threads)
