@@ -39,7 +39,7 @@ from sample_library.errors import InputError
 from sample_library.importer import import_folders
 from sample_library.library import SampleLibrary
 from sample_library.loudness import integrated_loudness, level_spread_db, true_peak_db
-from sample_library.processes import map_in_processes
+from sample_library.processes import map_in_processes, map_on_ray
 from sample_library.roles import DRUM_ROLES
 
 MAX_INGEST_WORKERS = 4
@@ -64,12 +64,14 @@ class IngestResult:
 
 
 def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence[Path] = (),
-           update: bool = False, force: bool = False, progress: bool = True, workers: int = 1) -> IngestResult:
+           update: bool = False, force: bool = False, progress: bool = True, workers: int = 1,
+           ray_address: str | None = None) -> IngestResult:
     """Ingest every project under ``projects_dir`` into the bundle of ``artist`` under ``root``.
 
     Without ``update`` an existing bundle is only replaced with ``force``; with ``update`` the new
-    projects are added to it. Projects are analysed in ``workers`` processes; the bundle is then
-    built by this one in a staging folder and swapped in whole (the same bundle for any ``workers``).
+    projects are added to it. Projects are analysed in ``workers`` processes, or each as a task on
+    the Ray cluster at ``ray_address`` (the projects on a path every node shares); the bundle is then
+    built by this one in a staging folder and swapped in whole (the same bundle either way).
     """
     dest = bundle_path(artist, root)
     if not Path(projects_dir).is_dir():
@@ -80,7 +82,7 @@ def ingest(projects_dir: Path, *, artist: str, root: Path, sample_dirs: Sequence
         raise InputError(dest, "an artist of this name exists: use --update to add projects or --force to replace it")
     projects, problems = discover_projects(Path(projects_dir))
     songs: list[SongResult] = []
-    for song, project in analyse_projects(projects, workers=workers, progress=progress):
+    for song, project in analyse_projects(projects, workers=workers, progress=progress, ray_address=ray_address):
         problems += project.problems
         if song is None:
             problems.append(Problem(str(project.folder), "no track with notes could be used", "project skipped"))
@@ -106,11 +108,13 @@ def analysed(project: ProjectInput) -> tuple[SongResult | None, ProjectInput]:
     return analyse_project(project), project
 
 
-def analyse_projects(projects: list[ProjectInput], *, workers: int, progress: bool,
+def analyse_projects(projects: list[ProjectInput], *, workers: int, progress: bool, ray_address: str | None = None,
                      ) -> list[tuple[SongResult | None, ProjectInput]]:
-    """Every project analysed, in order, in ``workers`` processes."""
-    return map_in_processes(analysed, [(p,) for p in projects], workers=workers, desc="ingesting projects", unit="song",
-                            progress=progress)
+    """Every project analysed, in order, in ``workers`` processes or as Ray tasks at ``ray_address``."""
+    jobs = [(p,) for p in projects]
+    if ray_address:
+        return map_on_ray(analysed, jobs, address=ray_address, desc="ingesting projects", unit="song", progress=progress)
+    return map_in_processes(analysed, jobs, workers=workers, desc="ingesting projects", unit="song", progress=progress)
 
 
 def default_workers() -> int:

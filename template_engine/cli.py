@@ -45,9 +45,11 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing artist.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes analysing projects at once (default: one per CPU, at most 4).")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help='Analyse each project as a task on the Ray cluster at ADDRESS (host:port, or "local"); needs the [ray] extra.')
 @click.pass_context
 def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tuple[Path, ...], update: bool, force: bool,
-           workers: int | None) -> None:
+           workers: int | None, ray_address: str | None) -> None:
     """Read past projects (stems + MIDI) and write the artist bundle.
 
     \b
@@ -60,7 +62,7 @@ def ingest(ctx: click.Context, projects_dir: Path, artist: str, sample_dirs: tup
     from project_ingest.report import print_report
 
     result = run_ingest(projects_dir, artist=artist, root=artists_root(ctx), sample_dirs=sample_dirs, update=update,
-                        force=force, progress=progress_on(ctx), workers=workers or default_workers())
+                        force=force, progress=progress_on(ctx), workers=workers or default_workers(), ray_address=ray_address)
     print_report(result.report)
     click.echo(f"artist '{artist}' written to {result.bundle.path}")
 
@@ -91,6 +93,9 @@ def _render_options(f):
         click.option("--dry-stems", is_flag=True,
                      help="Also write each track before its mixing chain, with DAW projects that rebuild the chain."),
         click.option("--force", is_flag=True, help="Overwrite candidate folders that exist."),
+        click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+                     help='Mix, master and write each candidate as a task on the Ray cluster at ADDRESS (host:port, or '
+                          '"local"); the output folder must be on a path every node shares.'),
     ]):
         f = option(f)
     return f
@@ -121,7 +126,8 @@ def _say_substitutes(folder: Path) -> None:
             click.echo(f"  {role}: no {role} samples; played by {what}")
 
 
-def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, **options: Any) -> None:
+def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, ray_address: str | None,
+            **options: Any) -> None:
     """Render with the options of ``template render`` / ``render-template`` (``RenderSettings``'s
     fields); the demo artist is built first where it is not yet."""
     from template_engine.demo.build import DEMO, build_demo_artist, demo_needs_building
@@ -139,7 +145,7 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
     bundle = find_bundle(ctx, artist)
     out = out or Path("renders") / artist
     settings = RenderSettings(formats=tuple(f.strip() for f in formats.split(",") if f.strip()), **options)
-    folders = render_batch(bundle, out, settings, progress=progress_on(ctx))
+    folders = render_batch(bundle, out, settings, progress=progress_on(ctx), ray_address=ray_address)
     for folder in folders:
         click.echo(str(folder))
         _say_substitutes(folder)
@@ -176,7 +182,8 @@ def batch(ctx: click.Context, manifest: Path, out: Path, workers: int | None, ra
     write_json(out / "batch_summary.json", asdict(summary))
     for failure in summary.failed:
         click.echo(f"row {failure['line']} ({failure['artist']}) failed: {failure['error']}", err=True)
-    click.echo(f"{summary.rendered} rows rendered ({summary.candidates} candidates), {summary.already_done} already done, "
+    click.echo(f"{summary.rendered} rows rendered ({summary.candidates} candidates, {summary.resumed} begun by a killed "
+               f"batch), {summary.already_done} already done, "
                f"{len(summary.failed)} failed, in {summary.seconds:g} s; summary: {out / 'batch_summary.json'}")
     if summary.failed:
         ctx.exit(1)

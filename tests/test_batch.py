@@ -26,7 +26,7 @@ def test_a_manifest_renders_the_bytes_of_its_rows_and_resumes(trained_bundle, tm
     args = ["--artists-dir", str(root), "--quiet", "batch", str(manifest), "--out", str(tmp_path / "out"), "--workers", "2"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "2 rows rendered (2 candidates), 0 already done, 0 failed" in result.output
+    assert "2 rows rendered (2 candidates, 0 begun by a killed batch), 0 already done, 0 failed" in result.output
     one_by_one = tmp_path / "local" / "tiny"
     for seed in (1, 2):
         render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",), stems="flac"),
@@ -35,7 +35,7 @@ def test_a_manifest_renders_the_bytes_of_its_rows_and_resumes(trained_bundle, tm
     page = (tmp_path / "out" / "tiny" / "index.html").read_text()
     assert page.count('class="card"') == 2
     again = CliRunner().invoke(main, args)
-    assert again.exit_code == 0 and "0 rows rendered (0 candidates), 2 already done" in again.output
+    assert again.exit_code == 0 and "0 rows rendered (0 candidates, 0 begun by a killed batch), 2 already done" in again.output
 
 
 def test_a_bad_row_is_named_by_file_and_line_before_anything_renders(trained_bundle, tmp_path):
@@ -64,10 +64,12 @@ def _ray_workers_running(task: str) -> list[int]:
     return pids
 
 
-def test_a_manifest_on_a_local_ray_cluster_survives_a_killed_worker_with_the_same_bytes(trained_bundle, tmp_path):
-    """Two rows on a local Ray cluster (a head and a worker node on 127.0.0.1); the worker process
-    running the first row is SIGKILLed mid-task, Ray runs the row again, and both rows give the bytes
-    of rendering them one by one."""
+def test_on_a_local_ray_cluster_batch_render_and_ingest_give_the_same_bytes_and_survive_a_killed_worker(
+        trained_bundle, tiny_material, tiny_bundle, tmp_path):
+    """A local Ray cluster (a head and a worker node on 127.0.0.1): a manifest of two artists x two
+    seeds, whose first row's worker process is SIGKILLed mid-row (Ray runs the row again, and no
+    half-written folder is left); ``render-template --ray`` (each candidate a task); and
+    ``template ingest --ray`` (each project a task) give the bytes of the same work done locally."""
     import os
     import signal
     import socket
@@ -84,19 +86,20 @@ def test_a_manifest_on_a_local_ray_cluster_survives_a_killed_worker_with_the_sam
     ray = [sys.executable, "-m", "ray.scripts.scripts"]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}
     common = ["--num-cpus", "1", "--object-store-memory", str(200 * 2**20), "--disable-usage-stats"]
+    cli = [sys.executable, "-m", "template_engine.cli", "--quiet"]
+    root, address = tmp_path / "artists", f"127.0.0.1:{port}"
+    for name in ("tiny", "tiny2"):
+        shutil.copytree(trained_bundle.path, root / name)
     subprocess.run([*ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard",
                     "false", *common], check=True, env=env, capture_output=True, timeout=180)
     try:
-        subprocess.run([*ray, "start", "--address", f"127.0.0.1:{port}", *common], check=True, env=env, capture_output=True,
-                       timeout=180)
-        root = tmp_path / "artists"
-        shutil.copytree(trained_bundle.path, root / "tiny")
+        subprocess.run([*ray, "start", "--address", address, *common], check=True, env=env, capture_output=True, timeout=180)
         manifest = tmp_path / "rows.jsonl"
-        manifest.write_text("".join(json.dumps({"artist": "tiny", "count": 1, "seed": s, "bars": 8, "formats": "wav"}) + "\n"
-                                    for s in (3, 4)))
-        driver = subprocess.Popen([sys.executable, "-m", "template_engine.cli", "--artists-dir", str(root), "--quiet", "batch",
-                                   str(manifest), "--out", str(tmp_path / "out"), "--ray", f"127.0.0.1:{port}"],
-                                  cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE, text=True)
+        manifest.write_text("".join(json.dumps({"artist": a, "count": 1, "seed": s, "bars": 8, "formats": "wav"}) + "\n"
+                                    for a in ("tiny", "tiny2") for s in (3, 4)))
+        driver = subprocess.Popen([*cli, "--artists-dir", str(root), "batch", str(manifest), "--out", str(tmp_path / "out"),
+                                   "--ray", address], cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.PIPE,
+                                  text=True)
         killed, deadline = None, time.monotonic() + 300
         while killed is None and driver.poll() is None and time.monotonic() < deadline:
             running = _ray_workers_running("render_row")
@@ -107,13 +110,30 @@ def test_a_manifest_on_a_local_ray_cluster_survives_a_killed_worker_with_the_sam
         output, _ = driver.communicate(timeout=600)
         assert killed is not None, "no Ray worker was seen running a row"
         assert driver.returncode == 0, output
-        assert "2 rows rendered (2 candidates)" in output and "0 failed" in output
+        assert "4 rows rendered (4 candidates" in output and "0 failed" in output
+        rendered = subprocess.run([*cli, "--artists-dir", str(root), "render", "--artist", "tiny", "--count", "2", "--seed", "5",
+                                   "--bars", "8", "--format", "wav", "--out", str(tmp_path / "by-candidate"), "--ray", address],
+                                  env=env, capture_output=True, text=True, timeout=600)
+        assert rendered.returncode == 0, rendered.stderr
+        projects, samples = tiny_material
+        ingested = subprocess.run([*cli, "--artists-dir", str(tmp_path / "ingested"), "ingest", str(projects), "--artist",
+                                   "tiny", "--samples", str(samples), "--ray", address], env=env, capture_output=True, text=True,
+                                  timeout=600)
+        assert ingested.returncode == 0, ingested.stderr
     finally:
         subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
-    one_by_one = tmp_path / "local" / "tiny"
-    for seed in (3, 4):
-        render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=8, formats=("wav",)), progress=False)
-    assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)
+    assert not list((tmp_path / "out").rglob("*.partial"))
+    for artist in ("tiny", "tiny2"):
+        one_by_one = tmp_path / "local" / artist
+        for seed in (3, 4):
+            render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=8, formats=("wav",)), progress=False)
+        assert digests(tmp_path / "out" / artist) == digests(one_by_one)
+    local = render_batch(trained_bundle, tmp_path / "local-two", RenderSettings(count=2, seed=5, bars=8, formats=("wav",)),
+                         progress=False)
+    assert digests(tmp_path / "by-candidate") == digests(local[0].parent)
+    from project_ingest.bundle import ArtistBundle
+
+    assert ArtistBundle.load(tmp_path / "ingested" / "tiny").content_hash() == tiny_bundle.content_hash()
 
 
 def test_a_batch_killed_midway_renders_only_the_missing_rows_when_run_again(trained_bundle, tmp_path):
@@ -143,6 +163,7 @@ def test_a_batch_killed_midway_renders_only_the_missing_rows_when_run_again(trai
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
     assert f"{len(seeds) - done_before} rows rendered" in again.output and f"{done_before} already done" in again.output
+    assert f"{len(seeds) - done_before} begun by a killed batch" in again.output
     one_by_one = tmp_path / "local" / "tiny"
     for seed in seeds:
         render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",)), progress=False)

@@ -2,7 +2,7 @@
 
 A batch reads as its steps: check the settings, write every song's notes in one pass of the model,
 name each candidate's folder (refusing to replace one without ``--force``), then mix, master and
-export each song in turn, and write the gallery.
+export each song in turn (or each as a Ray task with ``--ray``), and write the gallery.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from project_ingest.corpus import load_corpus
 from project_ingest.score import Score
 from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
+from sample_library.processes import map_on_ray
 from template_engine.model.checkpoint import load_model
 from template_engine.model.generate import generate_songs
 from template_engine.process_memory import limit_malloc_arenas, release_free_memory
@@ -39,8 +40,11 @@ class CandidateJob:
     novelty: dict
 
 
-def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, *, progress: bool = True) -> list[Path]:
-    """Write ``settings.count`` candidates of ``bundle``'s artist under ``out_dir``; returns their folders."""
+def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, *, progress: bool = True,
+                 ray_address: str | None = None) -> list[Path]:
+    """Write ``settings.count`` candidates of ``bundle``'s artist under ``out_dir``; returns their folders.
+    With ``ray_address`` the songs are written here and each is mixed, mastered and exported as a Ray
+    task (the bundle and ``out_dir`` on a path every node shares): the same bytes."""
     settings.check()
     limit_malloc_arenas()
     bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
@@ -50,7 +54,12 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
         release_free_memory()
         bar.update(1)
         jobs = name_candidates(bundle, Path(out_dir), settings, songs)
-        folders = mix_and_write(bundle, jobs, settings, bar)
+        if ray_address:
+            provenance = bundle_provenance(bundle)
+            folders = map_on_ray(finish_at, [(str(bundle.path), job, settings, provenance) for job in jobs],
+                                 address=ray_address, desc="candidates", unit="song", progress=progress)
+        else:
+            folders = mix_and_write(bundle, jobs, settings, bar)
     finally:
         bar.close()
     write_gallery(Path(out_dir))
@@ -92,18 +101,28 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
     folders = []
     with SampleLibrary(bundle.samples_dir) as library:
         for job in jobs:
-            bar.set_postfix_str(f"{job.title}: mixing")
-            mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index),
-                             sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
-            bar.update(1)
-            bar.set_postfix_str(f"{job.title}: mastering and writing")
-            folders.append(write_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
-                                           provenance=provenance, mixed=mixed,
-                                           mastered=master_candidate(bundle, settings, job.score, mixed)))
-            del mixed
+            bar.set_postfix_str(f"{job.title}: mixing, mastering and writing")
+            folders.append(finish(bundle, library, job, settings, provenance))
             release_free_memory()
-            bar.update(1)
+            bar.update(2)
     return folders
+
+
+def finish(bundle: ArtistBundle, library: SampleLibrary, job: CandidateJob, settings: RenderSettings,
+           provenance: dict[str, str | None]) -> Path:
+    """Mix, master and write one candidate; returns its folder."""
+    mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index),
+                     sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
+    return write_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
+                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, job.score, mixed))
+
+
+def finish_at(bundle_path: str, job: CandidateJob, settings: RenderSettings, provenance: dict[str, str | None]) -> Path:
+    """``finish`` in a Ray task: the bundle read from its (shared) path."""
+    limit_malloc_arenas()
+    bundle = ArtistBundle.load(Path(bundle_path))
+    with SampleLibrary(bundle.samples_dir) as library:
+        return finish(bundle, library, job, settings, provenance)
 
 
 def bundle_provenance(bundle: ArtistBundle) -> dict[str, str | None]:

@@ -32,13 +32,13 @@ from tqdm import tqdm
 
 from project_ingest.bundle import ArtistBundle, bundle_path, validate_artist_name, write_json
 from sample_library.errors import InputError
+from sample_library.processes import RAY_RETRIES, ray_session
 from template_engine.render.gallery import write_gallery
 from template_engine.render.settings import RenderSettings
 from template_engine.render.threads import share_cores
 
 OPTION_TYPES = {f.name: f.type for f in dataclasses.fields(RenderSettings)}
 MARKERS = ".batch"
-RAY_RETRIES = 3  # times a row is run again when the worker running it dies
 
 
 @dataclass
@@ -60,9 +60,13 @@ class ManifestRow:
 
 @dataclass
 class BatchSummary:
+    """What a batch did: rows in the manifest, rendered now, done by an earlier run, begun by an
+    earlier run that was killed and so rendered again (``resumed``), failed, candidates, seconds."""
+
     rows: int
     rendered: int
     already_done: int
+    resumed: int = 0
     failed: list[dict] = field(default_factory=list)
     candidates: int = 0
     seconds: float = 0.0
@@ -150,13 +154,14 @@ def run_manifest(rows: list[ManifestRow], root: Path, *, workers: int, progress:
             raise InputError(f"line {row.line}", f"no artist '{row.artist}' in {root}")
     start = time.monotonic()
     todo = [r for r in rows if not (r.out / MARKERS / f"{r.key}.json").exists()]
+    summary = BatchSummary(rows=len(rows), rendered=0, already_done=len(rows) - len(todo))
     for row in todo:
         started = row.out / MARKERS / f"{row.key}.started"
         if started.exists():  # an earlier batch began this row and was killed: its folders are this row's to replace
             row.settings = dataclasses.replace(row.settings, force=True)
+            summary.resumed += 1
         started.parent.mkdir(parents=True, exist_ok=True)
         started.touch()
-    summary = BatchSummary(rows=len(rows), rendered=0, already_done=len(rows) - len(todo))
     bar = tqdm(total=len(todo), desc="batch", unit="row", disable=not progress)
     results = on_ray(todo, root, ray_address) if ray_address else in_processes(todo, root, workers)
     for row, outcome in results:
@@ -194,13 +199,7 @@ def in_processes(todo: list[ManifestRow], root: Path, workers: int) -> Outcome:
 def on_ray(todo: list[ManifestRow], root: Path, address: str) -> Outcome:
     """Each row's folders (or its error) as rows finish, each row a Ray task (retried when its worker
     dies). Every node reads the artists from ``root``, which must be a path all nodes share."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("--ray", "Ray is not installed: pip install -e \".[ray]\"") from None
-    ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-             ignore_reinit_error=True)
-    try:
+    with ray_session(address) as ray:
         task = ray.remote(max_retries=RAY_RETRIES)(render_row)
         running = {task.remote(str(root), r.artist, r.settings, str(r.out)): r for r in todo}
         while running:
@@ -210,5 +209,3 @@ def on_ray(todo: list[ManifestRow], root: Path, address: str) -> Outcome:
                 yield row, ray.get(ref)
             except Exception as exc:  # a row's failure (after its retries) is reported; the other rows go on
                 yield row, exc
-    finally:
-        ray.shutdown()
