@@ -26,15 +26,13 @@ ENVELOPE_FLOOR_DB = -60.0
 @dataclass(frozen=True)
 class TrackChain:
     """One track's chain: the fader (dB), octave EQ bands as (centre Hz, gain dB), the compressor
-    (None when it did not compress), the volume envelope as (beats, dB) points including the fader
-    level (empty when the track has no rides and no ducking), and the trim (dB) applied to the dry
-    stem to keep its peak under the headroom (the fader and the compressor's threshold allow for it)."""
+    (None when it did not compress), and the volume envelope as (beats, dB) points including the fader
+    level (empty when the track has no rides and no ducking)."""
 
     level_db: float
     eq_bands: tuple[tuple[float, float], ...] = ()
     compressor: CompressorSettings | None = None
     envelope: tuple[tuple[float, float], ...] = ()
-    dry_trim_db: float = 0.0
 
     def scaled(self, gain_db: float) -> TrackChain:
         """The chain after a gain change of ``gain_db`` on the track's output (the mix's headroom)."""
@@ -45,7 +43,7 @@ class TrackChain:
         """The chain that plays a dry stem trimmed by ``trim_db``: the compressor's threshold follows
         the trim, and the fader and envelope give it back."""
         comp = self.compressor and replace(self.compressor, threshold_db=self.compressor.threshold_db + trim_db)
-        return replace(self.scaled(-trim_db), compressor=comp, dry_trim_db=trim_db)
+        return replace(self.scaled(-trim_db), compressor=comp)
 
 
 def octave_bands(correction_db: np.ndarray, sample_rate: int) -> tuple[tuple[float, float], ...]:
