@@ -39,6 +39,7 @@ from sample_library.errors import InputError
 SCHEMA_VERSION = 1
 ENV_ARTISTS_DIR = "TEMPLATE_ARTISTS"
 REQUIRED_FILES = ("artist.json", "mix_profile.json")
+SAMPLE_INDEX = "samples/index.sqlite"
 
 
 MAX_ARTIST_NAME_BYTES = 100  # leaves room in a 255-byte file name for the staging suffixes
@@ -220,8 +221,8 @@ class ArtistBundle:
             rel = file.relative_to(self.path).as_posix()
             if rel.startswith("model/") and not include_model:
                 continue
-            if rel.endswith(".log") or "/." in f"/{rel}" or rel in ("ingest_report.json", "samples/index.sqlite"):
-                continue
+            if rel.endswith(".log") or "/." in f"/{rel}" or rel == "ingest_report.json" or rel.startswith(SAMPLE_INDEX):
+                continue  # the index (and the journal SQLite keeps beside it while another process writes) is derived
             data = file.read_bytes()
             if rel == "artist.json":
                 meta = json.loads(data)

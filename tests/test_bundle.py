@@ -51,3 +51,13 @@ def test_replace_dir_swaps_whole_folder(tmp_path):
     assert (dest / "new.txt").exists() and not (dest / "old.txt").exists()
     recover(dest)
     assert (dest / "new.txt").exists()
+
+
+def test_the_bundle_hash_ignores_the_journal_another_process_keeps_beside_the_sample_index(tiny_bundle, tmp_path):
+    """Two batch workers open one bundle: while one writes the SQLite index, a journal file comes and
+    goes beside it; the other's hash of the bundle must neither read it nor change with it."""
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_bundle.path, copy)
+    before = ArtistBundle.load(copy).content_hash()
+    (copy / "samples" / "index.sqlite-journal").write_bytes(b"transient")
+    assert ArtistBundle.load(copy).content_hash() == before == tiny_bundle.content_hash()
