@@ -117,7 +117,8 @@ class SampleLibrary:
         cur.execute("CREATE INDEX IF NOT EXISTS samples_role ON samples(role)")
         cur.execute("CREATE TABLE IF NOT EXISTS sources (path TEXT PRIMARY KEY, size INTEGER, "
                     "mtime REAL, hash TEXT)")
-        cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        if row is None or int(row[0]) != SCHEMA_VERSION:  # an index already current is opened without a write
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self.db.commit()
 
     # -- writing -------------------------------------------------------------------------------

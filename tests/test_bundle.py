@@ -61,3 +61,17 @@ def test_the_bundle_hash_ignores_the_journal_another_process_keeps_beside_the_sa
     before = ArtistBundle.load(copy).content_hash()
     (copy / "samples" / "index.sqlite-journal").write_bytes(b"transient")
     assert ArtistBundle.load(copy).content_hash() == before == tiny_bundle.content_hash()
+
+
+def test_opening_a_current_sample_index_does_not_write_it(tiny_bundle, tmp_path):
+    """Renders open the artist's sample index side by side: an index already at the current schema
+    is read without a write (no journal, no lock for the other workers to wait on)."""
+    from sample_library.library import SampleLibrary
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_bundle.path, copy)
+    index = copy / "samples" / "index.sqlite"
+    before, stamp = index.read_bytes(), index.stat().st_mtime_ns
+    with SampleLibrary(copy / "samples") as library:
+        assert library.query(role="kick")
+    assert index.read_bytes() == before and index.stat().st_mtime_ns == stamp
