@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
 
 from sample_library.audio_io import to_mono
+from sample_library.loudness import ABSOLUTE_GATE_LUFS, integrated_loudness
 from sample_library.pitch import estimate_f0, hz_to_midi, note_from_name
 from sample_library.roles import PITCHED_ROLES, role_from_name
 
@@ -70,9 +70,9 @@ def decay_time(mono: np.ndarray, sample_rate: int, *, drop_db: float = 60.0) -> 
 def loudness_db(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness (LUFS) of (channels, frames); RMS dBFS for sounds shorter than 0.4 s."""
     if audio.shape[1] >= int(0.41 * sample_rate):
-        value = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
-        if np.isfinite(value):
-            return float(value)
+        value = integrated_loudness(audio, sample_rate)
+        if value > ABSOLUTE_GATE_LUFS:
+            return value
     rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2))
     return float(20 * np.log10(max(rms, 1e-9)))
 

@@ -33,19 +33,34 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     return np.concatenate([tf2sos(shelf.b, shelf.a), tf2sos(high_pass.b, high_pass.a)])
 
 
-def per_channel(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> np.ndarray:
+def channel_map(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> list[np.ndarray]:
     """``function`` of each channel of (channels, frames) ``audio``, the channels on threads (scipy's
-    filters release the GIL), stacked: (channels, ...)."""
+    filters release the GIL): one result per channel."""
     if audio.shape[0] == 1:
-        return function(audio[0])[None]
+        return [function(audio[0])]
     with ThreadPoolExecutor(max_workers=audio.shape[0]) as pool:
-        return np.stack(list(pool.map(function, audio)))
+        return list(pool.map(function, audio))
 
 
-def k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """K-weighted copy of (channels, frames) audio."""
+def per_channel(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> np.ndarray:
+    """``function`` of each channel of (channels, frames) ``audio``, on threads, stacked: (channels, ...)."""
+    return np.stack(channel_map(function, audio))
+
+
+def k_weighted_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``frame_powers`` of the K-weighted audio (channels, frames), float64: (frames,). Each channel is
+    filtered and squared in place on its own thread; no (channels, frames) copy is made."""
     sos = k_weighting_sos(sample_rate)
-    return per_channel(lambda channel: sosfilt(sos, channel), audio)
+
+    def squared(channel: np.ndarray) -> np.ndarray:
+        weighted = sosfilt(sos, channel)  # float64 whatever the input
+        return np.square(weighted, out=weighted)
+
+    parts = channel_map(squared, audio)
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 @lru_cache(maxsize=1)
@@ -135,7 +150,7 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
     if audio.shape[1] < int(BLOCK_SECONDS * sample_rate):
         return ABSOLUTE_GATE_LUFS
     if spans is None:
-        return gated_loudness(block_powers(frame_powers(k_weighted(audio, sample_rate)), sample_rate))
+        return gated_loudness(block_powers(k_weighted_powers(audio, sample_rate), sample_rate))
     step = int(round(STEP_SECONDS * sample_rate))
     sums = np.zeros(-(-audio.shape[1] // step))
     sos = k_weighting_sos(sample_rate)

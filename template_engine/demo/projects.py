@@ -114,7 +114,9 @@ def print_stems(score: Score, instruments: dict[str, Instrument], mix: dict) -> 
             curve = duck_curve_db(depth_db=sc["depth_db"], attack=sc["attack_beats"], hold=sc["hold_beats"],
                                   release=sc["release_beats"])
             audio = audio * ducking_gain(kicks, frames, SR, curve_db=curve, points_per_beat=64, seconds_per_beat=spb)
-        stems[role] = (audio * db_to_gain(settings["gain_db"])).astype(np.float32)
+        audio = audio.astype(np.float32, copy=False)  # a buffer of this loop's own: scaled in place
+        audio *= np.float32(db_to_gain(settings["gain_db"]))
+        stems[role] = audio
     return stems
 
 

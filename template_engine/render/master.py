@@ -35,7 +35,7 @@ from sample_library.loudness import (
     frame_powers,
     gated_loudness,
     integrated_loudness,
-    k_weighted,
+    k_weighted_powers,
     level_spread_db,
     oversampled_peaks,
     true_peak_db,
@@ -221,7 +221,7 @@ class Blocks:
     @classmethod
     def of(cls, mix: np.ndarray, sample_rate: int) -> tuple[Blocks, float]:
         """The blocks of (channels, frames) ``mix``, and its integrated loudness (LUFS)."""
-        weighted = frame_powers(k_weighted(mix, sample_rate))
+        weighted = k_weighted_powers(mix, sample_rate)
         size = max(1, int(SEARCH_BLOCK_S * sample_rate))
         blocks = cls(per_block(peak_envelope_db(mix), size, "max"), per_block(weighted, size, "mean"),
                      per_block(frame_powers(mix), size, "mean"), sample_rate / size)
