@@ -168,3 +168,15 @@ def test_same_seed_and_steps_give_the_same_weights(tiny_bundle, tmp_path):
         assert "6 steps" in result.output
         hashes.append(ArtistBundle.load(root / "tiny").model_hash())
     assert hashes[0] == hashes[1]
+
+
+def test_learning_rate_warms_up_over_a_fifth_of_a_short_run_and_ends_at_a_tenth():
+    from template_engine.model.train import FINAL_LR_SHARE, WARMUP_STEPS, TrainSettings, get_lr
+
+    short = TrainSettings(max_steps=100, lr=1e-3)
+    rates = [get_lr(short, s) for s in range(100)]
+    assert int(np.argmax(rates)) == 19 and rates[19] == 1e-3
+    assert rates[0] < rates[10] < rates[19] and abs(rates[-1] - 1e-3 * FINAL_LR_SHARE) < 1e-5
+    long = TrainSettings(max_steps=3600, lr=1e-3)
+    assert get_lr(long, WARMUP_STEPS - 2) < 1e-3
+    assert get_lr(long, WARMUP_STEPS - 1) == 1e-3

@@ -31,6 +31,7 @@ from template_engine.model.transformer import IGNORE_INDEX, ModelConfig, MusicTr
 from template_engine.model.workers import Workers
 
 WARMUP_STEPS = 100
+WARMUP_SHARE = 5  # at most this share (1/n) of a run's steps is warm-up
 WEIGHT_DECAY = 0.05
 ADAM_BETAS = (0.9, 0.95)
 GRAD_CLIP = 1.0
@@ -162,13 +163,21 @@ def tokenise_songs(songs: list[tuple[str, Score]], settings: TrainSettings, tok:
     return TrainData(encoder, train_titles, valid_titles, train_eps, valid_eps, plain(valid_eps), plain(train_eps))
 
 
+def warmup_steps(settings: TrainSettings) -> int:
+    """``WARMUP_STEPS``, or a fifth of a shorter run's step limit (a short fine-tune warms up quickly)."""
+    if settings.max_steps is None:
+        return WARMUP_STEPS
+    return max(1, min(WARMUP_STEPS, settings.max_steps // WARMUP_SHARE))
+
+
 def get_lr(settings: TrainSettings, step: int) -> float:
-    """Linear warm-up over ``WARMUP_STEPS``; then, with a step limit, a cosine down to a tenth of the
+    """Linear warm-up over ``warmup_steps``; then, with a step limit, a cosine down to a tenth of the
     rate at the last step, and without one a constant rate."""
-    warm = min(1.0, (step + 1) / WARMUP_STEPS)
-    if settings.max_steps is None or step < WARMUP_STEPS:
+    warmup = warmup_steps(settings)
+    warm = min(1.0, (step + 1) / warmup)
+    if settings.max_steps is None or step < warmup:
         return settings.peak_lr * warm
-    done = min(1.0, (step - WARMUP_STEPS) / max(1, settings.max_steps - WARMUP_STEPS))
+    done = min(1.0, (step - warmup) / max(1, settings.max_steps - warmup))
     return settings.peak_lr * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
