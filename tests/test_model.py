@@ -180,3 +180,31 @@ def test_learning_rate_warms_up_over_a_fifth_of_a_short_run_and_ends_at_a_tenth(
     long = TrainSettings(max_steps=3600, lr=1e-3)
     assert get_lr(long, WARMUP_STEPS - 2) < 1e-3
     assert get_lr(long, WARMUP_STEPS - 1) == 1e-3
+
+
+def test_micro_batches_pad_less_and_give_the_one_batch_gradient():
+    from torch.nn import functional as F
+
+    from template_engine.model.train import get_batch, micro_batches
+    from template_engine.model.transformer import IGNORE_INDEX
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 50, size=n).tolist() for n in (9, 400, 11, 380, 10, 410)]
+    runs = micro_batches(seqs, context=512)
+    assert sorted(map(len, (s for run in runs for s in run))) == sorted(map(len, seqs))
+    assert [sorted(len(s) for s in run) for run in runs] == [[9, 10, 11], [380, 400, 410]]
+
+    torch.manual_seed(0)
+    model = MusicTransformer(ModelConfig(vocab_size=50, context=512, n_layer=2, n_head=2, d_model=32, dropout=0.0))
+
+    def gradient(groups: list[list[list[int]]]) -> torch.Tensor:
+        model.zero_grad()
+        targets = sum(len(s) - 1 for s in seqs)
+        for group in groups:
+            x, y = get_batch(group, 512, 0)
+            logits = model(x)
+            (F.cross_entropy(logits.reshape(-1, 50), y.reshape(-1), ignore_index=IGNORE_INDEX,
+                             reduction="sum") / targets).backward()
+        return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+    assert torch.allclose(gradient(runs), gradient([seqs]), atol=1e-6)

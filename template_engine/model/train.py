@@ -35,6 +35,7 @@ WARMUP_SHARE = 5  # at most this share (1/n) of a run's steps is warm-up
 WEIGHT_DECAY = 0.05
 ADAM_BETAS = (0.9, 0.95)
 GRAD_CLIP = 1.0
+MICRO_BATCH_OVERHEAD = 128  # tokens' worth of time one more forward and backward pass costs
 MIN_IMPROVEMENT = 1e-3  # nats/token a validation loss must gain to count as better
 EVAL_BATCH = 8
 SCRATCH_LR = 1e-3
@@ -182,8 +183,9 @@ def get_lr(settings: TrainSettings, step: int) -> float:
 
 
 def estimate_loss(model: MusicTransformer, seqs: list[list[int]], context: int, pad: int, device: str) -> float:
-    """Mean cross-entropy (nats per token) over ``seqs``."""
+    """Mean cross-entropy (nats per token) over ``seqs`` (batched by length, so little is padded)."""
     model.eval()
+    seqs = sorted(seqs, key=len)
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(seqs), EVAL_BATCH):
@@ -263,18 +265,44 @@ def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer, data: TrainData
     net.train()
     seqs = [sample_sequence(data.tok, data.train_eps[int(i)], rng, augment=True)
             for i in rng.integers(len(data.train_eps), size=settings.batch_size)]
-    x, y = get_batch(seqs, data.context, data.tok.song_end)
-    logits = net(x.to(settings.device))
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(settings.device).reshape(-1),
-                           ignore_index=IGNORE_INDEX)
+    targets = sum(min(len(s), data.context + 1) - 1 for s in seqs)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    total = 0.0
+    runs = micro_batches(seqs, data.context)
+    for k, group in enumerate(runs):
+        x, y = get_batch(group, data.context, data.tok.song_end)
+        with workers.accumulating(net, sync=k == len(runs) - 1):
+            logits = net(x.to(settings.device))
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(settings.device).reshape(-1),
+                                   ignore_index=IGNORE_INDEX, reduction="sum") / targets
+            loss.backward()
+        total += float(loss.item())
     torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
     for g in opt.param_groups:
         g["lr"] = get_lr(settings, state.step)
     opt.step()
     state.step += 1
-    return float(loss.item())
+    return total
+
+
+def micro_batches(seqs: list[list[int]], context: int) -> list[list[list[int]]]:
+    """``seqs`` sorted by length and cut into the runs that pad least (each run costs its size times
+    its longest sequence, plus ``MICRO_BATCH_OVERHEAD`` tokens). A batch's gradient is the sum of its
+    runs' (each loss a sum over tokens, divided by the batch's tokens), so it is the one batch's
+    gradient, with phrases of 120 and 700 tokens no longer padded to one length."""
+    order = sorted(seqs, key=len)
+    lengths = [min(len(s), context + 1) for s in order]
+    best, cut = [0.0] + [math.inf] * len(order), [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(end):
+            cost = best[start] + (end - start) * lengths[end - 1] + MICRO_BATCH_OVERHEAD
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    runs, end = [], len(order)
+    while end > 0:
+        runs.append(order[cut[end]:end])
+        end = cut[end]
+    return runs[::-1]
 
 
 def run_loop(model: MusicTransformer, opt: torch.optim.Optimizer, data: TrainData, settings: TrainSettings,

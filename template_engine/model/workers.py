@@ -8,7 +8,9 @@ decision to stop. A single process (no torchrun) is a world of one and uses none
 
 from __future__ import annotations
 
+import contextlib
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +46,13 @@ class Workers:
         if self.world == 1:
             return model
         return torch.nn.parallel.DistributedDataParallel(model)
+
+    def accumulating(self, net: torch.nn.Module, *, sync: bool) -> AbstractContextManager:
+        """Where a backward pass of ``net`` (as ``wrap`` gave it) keeps its gradients in this process
+        (DDP's ``no_sync``) unless ``sync``: the last of a step's micro-batches averages them once."""
+        if self.world == 1 or sync:
+            return contextlib.nullcontext()
+        return net.no_sync()  # type: ignore[operator]
 
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
