@@ -205,31 +205,38 @@ def bench_render(plan: Plan) -> str:
             f"master {mastered_at - stems_at:.2f}, export {done_at - mastered_at:.2f})")
 
 
-def master_figures(folder: Path) -> str:
+def master_figures(folder: Path, tone_db: tuple[float, ...] | None = None) -> str:
     """One project's stems summed and mastered to -9 LUFS: loudness, true peak, clipper and limiter
-    (largest gain reduction, dB) and the bar spread (dB) before and after."""
+    (largest gain reduction, dB), the bar spread (dB) before and after, and with ``tone_db`` (an
+    artist's masters' spectrum) the tonal distance to it (dB RMS over the bands) before and after."""
     import json
 
     from template_engine.render.master import master
 
     meta = json.loads((folder / "project.json").read_text())
     mix = sum(sf_read(p) for p in sorted((folder / "stems").iterdir()) if p.suffix in (".wav", ".flac"))
-    _, r = master(np.asarray(mix, dtype=np.float32), SR, target_lufs=-9.0, spread_window_s=240.0 / float(meta["bpm"]))
+    _, r = master(np.asarray(mix, dtype=np.float32), SR, target_lufs=-9.0, spread_window_s=240.0 / float(meta["bpm"]),
+                  tone_db=tone_db)
+    tone = f", tone {r.tone_before_db:.2f}->{r.tone_after_db:.2f}" if tone_db is not None else ""
     return (f"{folder.name[:14]} {r.loudness:.2f} LUFS {r.true_peak:.2f} dBTP, clipper {r.clip_db:.1f}, "
-            f"limiter {r.max_reduction_db:.1f}, spread {r.spread_before_db:.1f}->{r.spread_after_db:.1f}")
+            f"limiter {r.max_reduction_db:.1f}, spread {r.spread_before_db:.1f}->{r.spread_after_db:.1f}{tone}")
 
 
 def bench_master(plan: Plan) -> str:
-    """The master at -9 LUFS on stem sums: the demo material's projects, and the corpus's real ones
-    where ``TEMPLATE_CORPUS`` (or ../shared/corpus) is there; seconds per minute of song."""
+    """The master at -9 LUFS on stem sums: the demo material's projects (aimed at the demo artist's
+    masters' spectrum), and the corpus's real ones where ``TEMPLATE_CORPUS`` (or ../shared/corpus) is
+    there (no masters to aim at); seconds per minute of song."""
     import soundfile as sf
 
     folders = sorted(p for p in (plan.work / "material" / "projects").iterdir() if p.is_dir())[:2]
     corpus = Path(os.environ.get("TEMPLATE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
     real = ("Shovon-ProgressiveHousePluckDemo", "Saber-FinalStep", "DirtyLove")
     folders += [corpus / name for name in real if (corpus / name / "project.json").is_file()]
+    from project_ingest.bundle import ArtistBundle
+
+    demo_tone = ArtistBundle.load(plan.work / "artists" / "bench").mix_profile.master_eq_db
     start = time.perf_counter()
-    lines = [master_figures(folder) for folder in folders]
+    lines = [master_figures(folder, demo_tone if folder.parent.name == "projects" else None) for folder in folders]
     minutes = sum(sf.info(str(next((f / "stems").iterdir()))).duration for f in folders) / 60
     return (f"master (-9 LUFS, stem sums, dB): {'; '.join(lines)}; {(time.perf_counter() - start) / minutes:.2f} s "
             f"per minute of song (reading the stems included)")

@@ -30,7 +30,7 @@ from project_ingest.discovery import LENGTH_TOLERANCE_SECONDS, Problem, ProjectI
 from project_ingest.form import learn_form
 from project_ingest.harvest_song import SongHarvest, harvest_report, harvest_song
 from project_ingest.midi_io import score_to_midi, write_midi
-from project_ingest.mix_analysis import bar_levels_db, measure_role, section_levels_db
+from project_ingest.mix_analysis import band_levels_db, bar_levels_db, measure_role, section_levels_db
 from project_ingest.profile import STEMS_SUM, aggregate_profile
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
 from project_ingest.tempo import estimate_tempo
@@ -274,6 +274,7 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
     bars = max((s.end_bar for s in sections), default=0)
     return {"roles": roles, "stems_sum_lufs": round(mix_loudness, 3),
             "master": {"integrated_lufs": round(loudness, 3), "true_peak_dbtp": round(peak, 3),
+                       "eq_db": [round(float(v), 2) for v in band_levels_db(master_audio.mean(axis=0), sr)],
                        "peak_to_loudness_db": round(peak - loudness, 3),
                        "spread_db": round(level_spread_db(master_audio, sr, bar), 3),
                        "stems_spread_db": round(level_spread_db(mix, sr, bar), 3),

@@ -14,7 +14,9 @@ Schema (``mix_profile.json``)::
     master {integrated_lufs {median, n}, true_peak_dbtp {median, n}, peak_to_loudness_db {median, n},
             spread_narrowing_db {median, n},   dB the masters narrow the loud-to-quiet bar spread of
                                                their stems' sum (songs with a mix file only)
-            drop_minus_db.<section type> {median, n}}   the drop's level over the section's (bar RMS)
+            drop_minus_db.<section type> {median, n},   the drop's level over the section's (bar RMS)
+            eq_db {bands_hz, db, n} or null}   the masters' third-octave long-term spectrum, mean removed
+                                               (songs with a mix file only)
 """
 
 from __future__ import annotations
@@ -65,7 +67,18 @@ def aggregate_profile(songs: list[dict]) -> dict:
                        "peak_to_loudness_db": _median([m.get("peak_to_loudness_db") for m in masters]),
                        "spread_narrowing_db": _median([m["stems_spread_db"] - m["spread_db"] for m in masters
                                                        if m.get("source") != STEMS_SUM and "spread_db" in m]),
-                       "drop_minus_db": _drop_minus(masters)}}
+                       "drop_minus_db": _drop_minus(masters),
+                       "eq_db": _master_spectrum([m for m in masters if m.get("source") != STEMS_SUM])}}
+
+
+def _master_spectrum(masters: list[dict]) -> dict | None:
+    """The median long-term spectrum (third-octave bands, mean removed) of the songs' own masters;
+    None where no song came with its master."""
+    spectra = [m["eq_db"] for m in masters if m.get("eq_db")]
+    if not spectra:
+        return None
+    return {"bands_hz": [round(float(b), 1) for b in mx.BAND_CENTRES],
+            "db": [round(float(v), 2) for v in np.median(np.array(spectra), axis=0)], "n": len(spectra)}
 
 
 def _drop_minus(masters: list[dict]) -> dict[str, dict]:
@@ -197,14 +210,15 @@ class RoleProfile:
 @dataclass(frozen=True)
 class MixProfile:
     """The artist's mix, typed: one ``RoleProfile`` per role, and the master's integrated loudness
-    (LUFS), true peak (dBTP), narrowing of the bar spread (dB) and drop-over-section levels (dB),
-    parsed once from ``mix_profile.json`` (schema above)."""
+    (LUFS), true peak (dBTP), narrowing of the bar spread (dB), drop-over-section levels (dB) and
+    long-term spectrum (dB per third-octave band), parsed once from ``mix_profile.json`` (schema above)."""
 
     roles: dict[str, RoleProfile]
     master_lufs: float | None = None
     master_true_peak_dbtp: float | None = None
     master_spread_narrowing_db: float | None = None
     master_drop_minus_db: dict[str, float] = field(default_factory=dict)
+    master_eq_db: tuple[float, ...] | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> MixProfile:
@@ -214,7 +228,8 @@ class MixProfile:
                    master_true_peak_dbtp=_median_of(master.get("true_peak_dbtp")),
                    master_spread_narrowing_db=_median_of(master.get("spread_narrowing_db")),
                    master_drop_minus_db={k: v for k, e in (master.get("drop_minus_db") or {}).items()
-                                         if (v := _median_of(e)) is not None})
+                                         if (v := _median_of(e)) is not None},
+                   master_eq_db=tuple(master["eq_db"]["db"]) if master.get("eq_db") else None)
 
     def role(self, name: str) -> RoleProfile:
         """The profile of role ``name``; an empty one (every step left out) for a role the artist lacks."""

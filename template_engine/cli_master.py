@@ -17,7 +17,7 @@ OUTPUT_SUFFIXES = (".wav", ".flac")
 @click.command("master")
 @shared_options
 @click.argument("mix_path", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--artist", required=True, help="Whose masters to aim for (loudness, macro-dynamics).")
+@click.option("--artist", required=True, help="Whose masters to aim for (loudness, macro-dynamics, tonal balance).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Mastered file to write (.wav, 24-bit, or .flac).")
 @click.option("--lufs", type=click.FloatRange(*LUFS_RANGE), default=None,
@@ -29,7 +29,7 @@ OUTPUT_SUFFIXES = (".wav", ".flac")
 def master(ctx: click.Context, mix_path: Path, artist: str, out: Path, lufs: float | None, bpm: float | None,
            force: bool) -> None:
     """Master a mix the way the artist's masters sound, and report loudness, true peak, the clipper's
-    and the limiter's gain reduction, and the loud-to-quiet spread before and after.
+    and the limiter's gain reduction, the loud-to-quiet spread and the tonal balance before and after.
 
     \b
     Examples:
@@ -52,7 +52,7 @@ def master(ctx: click.Context, mix_path: Path, artist: str, out: Path, lufs: flo
     if audio.shape[1] < MIN_SECONDS * rate:
         raise InputError(mix_path, f"is {audio.shape[1] / rate:.2f} s long; a master needs at least {MIN_SECONDS:.0f} s")
     mastered, report = run_master(audio, rate, target_lufs=target_lufs_for(profile, lufs), allowance_db=macro_allowance_db(profile),
-                                  spread_window_s=4 * 60.0 / bpm if bpm else SPREAD_WINDOW_S)
+                                  spread_window_s=4 * 60.0 / bpm if bpm else SPREAD_WINDOW_S, tone_db=profile.master_eq_db)
     write_wav(out, mastered, rate)
     r = report.to_dict()
     click.echo(f"{out}: {r['integrated_lufs']:.1f} LUFS (target {r['target_lufs']:.1f}), true peak "
@@ -62,3 +62,6 @@ def master(ctx: click.Context, mix_path: Path, artist: str, out: Path, lufs: flo
                f"macro-dynamics keeper {r['macro_gain_min_db']:.1f} dB at most")
     click.echo(f"  loud-to-quiet spread {r['bar_spread_before_db']:.1f} dB before, {r['bar_spread_after_db']:.1f} dB after "
                f"({'bars' if bpm else '2-s windows'})")
+    if "tone_distance_before_db" in r:
+        click.echo(f"  tonal balance: {r['tone_distance_before_db']:.1f} dB RMS from the artist's masters' spectrum "
+                   f"before, {r['tone_distance_after_db']:.1f} dB after")

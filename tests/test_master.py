@@ -145,6 +145,7 @@ def test_template_master_writes_a_master_and_keeps_what_exists(tiny_bundle, tmp_
     audio, rate = sf.read(tmp_path / "out.wav", always_2d=True)
     assert rate == SR and abs(integrated_loudness(audio.T, SR) + 10.0) < 0.5 and true_peak_db(audio.T) <= -0.95
     assert "LUFS (target -10.0)" in result.output and "loud-to-quiet spread" in result.output and "(bars)" in result.output
+    assert "tonal balance" in result.output  # the tiny artist's projects come with their masters
     before = (tmp_path / "out.wav").read_bytes()
     again = CliRunner().invoke(main, args[:-2] + ["-o", str(tmp_path / "out.wav")] + ["--lufs", "-12"])
     assert again.exit_code == 2 and "out.wav" in again.output and "--force" in again.output
@@ -160,3 +161,23 @@ def test_limiter_recovers_no_faster_than_release():
     assert reduction.max() > 6
     assert np.diff(reduction).min() >= -20.0 / SR - 1e-9
     assert np.all(peaks + 20.0 - reduction <= -1.1 + 1e-6)
+
+
+def test_master_moves_the_tonal_balance_toward_the_artists_masters():
+    from pedalboard import HighShelfFilter, Pedalboard
+
+    from project_ingest.mix_analysis import band_levels_db
+    from template_engine.render.tone_match import MAX_TONE_DB, tone_correction_db, tone_distance_db
+
+    bright = (np.random.default_rng(3).standard_normal((2, 20 * SR)) * 0.05).astype(np.float32)
+    dull = Pedalboard([HighShelfFilter(cutoff_frequency_hz=3000, gain_db=-5.0)])(bright, SR)
+    target = band_levels_db(bright.mean(axis=0), SR)
+    correction = tone_correction_db(dull, SR, target)
+    assert np.abs(correction).max() <= MAX_TONE_DB + 1e-9 and correction[-1] > 2.5 and abs(correction[0]) < 1.0
+    out, report = master(dull, SR, target_lufs=-10.0, tone_db=target)
+    assert report.tone_before_db == pytest.approx(tone_distance_db(dull, SR, target))
+    assert report.tone_after_db < report.tone_before_db / 2
+    assert abs(report.loudness + 10.0) < 0.5 and report.true_peak <= -1.0
+    assert np.abs(tone_correction_db(bright, SR, target)).max() < 0.5  # a mix that already sounds like it is left alone
+    _, plain = master(dull, SR, target_lufs=-10.0)
+    assert plain.tone_before_db is None and "tone_distance_before_db" not in plain.to_dict()

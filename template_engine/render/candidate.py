@@ -209,11 +209,11 @@ def library_versions() -> dict[str, str]:
 
 def master_candidate(bundle: ArtistBundle, settings: RenderSettings, score: Score,
                      mixed: MixResult) -> tuple[np.ndarray, MasterReport]:
-    """The candidate's pre-master mix mastered to the artist's loudness (or ``--lufs``) and
-    macro-dynamics: the song (channels, frames) and the master's report."""
+    """The candidate's pre-master mix mastered to the artist's loudness (or ``--lufs``), macro-dynamics
+    and tonal balance: the song (channels, frames) and the master's report."""
     return master(mixed.premaster, settings.sample_rate, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
                   ceiling_dbtp=CEILING_DBTP, allowance_db=macro_allowance_db(bundle.mix_profile),
-                  spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm)
+                  spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm, tone_db=bundle.mix_profile.master_eq_db)
 
 
 def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,

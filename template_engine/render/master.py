@@ -1,5 +1,6 @@
 """Mastering: bring a mix to a target integrated loudness under a true-peak ceiling, the way an engineer
-would, in four stages:
+would, in four stages, after a gentle matching EQ toward the artist's masters' long-term spectrum
+(``tone_match``, where ingest measured their masters):
 
 1. **level**: one gain (the drive, dB) that the search below chooses;
 2. **soft clipper**: whatever the limiter would have to take beyond its budget (``LIMITER_BUDGET_DB``)
@@ -19,6 +20,7 @@ measurement of the mastered audio at full resolution corrects what is left.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +42,7 @@ from sample_library.loudness import (
     oversampled_peaks,
     true_peak_db,
 )
+from template_engine.render.tone_match import match_tone, tone_distance_db
 
 DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
 LUFS_RANGE = (-30.0, -3.0)  # the loudness a master may be asked for
@@ -93,6 +96,8 @@ class MasterReport:
     macro_db: float
     spread_before_db: float
     spread_after_db: float
+    tone_before_db: float | None = None
+    tone_after_db: float | None = None
 
     def to_dict(self) -> dict[str, float]:
         """The report for render.json and the console, rounded to 0.01 dB."""
@@ -100,8 +105,9 @@ class MasterReport:
                    "ceiling_dbtp": self.ceiling, "drive_db": self.gain_db, "clipper_max_db": self.clip_db,
                    "limiter_max_reduction_db": self.max_reduction_db, "limiter_mean_reduction_db": self.mean_reduction_db,
                    "macro_gain_min_db": self.macro_db, "bar_spread_before_db": self.spread_before_db,
-                   "bar_spread_after_db": self.spread_after_db}
-        return {k: round(float(v), 2) for k, v in figures.items()}
+                   "bar_spread_after_db": self.spread_after_db, "tone_distance_before_db": self.tone_before_db,
+                   "tone_distance_after_db": self.tone_after_db}
+        return {k: round(float(v), 2) for k, v in figures.items() if v is not None}
 
 
 def peak_envelope_db(audio: np.ndarray) -> np.ndarray:
@@ -298,15 +304,21 @@ class MasterChain:
 
 
 def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbtp: float = -1.0,
-           allowance_db: float | None = None, spread_window_s: float = SPREAD_WINDOW_S) -> tuple[np.ndarray, MasterReport]:
+           allowance_db: float | None = None, spread_window_s: float = SPREAD_WINDOW_S,
+           tone_db: Sequence[float] | None = None) -> tuple[np.ndarray, MasterReport]:
     """Master ``mix`` (channels, frames) to ``target_lufs`` with its true peak at most ``ceiling_dbtp``.
 
     ``allowance_db`` is how much the loud-to-quiet spread may narrow (the artist's masters'
     habit; ``DEFAULT_MACRO_ALLOWANCE_DB`` when unknown); ``spread_window_s`` the window of the spread
-    the report gives (a bar of the song, or 2 s). The drive is found on 1 ms blocks, then the mix is
-    mastered once at full resolution and corrected at most twice. Returns the master (float32, same
-    shape) and a report.
+    the report gives (a bar of the song, or 2 s); ``tone_db`` the artist's masters' long-term
+    spectrum (third-octave bands, mean removed), which a gentle matching EQ moves the mix toward first
+    (``tone_match``). The drive is found on 1 ms blocks, then the mix is mastered once at full
+    resolution and corrected at most twice. Returns the master (float32, same shape) and a report.
     """
+    tone_before = None
+    if tone_db is not None:
+        tone_before = tone_distance_db(mix, sample_rate, tone_db)
+        mix, _ = match_tone(mix, sample_rate, tone_db)
     blocks, start = Blocks.of(mix, sample_rate)
     chain = MasterChain(sample_rate, ceiling_dbtp - CEILING_MARGIN_DB,
                         DEFAULT_MACRO_ALLOWANCE_DB if allowance_db is None else allowance_db, blocks)
@@ -327,4 +339,5 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
         peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
     return out, MasterReport(loudness=loud, true_peak=peak, target_loudness=target_lufs, ceiling=ceiling_dbtp,
                              gain_db=float(drive), spread_before_db=level_spread_db(mix, sample_rate, spread_window_s),
-                             spread_after_db=level_spread_db(out, sample_rate, spread_window_s), **stages)
+                             spread_after_db=level_spread_db(out, sample_rate, spread_window_s), tone_before_db=tone_before,
+                             tone_after_db=None if tone_db is None else tone_distance_db(out, sample_rate, tone_db), **stages)
