@@ -8,6 +8,7 @@ from project_ingest.form import HARMONIC_ROLES, FormStats, form_measures, learn_
 from project_ingest.score import BeatNote, Key, Score, Section
 from template_engine.model.checkpoint import load_model
 from template_engine.model.generate import generate_songs
+from template_engine.model.transitions import PLACED_ROLES, learn_transitions
 
 PROGRESSION = [(57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62)]  # Am F C G, one chord a bar
 
@@ -51,6 +52,7 @@ def test_generated_songs_restate_and_play_over_their_theme_as_planned(trained_bu
     always = FormStats(restate={k: 1.0 for k in ("intro", "build", "drop", "breakdown", "bridge", "outro")},
                        shared_harmony={k: 1.0 for k in ("intro", "build", "drop", "breakdown", "bridge", "outro")})
     batch = generate_songs(model, tok, corpus, count=3, seed=2, bpm=128, key=Key(9, "minor"), bars=64, form=always)
+    placed = {role for role in PLACED_ROLES if learn_transitions(corpus, role) is not None}
     checked = 0
     for generated in batch.songs:
         score, forms = generated.score, generated.form
@@ -60,6 +62,8 @@ def test_generated_songs_restate_and_play_over_their_theme_as_planned(trained_bu
                 src = score.sections[f.restates]
                 pairs = [(s.end_bar - 4, src.end_bar - 4)] + ([(s.start_bar, src.start_bar)] if min(s.bars, src.bars) > 4 else [])
                 for role, notes in score.tracks.items():
+                    if role in placed:  # transition hits sit at the section's own boundaries (test_transitions)
+                        continue
                     for mine, theirs in pairs:  # the same end phrase, and the same main phrase
                         assert bars_of(notes, mine, 4) == bars_of(notes, theirs, 4), (role, i)
                 checked += 1

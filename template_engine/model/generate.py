@@ -20,6 +20,7 @@ from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, p
 from template_engine.model.plan import SongPlan, learn_plan_stats, plan_song
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
 from template_engine.model.transformer import MusicTransformer
+from template_engine.model.transitions import PLACED_ROLES, TransitionHit, learn_transitions, place_transitions
 
 COPY_MARGIN = 0.1  # a song may copy this much more of the catalogue than the artist borrows from itself
 LINE_REWRITES = 2  # times a phrase that lifts a pitched line whole is written again (the second time hotter)
@@ -54,10 +55,11 @@ class GeneratedBatch:
     phrases_written: int
 
 
-def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float, key: Key) -> Score:
+def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float, key: Key,
+             hits: dict[str, list[TransitionHit]]) -> Score:
     """Sections filled with their phrases (written in C): the main phrase repeats, the end phrase closes
     the section, a restating section plays its source's phrases; the pitched roles are then moved
-    into ``key``."""
+    into ``key``, and the transition ``hits`` placed where the plan has their role."""
     tracks: Tracks = {}
     for i, s in enumerate(plan.sections):
         source = source_of(forms, i)
@@ -72,7 +74,8 @@ def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float,
                         tracks.setdefault(role, []).append(
                             BeatNote(n.start + bar * BEATS_PER_BAR, min(n.duration, span - n.start), n.pitch, n.velocity))
     tracks = {r: sorted(ns, key=lambda n: (n.start, n.pitch)) for r, ns in tracks.items() if ns}
-    tracks = transposed(tracks, -key_shift(key.tonic))
+    sources = [source_of(forms, i) for i in range(len(forms))]
+    tracks = {**transposed(tracks, -key_shift(key.tonic)), **place_transitions(plan.sections, plan.roles, hits, sources)}
     return Score(bpm=bpm, key=key, sections=plan.sections, tracks=tracks, names={r: r for r in tracks})
 
 
@@ -88,8 +91,10 @@ class _SongSketch:
 
 
 def sketch_songs(corpus: list[tuple[str, Score]], form: FormStats, rng: np.random.Generator, *, count: int,
-                 bpm: float | None, key: Key | None, bars: int | None, roles: tuple[str, ...] | None) -> list[_SongSketch]:
-    """``count`` plans with their form, each with a key and tempo the artist uses unless given."""
+                 bpm: float | None, key: Key | None, bars: int | None, roles: tuple[str, ...] | None,
+                 placed: tuple[str, ...] = ()) -> list[_SongSketch]:
+    """``count`` plans with their form, each with a key and tempo the artist uses unless given; the
+    ``placed`` roles are in the plan but get no phrase to write (``transitions`` places them)."""
     plan_stats = learn_plan_stats(corpus)
     tempos = [s.bpm for _, s in corpus]
     keys = [s.key for _, s in corpus]
@@ -101,7 +106,8 @@ def sketch_songs(corpus: list[tuple[str, Score]], form: FormStats, rng: np.rando
         song_key = key or keys[int(rng.integers(len(keys)))]
         song_bpm = float(bpm or round(float(rng.uniform(min(tempos), max(tempos)))))
         forms = plan_form(plan, form, rng)
-        sketches.append(_SongSketch(plan, forms, song_key, song_bpm, phrase_jobs(plan, song_key)))
+        written = SongPlan(plan.sections, [[r for r in rs if r not in placed] for rs in plan.roles])
+        sketches.append(_SongSketch(plan, forms, song_key, song_bpm, phrase_jobs(written, song_key)))
     return sketches
 
 
@@ -188,8 +194,9 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     roles of the plan.
     """
     form = form or learn_form([s for _, s in corpus])
+    hits = {r: h for r in PLACED_ROLES if (h := learn_transitions(corpus, r)) is not None}
     sketches = sketch_songs(corpus, form, np.random.default_rng(seed), count=count, bpm=bpm, key=key, bars=bars,
-                            roles=roles)
+                            roles=roles, placed=tuple(hits))
     table, self_borrow = catalogue(corpus)
     writer = _Writer(model, tok, table, line_catalogue(corpus), self_borrow + COPY_MARGIN, sampling or SamplingSettings())
     parts: list[Parts] = [{} for _ in sketches]
@@ -208,7 +215,7 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
         rewritten = (redone + more_redone).count(n)
         novelty = Novelty(copy_rate=round(song_rate, 3), artist_self_borrowing=round(self_borrow, 3),
                           phrases_rewritten=rewritten, passes_guard=song_rate <= writer.threshold)
-        songs.append(GeneratedSong(assemble(sketch.plan, parts[n], sketch.form, sketch.bpm, sketch.key), novelty,
+        songs.append(GeneratedSong(assemble(sketch.plan, parts[n], sketch.form, sketch.bpm, sketch.key, hits), novelty,
                                    sketch.form))
     return GeneratedBatch(songs, tokens_sampled=sampled + more, phrases_written=len(free) + len(over) + len(redone)
                           + len(more_redone))
