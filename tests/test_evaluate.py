@@ -46,6 +46,13 @@ def test_a_transposed_training_song_is_caught(artist):
     assert summary(tracks)["pitched_longest_in_order"] >= pitched_busiest
 
 
+def test_the_artists_fx_hits_and_drums_are_not_a_copied_line(artist):
+    song = artist[3]
+    kept = {r: ns for r, ns in song.tracks.items() if r in ("kick", "hats", "fx")}
+    figures = summary(song_novelty(Score(song.bpm, song.key, song.sections, kept, names=song.names), artist))
+    assert figures["longest_in_order"] >= 4 and figures["pitched_longest_in_order"] == 0
+
+
 def test_a_new_song_copies_less_than_a_copy(artist):
     fresh = summary(song_novelty(_random_song(artist[0]), artist))
     assert fresh["copied_share"] < 0.2 and fresh["longest_in_order"] <= 2

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, beat_step
-from sample_library.roles import DRUM_ROLES
+from sample_library.roles import DRUM_ROLES, PITCHED_ROLES
 
 Pattern = tuple | None
 
@@ -111,15 +111,16 @@ def song_novelty(score: Score, artist: list[Score]) -> dict[str, TrackNovelty]:
 
 def summary(tracks: dict[str, TrackNovelty]) -> dict[str, float | int]:
     """A song's figures over all its tracks, and over its pitched tracks alone (drum grooves are
-    shared across a genre; a melody or bass line lifted whole is what a producer would call a copy):
-    copied share of non-empty bars, the longest copied run and the longest run copied in order."""
+    shared across a genre, and fx hits sit where the artist places them at section boundaries; a
+    melody or bass line lifted whole is what a producer would call a copy): copied share of
+    non-empty bars, the longest copied run and the longest run copied in order."""
     def figures(rows: list[TrackNovelty], prefix: str) -> dict[str, float | int]:
         bars = sum(t.bars for t in rows)
         return {f"{prefix}copied_share": round(sum(t.copied_share * t.bars for t in rows) / max(bars, 1), 3),
                 f"{prefix}longest_copied_run": max((t.longest_copied_run for t in rows), default=0),
                 f"{prefix}longest_in_order": max((t.longest_in_order for t in rows), default=0)}
 
-    pitched = [t for role, t in tracks.items() if role not in DRUM_ROLES]
+    pitched = [t for role, t in tracks.items() if role in PITCHED_ROLES]
     return {**figures(list(tracks.values()), ""), **figures(pitched, "pitched_")}
 
 
