@@ -167,17 +167,17 @@ def test_master_moves_the_tonal_balance_toward_the_artists_masters():
     from pedalboard import HighShelfFilter, Pedalboard
 
     from project_ingest.mix_analysis import band_levels_db
-    from template_engine.render.tone_match import MAX_TONE_DB, tone_correction_db, tone_distance_db
+    from template_engine.render.tone_match import MAX_TONE_DB, spectrum_db, tone_correction_db, tone_distance_db
 
     bright = (np.random.default_rng(3).standard_normal((2, 20 * SR)) * 0.05).astype(np.float32)
     dull = Pedalboard([HighShelfFilter(cutoff_frequency_hz=3000, gain_db=-5.0)])(bright, SR)
     target = band_levels_db(bright.mean(axis=0), SR)
-    correction = tone_correction_db(dull, SR, target)
+    correction = tone_correction_db(spectrum_db(dull, SR), target)
     assert np.abs(correction).max() <= MAX_TONE_DB + 1e-9 and correction[-1] > 2.5 and abs(correction[0]) < 1.0
     out, report = master(dull, SR, target_lufs=-10.0, tone_db=target)
-    assert report.tone_before_db == pytest.approx(tone_distance_db(dull, SR, target))
+    assert report.tone_before_db == pytest.approx(tone_distance_db(spectrum_db(dull, SR), target))
     assert report.tone_after_db < report.tone_before_db / 2
     assert abs(report.loudness + 10.0) < 0.5 and report.true_peak <= -1.0
-    assert np.abs(tone_correction_db(bright, SR, target)).max() < 0.5  # a mix that already sounds like it is left alone
+    assert np.abs(tone_correction_db(spectrum_db(bright, SR), target)).max() < 0.5  # a mix that already sounds like it is left alone
     _, plain = master(dull, SR, target_lufs=-10.0)
     assert plain.tone_before_db is None and "tone_distance_before_db" not in plain.to_dict()

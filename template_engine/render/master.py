@@ -42,7 +42,7 @@ from sample_library.loudness import (
     oversampled_peaks,
     true_peak_db,
 )
-from template_engine.render.tone_match import match_tone, tone_distance_db
+from template_engine.render.tone_match import match_tone, spectrum_db, tone_correction_db, tone_distance_db
 
 DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
 LUFS_RANGE = (-30.0, -3.0)  # the loudness a master may be asked for
@@ -317,8 +317,9 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
     """
     tone_before = None
     if tone_db is not None:
-        tone_before = tone_distance_db(mix, sample_rate, tone_db)
-        mix, _ = match_tone(mix, sample_rate, tone_db)
+        spectrum = spectrum_db(mix, sample_rate)
+        tone_before = tone_distance_db(spectrum, tone_db)
+        mix = match_tone(mix, sample_rate, tone_correction_db(spectrum, tone_db))
     blocks, start = Blocks.of(mix, sample_rate)
     chain = MasterChain(sample_rate, ceiling_dbtp - CEILING_MARGIN_DB,
                         DEFAULT_MACRO_ALLOWANCE_DB if allowance_db is None else allowance_db, blocks)
@@ -340,4 +341,5 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
     return out, MasterReport(loudness=loud, true_peak=peak, target_loudness=target_lufs, ceiling=ceiling_dbtp,
                              gain_db=float(drive), spread_before_db=level_spread_db(mix, sample_rate, spread_window_s),
                              spread_after_db=level_spread_db(out, sample_rate, spread_window_s), tone_before_db=tone_before,
-                             tone_after_db=None if tone_db is None else tone_distance_db(out, sample_rate, tone_db), **stages)
+                             tone_after_db=None if tone_db is None else tone_distance_db(spectrum_db(out, sample_rate), tone_db),
+                             **stages)
