@@ -265,13 +265,12 @@ def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer, data: TrainData
     net.train()
     seqs = [sample_sequence(data.tok, data.train_eps[int(i)], rng, augment=True)
             for i in rng.integers(len(data.train_eps), size=settings.batch_size)]
-    targets = sum(min(len(s), data.context + 1) - 1 for s in seqs)
+    batches = [get_batch(group, data.context, data.tok.song_end) for group in micro_batches(seqs, data.context)]
+    targets = sum(int((y != IGNORE_INDEX).sum()) for _, y in batches)
     opt.zero_grad(set_to_none=True)
     total = 0.0
-    runs = micro_batches(seqs, data.context)
-    for k, group in enumerate(runs):
-        x, y = get_batch(group, data.context, data.tok.song_end)
-        with workers.accumulating(net, sync=k == len(runs) - 1):
+    for k, (x, y) in enumerate(batches):
+        with workers.accumulating(net, sync=k == len(batches) - 1):
             logits = net(x.to(settings.device))
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.to(settings.device).reshape(-1),
                                    ignore_index=IGNORE_INDEX, reduction="sum") / targets
