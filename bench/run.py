@@ -228,15 +228,17 @@ def bench_master(plan: Plan) -> str:
     there (no masters to aim at); seconds per minute of song."""
     import soundfile as sf
 
-    folders = sorted(p for p in (plan.work / "material" / "projects").iterdir() if p.is_dir())[:2]
-    corpus = Path(os.environ.get("TEMPLATE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
-    real = ("Shovon-ProgressiveHousePluckDemo", "Saber-FinalStep", "DirtyLove")
-    folders += [corpus / name for name in real if (corpus / name / "project.json").is_file()]
     from project_ingest.bundle import ArtistBundle
 
     demo_tone = ArtistBundle.load(plan.work / "artists" / "bench").mix_profile.master_eq_db
+    demo = sorted(p for p in (plan.work / "material" / "projects").iterdir() if p.is_dir())[:2]
+    corpus = Path(os.environ.get("TEMPLATE_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    real = ("Shovon-ProgressiveHousePluckDemo", "Saber-FinalStep", "DirtyLove")
+    aims = [(folder, demo_tone) for folder in demo]
+    aims += [(corpus / name, None) for name in real if (corpus / name / "project.json").is_file()]
+    folders = [folder for folder, _ in aims]
     start = time.perf_counter()
-    lines = [master_figures(folder, demo_tone if folder.parent.name == "projects" else None) for folder in folders]
+    lines = [master_figures(folder, tone) for folder, tone in aims]
     minutes = sum(sf.info(str(next((f / "stems").iterdir()))).duration for f in folders) / 60
     return (f"master (-9 LUFS, stem sums, dB): {'; '.join(lines)}; {(time.perf_counter() - start) / minutes:.2f} s "
             f"per minute of song (reading the stems included)")

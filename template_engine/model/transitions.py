@@ -5,9 +5,10 @@ plan instead of written phrase by phrase.
 A phrase's notes repeat with it (a section plays its main phrase again and again), and a model asked
 for an fx track in every phrase of a drop fills each one: the demo's candidates had 49-135 fx notes
 per song where the artist's songs have 4-5. So where the artist's hits sit at fixed places around the
-boundaries (``EXPLAINED_SHARE`` of them or more, and a couple per section at most), every hit that at least ``MIN_SHARE`` of a section
-type's sections have, at the same place, pitch and length, is placed in every such section of a new
-song whose plan gives it the role; otherwise the model writes the role as any other.
+boundaries (``EXPLAINED_SHARE`` of them or more, and a couple per section at most), every hit that
+at least ``MIN_SHARE`` of a section type's sections have, at the same place, pitch and length, is
+placed in every such section of a new song whose plan gives it the role; otherwise the model writes
+the role as any other.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def learn_transitions(corpus: list[tuple[str, Score]], role: str) -> list[Transi
     keys: Counter[tuple] = Counter()
     velocities: dict[tuple, list[int]] = {}
     sections: Counter[str] = Counter()
-    starts: list[tuple[str, int]] = []
+    playing: set[tuple[str, int]] = set()  # (song, section start bar) of the sections the role plays in
     notes = 0
     for title, score in corpus:
         seen: set[tuple] = set()
@@ -72,7 +73,7 @@ def learn_transitions(corpus: list[tuple[str, Score]], role: str) -> list[Transi
             if section is None:
                 continue
             notes += 1
-            starts.append((title, section.start_bar))
+            playing.add((title, section.start_bar))
             key = (section.kind, *_place(n, section), round(n.duration * GRID) / GRID, n.pitch)
             velocities.setdefault(key, []).append(n.velocity)
             if (key, section.start_bar) not in seen:
@@ -80,8 +81,7 @@ def learn_transitions(corpus: list[tuple[str, Score]], role: str) -> list[Transi
                 keys[key] += 1
     kept = [k for k, count in keys.items() if count >= MIN_SHARE * sections[k[0]]]
     explained = sum(len(velocities[k]) for k in kept)
-    playing = len(set(starts))
-    if not notes or explained < EXPLAINED_SHARE * notes or notes > MAX_HITS_PER_SECTION * playing:
+    if not notes or explained < EXPLAINED_SHARE * notes or notes > MAX_HITS_PER_SECTION * len(playing):
         return None
     return [TransitionHit(k[0], k[1], k[2], k[3], k[4], int(np.median(velocities[k]))) for k in sorted(kept)]
 

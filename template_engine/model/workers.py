@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
@@ -47,7 +46,7 @@ class Workers:
             return model
         return torch.nn.parallel.DistributedDataParallel(model)
 
-    def accumulating(self, net: torch.nn.Module, *, sync: bool) -> AbstractContextManager:
+    def accumulating(self, net: torch.nn.Module, *, sync: bool) -> contextlib.AbstractContextManager:
         """Where a backward pass of ``net`` (as ``wrap`` gave it) keeps its gradients in this process
         (DDP's ``no_sync``) unless ``sync``: the last of a step's micro-batches averages them once."""
         if self.world == 1 or sync:
