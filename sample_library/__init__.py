@@ -1,7 +1,6 @@
-"""The artist's one-shots: import, analysis, index, kit selection and the sampler that plays them."""
+"""The artist's one-shots: import, analysis, index, kit selection and the sampler that plays them.
 
-from sample_library.errors import InputError
-from sample_library.library import SampleLibrary, SampleRecord
-from sample_library.sampler import Instrument, Note, Zone
-
-__all__ = ["InputError", "Instrument", "Note", "SampleLibrary", "SampleRecord", "Zone"]
+Import the modules themselves (``sample_library.library``, ``sample_library.sampler``...): this
+package imports nothing, so a module that needs only the role names or note names does not load the
+audio stack (scipy's signal tools take most of a second to import).
+"""
