@@ -208,3 +208,16 @@ def test_micro_batches_pad_less_and_give_the_one_batch_gradient():
         return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
 
     assert torch.allclose(gradient(runs), gradient([seqs]), atol=1e-6)
+
+
+def test_a_song_is_labelled_in_the_mode_it_was_written_in():
+    """Asked for minor, a model that wrote C major's notes gives a song labelled major on the same
+    tonic; notes that fit minor keep minor, and a tie keeps the asked mode."""
+    from project_ingest.score import BeatNote
+    from template_engine.model.generate import written_mode
+
+    major = {"lead": [BeatNote(i, 1, 60 + p, 100) for i, p in enumerate((0, 4, 7, 9, 11, 4))], "kick": [BeatNote(0, 1, 37, 100)]}
+    minor = {"lead": [BeatNote(i, 1, 60 + p, 100) for i, p in enumerate((0, 3, 7, 8, 10, 3))]}
+    assert written_mode(major, "minor") == "major"
+    assert written_mode(minor, "major") == "minor"
+    assert written_mode({"lead": [BeatNote(0, 1, 60, 100)]}, "minor") == "minor"

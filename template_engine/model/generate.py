@@ -7,17 +7,20 @@ artist's catalogue are rewritten hotter (``copy_guard``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from project_ingest.form import HARMONIC_ROLES, MELODIC_ROLES, FormStats, learn_form
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score
+from project_ingest.score import BEATS_PER_BAR, SCALES, BeatNote, Key, Score
+from sample_library.roles import DRUM_ROLES, ROLES
+from template_engine.model.chord_tones import CHORD_ROLE
 from template_engine.model.copy_guard import catalogue, copied_lines, copy_rate, line_catalogue
 from template_engine.model.dataset import key_shift, transposed
 from template_engine.model.form_plan import SectionForm, plan_form, source_of
 from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, phrase_jobs, write_phrases
 from template_engine.model.plan import SongPlan, learn_plan_stats, plan_song
+from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
 from template_engine.model.transformer import MusicTransformer
 from template_engine.model.transitions import PLACED_ROLES, TransitionHit, learn_transitions, place_transitions
@@ -59,7 +62,8 @@ def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float,
              hits: dict[str, list[TransitionHit]]) -> Score:
     """Sections filled with their phrases (written in C): the main phrase repeats, the end phrase closes
     the section, a restating section plays its source's phrases; the pitched roles are then moved
-    into ``key``, and the transition ``hits`` placed where the plan has their role."""
+    to ``key``'s tonic, in the mode they were written in (``written_mode``), and the transition
+    ``hits`` placed where the plan has their role."""
     tracks: Tracks = {}
     for i, s in enumerate(plan.sections):
         source = source_of(forms, i)
@@ -75,8 +79,19 @@ def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float,
                             BeatNote(n.start + bar * BEATS_PER_BAR, min(n.duration, span - n.start), n.pitch, n.velocity))
     tracks = {r: sorted(ns, key=lambda n: (n.start, n.pitch)) for r, ns in tracks.items() if ns}
     sources = [source_of(forms, i) for i in range(len(forms))]
+    key = Key(key.tonic, written_mode(tracks, key.mode))
     tracks = {**transposed(tracks, -key_shift(key.tonic)), **place_transitions(plan.sections, plan.roles, hits, sources)}
     return Score(bpm=bpm, key=key, sections=plan.sections, tracks=tracks, names={r: r for r in tracks})
+
+
+def written_mode(tracks: Tracks, asked: str) -> str:
+    """The mode (major or minor) whose scale on C holds more of the pitched notes of ``tracks`` (in
+    C), ``asked`` on a tie: the model, asked for one mode, now and then writes in the other, and the
+    song's key must say what it plays."""
+    pcs = np.bincount([n.pitch % 12 for r, ns in tracks.items() if r not in DRUM_ROLES for n in ns], minlength=12)
+    held = {mode: int(pcs[list(steps)].sum()) for mode, steps in SCALES.items()}
+    other = next(m for m in SCALES if m != asked)
+    return other if held[other] > held[asked] else asked
 
 
 @dataclass
@@ -127,12 +142,14 @@ def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> Tracks:
 
 
 def over_progression(job: PhraseJob, source: Tracks, *, hook: bool) -> Phrase:
-    """``job``'s phrase with ``source``'s harmonic tracks given (those the section plays), and its
-    melodic ones too when the section plays the theme's ``hook``."""
+    """``job``'s phrase with ``source``'s harmonic tracks given (those the section plays), its
+    melodic ones too when the section plays the theme's ``hook``, and where the section has no chords
+    of its own, ``source``'s chords as the harmony its parts keep to."""
     ph = job.phrase
     kept = HARMONIC_ROLES + (MELODIC_ROLES if hook else ())
     given = {r: (source.get(r, []) if r in kept else []) for r in ph.tracks}
-    return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given)
+    harmony = [] if CHORD_ROLE in ph.tracks else source.get(CHORD_ROLE, [])
+    return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given, harmony)
 
 
 def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], written: list[Tracks],
@@ -159,8 +176,42 @@ def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[
     return rewritten, sampled
 
 
+def follow_chords(writer: PhraseWriter, phrases: list[Phrase], written: list[Tracks], *, seed: int) -> int:
+    """Write again, in place in ``written``, the roles the artist keeps on the chords that come before
+    the chords in the role order (the bass), on the tones of the chords written after them, hearing
+    the tracks before them as the first pass wrote them. A new part that lifts a line of the
+    catalogue is written again (another seed, then hotter); one that still does keeps the first
+    pass's part. Returns the tokens sampled."""
+    habits = writer.sampling.habits
+    if habits is None:
+        return 0
+    before = [r for r in ROLES[:ROLES.index(CHORD_ROLE)] if r in habits.chord_roles and r not in DRUM_ROLES]
+    redo = [i for i, w in enumerate(written) if w.get(CHORD_ROLE) and any(w.get(r) for r in before)]
+    sampled, sampling = 0, writer.sampling
+    for attempt in range(LINE_REWRITES + 1):
+        if not redo:
+            break
+        again = [over_chords(phrases[i], written[i], before) for i in redo]
+        sampling = sampling.hotter() if attempt > 1 else sampling
+        parts, more = write_phrases(writer.model, writer.tok, again, seed=seed + attempt, sampling=sampling)
+        sampled += more
+        parts = [{r: w[r] for r in before if w.get(r)} for w in parts]
+        lifted = copied_lines(parts, writer.lines)
+        for i, part, lifts in zip(redo, parts, lifted):
+            if not lifts:
+                written[i].update(part)
+        redo = [i for i, lifts in zip(redo, lifted) if lifts]
+    return sampled
+
+
+def over_chords(phrase: Phrase, written: Tracks, roles: list[str]) -> Phrase:
+    """``phrase`` up to its chords as first written, with ``roles`` empty to be written again."""
+    tracks = {r: [] if r in roles else written[r] for r in ROLES[:ROLES.index(CHORD_ROLE) + 1] if written.get(r)}
+    return Phrase(phrase.section, phrase.energy, phrase.part, phrase.tonic, phrase.mode, tracks)
+
+
 @dataclass
-class _Writer:
+class PhraseWriter:
     """What every pass shares: the model, the tokenizer, the catalogue (phrases, and lines at every
     bar) and the guard's threshold."""
 
@@ -198,10 +249,12 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     sketches = sketch_songs(corpus, form, np.random.default_rng(seed), count=count, bpm=bpm, key=key, bars=bars,
                             roles=roles, placed=tuple(hits))
     table, self_borrow = catalogue(corpus)
-    writer = _Writer(model, tok, table, line_catalogue(corpus), self_borrow + COPY_MARGIN, sampling or SamplingSettings())
+    habitual = replace(sampling or SamplingSettings(), habits=Habits.learn(tok, [s for _, s in corpus]))
+    writer = PhraseWriter(model, tok, table, line_catalogue(corpus), self_borrow + COPY_MARGIN, habitual)
     parts: list[Parts] = [{} for _ in sketches]
     free = [(n, j.section, j.part, j.phrase) for n, s in enumerate(sketches) for j in s.jobs if opens(s, j)]
     written, redone, sampled = writer.write(free, seed)
+    sampled += follow_chords(writer, [j[3] for j in free], written, seed=seed + 1)
     for (n, section, part, _), w in zip(free, written):
         parts[n][(section, part)] = w
     over = [(n, j.section, j.part, over_progression(j, progression(parts[n], sketches[n], j), hook=s.form[j.section].hook))

@@ -4,14 +4,16 @@ in the role order hear it (a regenerated part, or a section written over the son
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from project_ingest.score import BeatNote, Key
 from sample_library.roles import ROLES
+from template_engine.model.chord_tones import CHORD_ROLE, bar_tones
 from template_engine.model.plan import SongPlan
+from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask, start_state
 from template_engine.model.transformer import KVCache, MusicTransformer
 
@@ -36,17 +38,19 @@ Tracks = dict[str, list[BeatNote]]
 @dataclass
 class SamplingSettings:
     """How the model's next token is drawn: temperature (per role where given), nucleus ``top_p``,
-    and ``density`` (above 1, tracks end later and hold more notes)."""
+    ``density`` (above 1, tracks end later and hold more notes) and, where given, the artist's
+    ``habits`` (what each role may write)."""
 
     temperature: float = 1.0
     top_p: float = 0.95
     role_temperature: dict[str, float] | None = None
     density: float = 1.0
+    habits: Habits | None = None
 
     def hotter(self) -> SamplingSettings:
         """The settings a copying phrase is written again with."""
-        return SamplingSettings(self.temperature + HOTTER_TEMPERATURE, min(1.0, self.top_p + HOTTER_TOP_P),
-                                self.role_temperature, self.density)
+        return replace(self, temperature=self.temperature + HOTTER_TEMPERATURE,
+                       top_p=min(1.0, self.top_p + HOTTER_TOP_P))
 
 
 @dataclass
@@ -61,7 +65,7 @@ class PhraseJob:
 @dataclass
 class _Row:
     """One phrase being written: roles still to write, tokens queued to feed, the grammar state of the
-    track being written and the tokens so far."""
+    track being written, the tokens so far, and once its chords are written, their tones per bar."""
 
     phrase: Phrase
     roles: list[str]
@@ -71,16 +75,20 @@ class _Row:
     track_len: int = 0
     out: list[int] = field(default_factory=list)
     done: bool = False
+    chords: np.ndarray | None = None
 
     @classmethod
     def start(cls, tok: ArtistTokenizer, phrase: Phrase) -> _Row:
         row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase))
+        if phrase.tracks.get(CHORD_ROLE) or phrase.harmony:
+            row.chords = bar_tones(phrase.tracks.get(CHORD_ROLE) or phrase.harmony)
         row.next_track(tok)
         return row
 
     def next_track(self, tok: ArtistTokenizer) -> None:
-        """Queue the next role's token (and its notes, when the track is given), or the song's end."""
-        if not self.roles:
+        """Queue the next role's token (and its notes, when the track is given), or the song's end
+        once every role left is given (nothing written after them would hear them)."""
+        if all(self.phrase.tracks[r] for r in self.roles):
             self.queue.append(tok.song_end)
             return
         self.role = self.roles.pop(0)
@@ -96,6 +104,8 @@ class _Row:
         if token == tok.song_end:
             self.done = True
         elif token == tok.track_end:
+            if self.role == CHORD_ROLE:
+                self.chords = bar_tones(tok.decode_track(self.out[-1 - self.track_len:-1]))
             self.next_track(tok)
             self.state = None
         elif token in tok.framing_names:
@@ -125,7 +135,7 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
     """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
     phrase and the number of tokens the model sampled.
 
-    A track that already has notes is kept: its tokens are fed to the model as given (so a track
+    A track that already has notes is kept as given, and its tokens are fed to the model (so a track
     written later in the role order hears it), which is how one track is regenerated in place.
     Finished phrases leave the model's batch once a quarter of its rows are done.
     """
@@ -154,14 +164,18 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
         if live:
             last_logits = model(chosen.unsqueeze(1), cache, start=pos)[:, -1, :]
         pos += 1
-    return [tok.decode_phrase(r.out) for r in rows], sampled
+    return [{**tok.decode_phrase(r.out), **{role: ns for role, ns in r.phrase.tracks.items() if ns}} for r in rows], sampled
 
 
 def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sampling: SamplingSettings,
                 gen: torch.Generator) -> torch.Tensor:
     """The next token (rows,) of each row from its logits (rows, vocab), masked to what keeps its track
-    valid; a track that has grown to ``MAX_TRACK_TOKENS`` may only end."""
-    mask = allowed_mask(tok, [r.state for r in rows])
+    valid and, where ``sampling`` gives them, to the artist's habits (``Habits.restrict``); a track
+    that has grown to ``MAX_TRACK_TOKENS`` may only end."""
+    states = [r.state for r in rows]
+    mask = allowed_mask(tok, states)
+    if sampling.habits is not None:
+        mask = sampling.habits.restrict(mask, states, [r.chords for r in rows])
     for j, r in enumerate(rows):
         if r.track_len >= MAX_TRACK_TOKENS and mask[j, tok.track_end]:
             mask[j] = False

@@ -16,7 +16,7 @@ would make the sequence invalid.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,8 @@ def framing_tokens() -> list[str]:
 
 @dataclass
 class Phrase:
-    """Training or generated material: conditions and each role's notes (beats from the phrase start)."""
+    """Training or generated material: conditions and each role's notes (beats from the phrase start);
+    for a phrase to write with no chords of its own, the ``harmony`` (chord notes) its parts keep to."""
 
     section: str
     energy: float
@@ -63,6 +64,7 @@ class Phrase:
     tonic: int
     mode: str
     tracks: dict[str, list[BeatNote]]
+    harmony: list[BeatNote] = field(default_factory=list)
 
 
 class ArtistTokenizer:
@@ -75,6 +77,7 @@ class ArtistTokenizer:
         self.bar_id = self.base_vocab["Bar_None"]
         self.velocity_ids = self._base_ids_of("Velocity_")
         self.position_ids = self._base_ids_of("Position_")
+        self.duration_ids = frozenset(i for t, i in self.base_vocab.items() if t.startswith("Duration_"))
         self.bpe = bpe
         if bpe is not None:
             self._compile()
@@ -213,7 +216,8 @@ class ArtistTokenizer:
     # -- grammar ---------------------------------------------------------------------------------
 
     def _compile_grammar(self) -> None:
-        """Per BPE token: validity, first/last type, bars it adds, positions, pitches."""
+        """Per BPE token: validity, first/last type, bars it adds, positions (sixteenths in the bar), pitches,
+        durations (base ids)."""
         v = self.n_bpe
         type_index = {t: i for i, t in enumerate(TYPES)}
         self.first_type = np.zeros(v, dtype=np.int64)
@@ -225,6 +229,8 @@ class ArtistTokenizer:
         self.pitch_lo = np.full(v, 999, dtype=np.int64)
         self.pitch_hi = np.full(v, -1, dtype=np.int64)
         self.pitch_sets: list[set[int]] = [set() for _ in range(v)]
+        self.duration_sets: list[set[int]] = [set() for _ in range(v)]
+        self.position_sets: list[set[int]] = [set() for _ in range(v)]
         for idx, piece in enumerate(self.pieces):
             names = [self.base_names[b] for b in piece]
             kinds = [n.split("_")[0] for n in names]
@@ -247,11 +253,14 @@ class ArtistTokenizer:
                     if not seen_bar and self.first_pos[idx] == -1 and pos is None:
                         self.first_pos[idx] = p
                     pos = p
+                    self.position_sets[idx].add(p)
                 elif kind == "Pitch":
                     pitch = int(name.split("_")[1])
                     self.pitch_sets[idx].add(pitch)
                     self.pitch_lo[idx] = min(self.pitch_lo[idx], pitch)
                     self.pitch_hi[idx] = max(self.pitch_hi[idx], pitch)
+                elif kind == "Duration":
+                    self.duration_sets[idx].add(piece[j])
             self.last_pos[idx] = pos if pos is not None else (-1 if seen_bar else -2)
         # type transition table: rows are states (TYPES + Start), columns first types
         self.states = TYPES + ("Start",)
@@ -260,7 +269,11 @@ class ArtistTokenizer:
             for t in _NEXT[state]:
                 self.type_ok[si, type_index[t]] = True
         self.can_end = np.array([s in _CAN_END for s in self.states])
-        self.role_ok = np.zeros((len(ROLES), v), dtype=bool)
+        self._compile_roles()
+
+    def _compile_roles(self) -> None:
+        """Per role and BPE token: whether its pitches are the role's (GM drum notes, or a register)."""
+        self.role_ok = np.zeros((len(ROLES), self.n_bpe), dtype=bool)
         for ri, role in enumerate(ROLES):
             if role in DRUM_ROLES:
                 allowed = {p for p, r in GM_DRUM_ROLE.items() if r == role}

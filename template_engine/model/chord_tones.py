@@ -1,0 +1,80 @@
+"""Parts kept on the chords: the roles the artist keeps to the tones of the chord under them, and
+the tokens that keep a track being written on the chords its phrase already has.
+
+Pitch classes are 12-bit masks (bit ``p % 12``). A phrase's chords are read per bar (every note
+sounding in the bar), in C, as the model writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
+from template_engine.model.dataset import key_shift, song_phrases
+from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer
+
+CHORD_ROLE = "chords"
+CHORD_TONE_SHARE = 0.95  # a role whose notes are chord tones this often is kept on the chords
+ANY_TONE = (1 << 12) - 1
+
+
+def bar_tones(notes: list[BeatNote], bars: int = PHRASE_BARS) -> np.ndarray:
+    """The pitch classes (mask) sounding in each bar, shape (bars,) int64; 0 where nothing sounds."""
+    out = np.zeros(bars, dtype=np.int64)
+    for n in notes:
+        first, last = int(n.start // BEATS_PER_BAR), int((n.start + n.duration - 1e-6) // BEATS_PER_BAR)
+        for bar in range(max(first, 0), min(last, bars - 1) + 1):
+            out[bar] |= 1 << (n.pitch % 12)
+    return out
+
+
+def chord_roles(songs: list[Score]) -> frozenset[str]:
+    """The roles whose notes, in the artist's phrases where the chords sound, are tones of the chord
+    of their bar at least ``CHORD_TONE_SHARE`` of the time."""
+    on, total = {}, {}
+    for song in songs:
+        shift = key_shift(song.key.tonic)
+        for ph in song_phrases(song):
+            chords = bar_tones([BeatNote(n.start, n.duration, n.pitch + shift, n.velocity)
+                                for n in ph.tracks.get(CHORD_ROLE, [])])
+            for role, notes in ph.tracks.items():
+                for n in notes:
+                    bar = int(n.start // BEATS_PER_BAR)
+                    if role != CHORD_ROLE and 0 <= bar < PHRASE_BARS and chords[bar]:
+                        total[role] = total.get(role, 0) + 1
+                        on[role] = on.get(role, 0) + bool(chords[bar] >> ((n.pitch + shift) % 12) & 1)
+    return frozenset(r for r, n in total.items() if on.get(r, 0) >= CHORD_TONE_SHARE * n)
+
+
+@dataclass
+class PieceTones:
+    """Per BPE token, the pitch classes (mask) it plays in the bar it starts in and each bar after:
+    shape (vocab, PHRASE_BARS + 1) int64."""
+
+    tones: np.ndarray
+
+    @classmethod
+    def of(cls, tok: ArtistTokenizer) -> PieceTones:
+        tones = np.zeros((tok.n_bpe, PHRASE_BARS + 1), dtype=np.int64)
+        for idx, piece in enumerate(tok.pieces):
+            bar = 0
+            for b in piece:
+                name = tok.base_names[b]
+                if name.startswith("Bar"):
+                    bar = min(bar + 1, PHRASE_BARS)
+                elif name.startswith("Pitch"):
+                    tones[idx, bar] |= 1 << (int(name.split("_")[1]) % 12)
+        return cls(tones)
+
+    def on_chords(self, bars_written: int, chords: np.ndarray) -> np.ndarray:
+        """Boolean (vocab,): the tokens whose every note is a chord tone of its bar, for a track that
+        has written ``bars_written`` bar lines, over ``chords`` (bar_tones of the phrase's chords).
+        Bars with no chord, or past the phrase, take any note."""
+        allowed = np.full(PHRASE_BARS + 1, ANY_TONE, dtype=np.int64)
+        for offset in range(PHRASE_BARS + 1):
+            bar = bars_written - 1 + offset
+            if 0 <= bar < len(chords) and chords[bar]:
+                allowed[offset] = chords[bar]
+        return np.all((self.tones & ~allowed[None, :]) == 0, axis=1)

@@ -1,0 +1,121 @@
+"""The artist's habits per role, as the tokens the sampler lets each role use.
+
+A pad the artist always holds for a bar from its downbeat is not written in sixteenths off the beat,
+and a lead the artist keeps within an octave does not leap three. From the artist's phrases moved to
+C (as the model learns and writes them), each role may start notes only on the sixteenths of the bar
+where at least ``MIN_SHARE`` of its notes start; a pitched role also only from the lowest to the
+highest pitch the artist plays in it, with the note lengths (REMI duration tokens) of at least
+``MIN_SHARE`` of its notes. Roles the artist never plays keep the whole vocabulary. Roles the artist
+keeps on the chords (``chord_tones``) play only chord tones where their phrase has chords.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from project_ingest.score import BeatNote, Score, step_in_bar
+from sample_library.roles import DRUM_ROLES, ROLES
+from template_engine.model.chord_tones import PieceTones, chord_roles
+from template_engine.model.dataset import key_shift, song_phrases
+from template_engine.model.tokens import ArtistTokenizer, GrammarState
+
+MIN_SHARE = 0.01
+NOTE_SPACING = 16.0  # beats between the notes tokenised one after another, longer than any phrase's note
+
+
+@dataclass
+class RoleHabit:
+    """What one role's notes look like in the artist's phrases: pitches (in C), lengths (beats) and
+    onsets (sixteenths in the bar), counted."""
+
+    pitches: list[int] = field(default_factory=list)
+    lengths: Counter[float] = field(default_factory=Counter)
+    positions: Counter[int] = field(default_factory=Counter)
+
+    def add(self, notes: list[BeatNote], shift: int) -> None:
+        self.pitches.extend(n.pitch + shift for n in notes)
+        self.lengths.update(n.duration for n in notes)
+        self.positions.update(step_in_bar(n.start) for n in notes)
+
+    def common(self, counts: Counter) -> set:
+        """The values of ``counts`` that make up at least ``MIN_SHARE`` of the notes."""
+        return {value for value, count in counts.items() if count >= MIN_SHARE * len(self.pitches)}
+
+
+def learn_habits(songs: list[Score]) -> dict[str, RoleHabit]:
+    """Each role's habit over the artist's phrases."""
+    habits: dict[str, RoleHabit] = {}
+    for song in songs:
+        shift = key_shift(song.key.tonic)
+        for ph in song_phrases(song):
+            for role, notes in ph.tracks.items():
+                habits.setdefault(role, RoleHabit()).add(notes, 0 if role in DRUM_ROLES else shift)
+    return habits
+
+
+def role_tokens(tok: ArtistTokenizer, songs: list[Score]) -> np.ndarray:
+    """Boolean (len(ROLES), tok.vocab_size): the tokens each role may be written with. A BPE token
+    is kept for a role when all its onsets, and for a pitched role all its pitches and note lengths,
+    are the artist's for that role; framing tokens are always kept."""
+    allowed = np.ones((len(ROLES), tok.vocab_size), dtype=bool)
+    habits = learn_habits(songs)
+    token_of = duration_tokens(tok, {d for h in habits.values() for d in h.lengths})
+    for ri, role in enumerate(ROLES):
+        habit = habits.get(role)
+        if habit is None:
+            continue
+        positions = habit.common(habit.positions)
+        ok = np.array([p <= positions for p in tok.position_sets])
+        if role not in DRUM_ROLES:
+            by_token = Counter[int]()
+            for length, count in habit.lengths.items():
+                by_token[token_of[length]] += count
+            lengths = habit.common(by_token)
+            ok &= (tok.pitch_hi < 0) | ((tok.pitch_lo >= min(habit.pitches)) & (tok.pitch_hi <= max(habit.pitches)))
+            ok &= np.array([d <= lengths for d in tok.duration_sets])
+        allowed[ri, :tok.n_bpe] = ok
+    return allowed
+
+
+def duration_tokens(tok: ArtistTokenizer, lengths: set[float]) -> dict[float, int]:
+    """The REMI duration token (base id) each note length (beats) is written with."""
+    ordered = sorted(lengths)
+    apart = [BeatNote(i * NOTE_SPACING, d, 60, 100) for i, d in enumerate(ordered)]
+    tokens = [b for b in tok.track_base_ids(apart) if b in tok.duration_ids]
+    return dict(zip(ordered, tokens))
+
+
+@dataclass
+class Habits:
+    """What the sampler lets each role write: its tokens (``role_tokens``, boolean (len(ROLES),
+    vocab)), and for the roles kept on the chords, the chord tones of each bar (``tones``)."""
+
+    role_tokens: np.ndarray
+    chord_roles: frozenset[str]
+    tones: PieceTones
+
+    @classmethod
+    def learn(cls, tok: ArtistTokenizer, songs: list[Score]) -> Habits:
+        return cls(role_tokens(tok, songs), chord_roles(songs), PieceTones.of(tok))
+
+    def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None]) -> np.ndarray:
+        """``mask`` (rows, vocab) narrowed per row to its role's tokens, then to the chord tones of
+        its phrase's ``chords`` (bar_tones, or None before they are written); a step that would leave
+        a row no token is skipped for that row."""
+        out = mask.copy()
+        for j, (state, tones) in enumerate(zip(states, chords)):
+            for narrower in self._narrowers(state, tones):
+                kept = out[j] & narrower
+                if kept.any():
+                    out[j] = kept
+        return out
+
+    def _narrowers(self, state: GrammarState, chords: np.ndarray | None) -> list[np.ndarray]:
+        out = [self.role_tokens[state.role]]
+        if chords is not None and ROLES[state.role] in self.chord_roles:
+            out.append(np.concatenate([self.tones.on_chords(state.bars, chords),
+                                       np.ones(self.role_tokens.shape[1] - len(self.tones.tones), dtype=bool)]))
+        return out
