@@ -137,6 +137,7 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
 
     A track that already has notes is kept as given, and its tokens are fed to the model (so a track
     written later in the role order hears it), which is how one track is regenerated in place.
+    Where every phrase of the batch has given tokens queued, they are fed together in one step.
     Finished phrases leave the model's batch once a quarter of its rows are done.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -146,24 +147,27 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
     cache, pos = KVCache(model.cfg, len(rows)), 0
     last_logits = torch.zeros((len(rows), tok.vocab_size))
     while not all(r.done for r in rows) and pos < model.cfg.context - 1:
-        chosen = torch.full((len(live),), tok.song_end, dtype=torch.long)
         need = [k for k, i in enumerate(live) if not rows[i].done and not rows[i].queue]
+        queued = min((len(rows[i].queue) for i in live if not rows[i].done), default=1)
+        width = 1 if need else max(1, min(queued, model.cfg.context - 1 - pos))
+        chosen = torch.full((len(live), width), tok.song_end, dtype=torch.long)
         if need:
             sampled += len(need)
             picks = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling, gen)
             for j, k in enumerate(need):
-                chosen[k] = picks[j]
+                chosen[k, 0] = picks[j]
         for k, i in enumerate(live):
-            if not rows[i].done:
-                chosen[k] = rows[i].feed(tok, int(chosen[k]))
+            for c in range(width):
+                if not rows[i].done:
+                    chosen[k, c] = rows[i].feed(tok, int(chosen[k, c]))
         keep = [k for k, i in enumerate(live) if not rows[i].done]
         if len(keep) <= COMPACT_BELOW * len(live):
             index = torch.tensor(keep, dtype=torch.long)
             cache.keep(index)
             live, chosen = [live[k] for k in keep], chosen[index]
         if live:
-            last_logits = model(chosen.unsqueeze(1), cache, start=pos)[:, -1, :]
-        pos += 1
+            last_logits = model(chosen, cache, start=pos)[:, -1, :]
+        pos += width
     return [{**tok.decode_phrase(r.out), **{role: ns for role, ns in r.phrase.tracks.items() if ns}} for r in rows], sampled
 
 
