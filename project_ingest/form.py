@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from project_ingest.score import BEATS_PER_BAR, Score, Section, beat_step
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, Section, beat_step
 from sample_library.roles import DRUM_ROLES
 
 RECUR_DISTANCE_BARS = 8
@@ -72,17 +72,22 @@ def bar_patterns(score: Score) -> dict[str, list[tuple | None]]:
     return out
 
 
+def bar_tones(notes: list[BeatNote], bars: int) -> np.ndarray:
+    """The pitch classes sounding in each of ``bars`` bars, as 12-bit masks (bit ``pitch % 12``),
+    shape (bars,) int64; 0 where nothing sounds."""
+    out = np.zeros(bars, dtype=np.int64)
+    for n in notes:
+        first, last = int(n.start // BEATS_PER_BAR), int((n.start + n.duration - 1e-6) // BEATS_PER_BAR)
+        for bar in range(max(first, 0), min(last, bars - 1) + 1):
+            out[bar] |= 1 << (n.pitch % 12)
+    return out
+
+
 def bar_harmonies(score: Score) -> list[frozenset[int] | None]:
     """Each bar's pitch-class set over every pitched track; None when no pitched note sounds in it."""
-    sets: list[set[int]] = [set() for _ in range(score.bars)]
-    for role, notes in score.tracks.items():
-        if role in DRUM_ROLES:
-            continue
-        for n in notes:
-            first, last = int(n.start // BEATS_PER_BAR), int((n.start + n.duration - 1e-6) // BEATS_PER_BAR)
-            for bar in range(max(first, 0), min(last, score.bars - 1) + 1):
-                sets[bar].add(n.pitch % 12)
-    return [frozenset(s) if s else None for s in sets]
+    pitched = [n for role, notes in score.tracks.items() if role not in DRUM_ROLES for n in notes]
+    return [frozenset(p for p in range(12) if mask >> p & 1) if mask else None
+            for mask in bar_tones(pitched, score.bars)]
 
 
 def _recurs(seq: list, i: int) -> bool:

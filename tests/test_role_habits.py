@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from project_ingest.corpus import load_corpus
+from project_ingest.form import bar_tones
 from project_ingest.score import BeatNote, Key, Score, Section, step_in_bar
 from sample_library.roles import ROLES
 from template_engine.model.checkpoint import load_model
-from template_engine.model.chord_tones import PieceTones, bar_tones, chord_roles
+from template_engine.model.chord_tones import PieceTones, chord_roles
 from template_engine.model.generate import PhraseWriter, follow_chords, over_progression
 from template_engine.model.phrases import PhraseJob, SamplingSettings, write_phrases
 from template_engine.model.role_habits import Habits, learn_habits, role_tokens
@@ -99,7 +100,7 @@ def test_a_part_on_the_chords_plays_only_chord_tones(trained_bundle):
     """Drawn at random under the chords of each bar, every note is a tone of its bar's chord; drawn
     without them, some are not."""
     _, tok = load_model(trained_bundle)
-    chords = bar_tones(_chord_song(False).tracks["chords"][:12])
+    chords = bar_tones(_chord_song(False).tracks["chords"][:12], 4)
     tones, rng = PieceTones.of(tok), np.random.default_rng(1)
     kept, free = [], []
     for _ in range(12):
@@ -134,7 +135,7 @@ def test_a_written_pad_follows_the_chords_it_hears(trained_bundle, heard):
         phrase = Phrase("breakdown", 0.3, "main", 0, "major", {"pad": []}, harmony=chord_notes)
     habits = Habits.learn(tok, [song])
     written, _ = write_phrases(model, tok, [phrase] * 4, seed=5, sampling=SamplingSettings(temperature=2.0, habits=habits))
-    chords = bar_tones(song.tracks["chords"][:12])
+    chords = bar_tones(song.tracks["chords"][:12], 4)
     notes = [n for w in written for n in w.get("pad", [])]
     assert notes and all(chords[int(n.start // 4)] >> (n.pitch % 12) & 1 for n in notes)
 
@@ -153,7 +154,7 @@ def test_a_bass_written_before_the_chords_is_written_again_on_them(trained_bundl
     written = [dict(first) for _ in range(3)]
     phrase = Phrase("drop", 1.0, "main", 0, "major", {r: [] for r in first})
     follow_chords(writer, [phrase] * 3, written, seed=2)
-    chords = bar_tones(song.tracks["chords"][:12])
+    chords = bar_tones(song.tracks["chords"][:12], 4)
     for w in written:
         assert w["bass"] != off and w["chords"] == first["chords"] and w["lead"] == first["lead"]
         assert all(chords[int(n.start // 4)] >> (n.pitch % 12) & 1 for n in w["bass"])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from project_ingest.form import bar_tones
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
 from template_engine.model.dataset import key_shift, song_phrases
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer
@@ -18,16 +19,6 @@ from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer
 CHORD_ROLE = "chords"
 CHORD_TONE_SHARE = 0.95  # a role whose notes are chord tones this often is kept on the chords
 ANY_TONE = (1 << 12) - 1
-
-
-def bar_tones(notes: list[BeatNote], bars: int = PHRASE_BARS) -> np.ndarray:
-    """The pitch classes (mask) sounding in each bar, shape (bars,) int64; 0 where nothing sounds."""
-    out = np.zeros(bars, dtype=np.int64)
-    for n in notes:
-        first, last = int(n.start // BEATS_PER_BAR), int((n.start + n.duration - 1e-6) // BEATS_PER_BAR)
-        for bar in range(max(first, 0), min(last, bars - 1) + 1):
-            out[bar] |= 1 << (n.pitch % 12)
-    return out
 
 
 def chord_roles(songs: list[Score]) -> frozenset[str]:
@@ -38,7 +29,7 @@ def chord_roles(songs: list[Score]) -> frozenset[str]:
         shift = key_shift(song.key.tonic)
         for ph in song_phrases(song):
             chords = bar_tones([BeatNote(n.start, n.duration, n.pitch + shift, n.velocity)
-                                for n in ph.tracks.get(CHORD_ROLE, [])])
+                                for n in ph.tracks.get(CHORD_ROLE, [])], PHRASE_BARS)
             for role, notes in ph.tracks.items():
                 for n in notes:
                     bar = int(n.start // BEATS_PER_BAR)
@@ -70,7 +61,7 @@ class PieceTones:
 
     def on_chords(self, bars_written: int, chords: np.ndarray) -> np.ndarray:
         """Boolean (vocab,): the tokens whose every note is a chord tone of its bar, for a track that
-        has written ``bars_written`` bar lines, over ``chords`` (bar_tones of the phrase's chords).
+        has written ``bars_written`` bar lines, over ``chords`` (``bar_tones`` of the phrase's chords).
         Bars with no chord, or past the phrase, take any note."""
         allowed = np.full(PHRASE_BARS + 1, ANY_TONE, dtype=np.int64)
         for offset in range(PHRASE_BARS + 1):

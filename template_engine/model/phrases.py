@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from project_ingest.form import bar_tones
 from project_ingest.score import BeatNote, Key
 from sample_library.roles import ROLES
-from template_engine.model.chord_tones import CHORD_ROLE, bar_tones
+from template_engine.model.chord_tones import CHORD_ROLE
 from template_engine.model.plan import SongPlan
 from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask, start_state
@@ -80,8 +81,8 @@ class _Row:
     @classmethod
     def start(cls, tok: ArtistTokenizer, phrase: Phrase) -> _Row:
         row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase))
-        if phrase.tracks.get(CHORD_ROLE) or phrase.harmony:
-            row.chords = bar_tones(phrase.tracks.get(CHORD_ROLE) or phrase.harmony)
+        if chords := phrase.tracks.get(CHORD_ROLE) or phrase.harmony:
+            row.chords = bar_tones(chords, PHRASE_BARS)
         row.next_track(tok)
         return row
 
@@ -105,7 +106,7 @@ class _Row:
             self.done = True
         elif token == tok.track_end:
             if self.role == CHORD_ROLE:
-                self.chords = bar_tones(tok.decode_track(self.out[-1 - self.track_len:-1]))
+                self.chords = bar_tones(tok.decode_track(self.out[-1 - self.track_len:-1]), PHRASE_BARS)
             self.next_track(tok)
             self.state = None
         elif token in tok.framing_names:

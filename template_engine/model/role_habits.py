@@ -103,7 +103,7 @@ class Habits:
 
     def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None]) -> np.ndarray:
         """``mask`` (rows, vocab) narrowed per row to its role's tokens, then to the chord tones of
-        its phrase's ``chords`` (bar_tones, or None before they are written); a step that would leave
+        its phrase's ``chords`` (``bar_tones``, or None before they are written); a step that would leave
         a row no token is skipped for that row."""
         out = mask.copy()
         for j, (state, tones) in enumerate(zip(states, chords)):
