@@ -10,9 +10,10 @@ from project_ingest.score import BeatNote, Key, Score, Section, step_in_bar
 from sample_library.roles import ROLES
 from template_engine.model.checkpoint import load_model
 from template_engine.model.chord_tones import PieceTones, chord_roles
+from template_engine.model.dataset import song_phrases
 from template_engine.model.generate import PhraseWriter, follow_chords, over_progression
 from template_engine.model.phrases import PhraseJob, SamplingSettings, write_phrases
-from template_engine.model.role_habits import Habits, learn_habits, role_tokens
+from template_engine.model.role_habits import Habits, artist_phrases, learn_habits, role_tokens
 from template_engine.model.tokens import Phrase, advance, allowed_mask, start_state
 
 
@@ -39,7 +40,7 @@ def _uniform_track(tok, role: str, allowed: np.ndarray, rng: np.random.Generator
 
 
 def test_habits_are_counted_in_c_from_the_artists_phrases():
-    habits = learn_habits([_song(0, 60), _song(2, 62)])
+    habits = learn_habits(artist_phrases([_song(0, 60), _song(2, 62)]))
     assert set(habits["pad"].positions) == {0} and set(habits["pad"].lengths) == {4.0}
     assert sorted(set(habits["pad"].pitches)) == [60, 63, 67]  # D minor moved down to C
     assert set(habits["kick"].positions) == {0, 4, 8, 12}
@@ -49,7 +50,7 @@ def test_a_track_drawn_under_the_habits_keeps_them(trained_bundle):
     """Anything the grammar allows, drawn at random, still starts, lasts and sits where the artist's
     notes do; without the habits the same draw leaves them (so the check can fail)."""
     _, tok = load_model(trained_bundle)
-    habits = role_tokens(tok, [_song(0, 60)])
+    habits = role_tokens(tok, learn_habits(artist_phrases([_song(0, 60)])))
     rng = np.random.default_rng(0)
     for role, positions, lengths, pitches in (("pad", {0}, {4.0}, (60, 67)), ("bass", set(range(0, 16, 2)), {0.5}, (36, 36)),
                                               ("kick", {0, 4, 8, 12}, None, None)):
@@ -68,7 +69,7 @@ def test_generation_writes_with_the_artists_habits(trained_bundle):
     """A pad the artist holds from the downbeat comes out held from the downbeat, in its register."""
     model, tok = load_model(trained_bundle)
     songs = [s for _, s in load_corpus(trained_bundle.path)]
-    habits = learn_habits(songs)
+    habits = learn_habits(artist_phrases(songs))
     role = max((r for r in ("pad", "chords", "bass") if r in habits), key=lambda r: len(habits[r].pitches))
     phrase = Phrase("drop", 1.0, "main", 0, "minor", {role: []})
     sampling = SamplingSettings(temperature=2.0, habits=Habits.learn(tok, songs))
@@ -92,8 +93,8 @@ def _chord_song(lead_off: bool) -> Score:
 
 
 def test_roles_kept_on_the_chords_are_learned():
-    assert chord_roles([_chord_song(lead_off=True)]) == {"pad"}
-    assert chord_roles([_chord_song(lead_off=False)]) == {"pad", "lead"}
+    assert chord_roles(song_phrases(_chord_song(lead_off=True))) == {"pad"}
+    assert chord_roles(song_phrases(_chord_song(lead_off=False))) == {"pad", "lead"}
 
 
 def test_a_part_on_the_chords_plays_only_chord_tones(trained_bundle):
@@ -109,7 +110,7 @@ def test_a_part_on_the_chords_plays_only_chord_tones(trained_bundle):
             for _ in range(60):
                 mask = allowed_mask(tok, [state])[0]
                 if on:
-                    mask[:tok.n_bpe] &= tones.on_chords(state.bars, chords)
+                    mask &= tones.on_chords(state.bars, chords)
                 choice = int(rng.choice(np.nonzero(mask)[0]))
                 if choice == tok.track_end:
                     break

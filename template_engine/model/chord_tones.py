@@ -7,48 +7,46 @@ sounding in the bar), in C, as the model writes them.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from project_ingest.form import bar_tones
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
-from template_engine.model.dataset import key_shift, song_phrases
-from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer
+from project_ingest.score import BEATS_PER_BAR
+from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
 
 CHORD_ROLE = "chords"
 CHORD_TONE_SHARE = 0.95  # a role whose notes are chord tones this often is kept on the chords
 ANY_TONE = (1 << 12) - 1
 
 
-def chord_roles(songs: list[Score]) -> frozenset[str]:
-    """The roles whose notes, in the artist's phrases where the chords sound, are tones of the chord
-    of their bar at least ``CHORD_TONE_SHARE`` of the time."""
-    on, total = {}, {}
-    for song in songs:
-        shift = key_shift(song.key.tonic)
-        for ph in song_phrases(song):
-            chords = bar_tones([BeatNote(n.start, n.duration, n.pitch + shift, n.velocity)
-                                for n in ph.tracks.get(CHORD_ROLE, [])], PHRASE_BARS)
-            for role, notes in ph.tracks.items():
-                for n in notes:
-                    bar = int(n.start // BEATS_PER_BAR)
-                    if role != CHORD_ROLE and 0 <= bar < PHRASE_BARS and chords[bar]:
-                        total[role] = total.get(role, 0) + 1
-                        on[role] = on.get(role, 0) + bool(chords[bar] >> ((n.pitch + shift) % 12) & 1)
-    return frozenset(r for r, n in total.items() if on.get(r, 0) >= CHORD_TONE_SHARE * n)
+def chord_roles(phrases: list[Phrase]) -> frozenset[str]:
+    """The roles whose notes, in the artist's ``phrases`` where the chords sound, are tones of the
+    chord of their bar at least ``CHORD_TONE_SHARE`` of the time (in any key: both move together)."""
+    on: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for ph in phrases:
+        chords = bar_tones(ph.tracks.get(CHORD_ROLE, []), PHRASE_BARS)
+        for role, notes in ph.tracks.items():
+            for n in notes:
+                bar = int(n.start // BEATS_PER_BAR)
+                if role != CHORD_ROLE and 0 <= bar < PHRASE_BARS and chords[bar]:
+                    total[role] += 1
+                    on[role] += bool(chords[bar] >> (n.pitch % 12) & 1)
+    return frozenset(r for r, n in total.items() if on[r] >= CHORD_TONE_SHARE * n)
 
 
 @dataclass
 class PieceTones:
-    """Per BPE token, the pitch classes (mask) it plays in the bar it starts in and each bar after:
-    shape (vocab, PHRASE_BARS + 1) int64."""
+    """Per token, the pitch classes (mask) it plays in the bar it starts in and each bar after:
+    shape (vocab, PHRASE_BARS + 1) int64; 0 for tokens with no pitch (framing tokens among them)."""
 
     tones: np.ndarray
 
     @classmethod
     def of(cls, tok: ArtistTokenizer) -> PieceTones:
-        tones = np.zeros((tok.n_bpe, PHRASE_BARS + 1), dtype=np.int64)
+        tones = np.zeros((tok.vocab_size, PHRASE_BARS + 1), dtype=np.int64)
         for idx, piece in enumerate(tok.pieces):
             bar = 0
             for b in piece:

@@ -20,7 +20,7 @@ from project_ingest.score import BeatNote, Score, step_in_bar
 from sample_library.roles import DRUM_ROLES, ROLES
 from template_engine.model.chord_tones import PieceTones, chord_roles
 from template_engine.model.dataset import key_shift, song_phrases
-from template_engine.model.tokens import ArtistTokenizer, GrammarState
+from template_engine.model.tokens import ArtistTokenizer, GrammarState, Phrase
 
 MIN_SHARE = 0.01
 NOTE_SPACING = 16.0  # beats between the notes tokenised one after another, longer than any phrase's note
@@ -45,23 +45,25 @@ class RoleHabit:
         return {value for value, count in counts.items() if count >= MIN_SHARE * len(self.pitches)}
 
 
-def learn_habits(songs: list[Score]) -> dict[str, RoleHabit]:
-    """Each role's habit over the artist's phrases."""
+def artist_phrases(songs: list[Score]) -> list[tuple[int, Phrase]]:
+    """Every phrase of ``songs``, with the semitones that move its song to C."""
+    return [(key_shift(song.key.tonic), ph) for song in songs for ph in song_phrases(song)]
+
+
+def learn_habits(phrases: list[tuple[int, Phrase]]) -> dict[str, RoleHabit]:
+    """Each role's habit over the artist's phrases (``artist_phrases``)."""
     habits: dict[str, RoleHabit] = {}
-    for song in songs:
-        shift = key_shift(song.key.tonic)
-        for ph in song_phrases(song):
-            for role, notes in ph.tracks.items():
-                habits.setdefault(role, RoleHabit()).add(notes, 0 if role in DRUM_ROLES else shift)
+    for shift, ph in phrases:
+        for role, notes in ph.tracks.items():
+            habits.setdefault(role, RoleHabit()).add(notes, 0 if role in DRUM_ROLES else shift)
     return habits
 
 
-def role_tokens(tok: ArtistTokenizer, songs: list[Score]) -> np.ndarray:
+def role_tokens(tok: ArtistTokenizer, habits: dict[str, RoleHabit]) -> np.ndarray:
     """Boolean (len(ROLES), tok.vocab_size): the tokens each role may be written with. A BPE token
     is kept for a role when all its onsets, and for a pitched role all its pitches and note lengths,
-    are the artist's for that role; framing tokens are always kept."""
+    are the artist's for that role (``habits``); framing tokens are always kept."""
     allowed = np.ones((len(ROLES), tok.vocab_size), dtype=bool)
-    habits = learn_habits(songs)
     token_of = duration_tokens(tok, {d for h in habits.values() for d in h.lengths})
     for ri, role in enumerate(ROLES):
         habit = habits.get(role)
@@ -99,7 +101,8 @@ class Habits:
 
     @classmethod
     def learn(cls, tok: ArtistTokenizer, songs: list[Score]) -> Habits:
-        return cls(role_tokens(tok, songs), chord_roles(songs), PieceTones.of(tok))
+        phrases = artist_phrases(songs)
+        return cls(role_tokens(tok, learn_habits(phrases)), chord_roles([ph for _, ph in phrases]), PieceTones.of(tok))
 
     def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None]) -> np.ndarray:
         """``mask`` (rows, vocab) narrowed per row to its role's tokens, then to the chord tones of
@@ -116,6 +119,5 @@ class Habits:
     def _narrowers(self, state: GrammarState, chords: np.ndarray | None) -> list[np.ndarray]:
         out = [self.role_tokens[state.role]]
         if chords is not None and ROLES[state.role] in self.chord_roles:
-            out.append(np.concatenate([self.tones.on_chords(state.bars, chords),
-                                       np.ones(self.role_tokens.shape[1] - len(self.tones.tones), dtype=bool)]))
+            out.append(self.tones.on_chords(state.bars, chords))
         return out
