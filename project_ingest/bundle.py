@@ -186,10 +186,11 @@ class ArtistBundle:
     @property
     def form(self) -> FormStats:
         """How the artist's songs bring their ideas back (``form.json``); learned from the corpus for
-        a bundle written before ingest kept it."""
+        a bundle written before ingest kept it, or before it kept which of the theme's parts each section
+        type plays."""
         path = self.path / "form.json"
-        if path.is_file():
-            return FormStats.from_dict(read_json(path))
+        if path.is_file() and "theme_parts" in (kept := read_json(path)):
+            return FormStats.from_dict(kept)
         return learn_form([s for _, s in load_corpus(self.path)])
 
     @property

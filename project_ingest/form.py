@@ -11,8 +11,10 @@ Three measures, per song, over the pitched tracks:
 
 And the habits a generator follows (``learn_form``): for each section type, how often a section
 restates an earlier one of the same type (most of its pitched bars identical), how often a
-section's harmony is one the song already stated elsewhere, and how often its hook (the melodic
-tracks' bars) is played elsewhere in the song.
+section's harmony is one the song already stated elsewhere, and, per pitched role, how often a
+section written over the theme (the song's first most energetic section) plays the theme's track as
+it is: the artist's breakdown may keep the drop's hook and progression but hold the chords the drop
+stabs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from sample_library.roles import DRUM_ROLES
 
 RECUR_DISTANCE_BARS = 8
 RESTATED_SHARE = 0.5  # a section restates another when at least this share of its pitched bars match
-MELODIC_ROLES = ("lead", "pluck", "arp", "vocal_chop")  # the hook
 HARMONIC_ROLES = ("bass", "sub", "chords", "pad")  # the progression
 
 
@@ -40,12 +41,13 @@ class FormMeasures:
 @dataclass
 class FormStats:
     """The artist's form habits (``form.json``): per section type, the share of its sections that
-    restate an earlier one of the same type, and the share whose harmony the song states elsewhere;
-    the artist's own ``FormMeasures`` per song."""
+    restate an earlier one of the same type, the share whose harmony the song states elsewhere, and
+    per pitched role the share of those not restating that play the theme's track as it is; the
+    artist's own ``FormMeasures`` per song."""
 
     restate: dict[str, float] = field(default_factory=dict)
     shared_harmony: dict[str, float] = field(default_factory=dict)
-    shared_hook: dict[str, float] = field(default_factory=dict)
+    theme_parts: dict[str, dict[str, float]] = field(default_factory=dict)
     songs: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -54,7 +56,16 @@ class FormStats:
     @classmethod
     def from_dict(cls, d: dict) -> FormStats:
         return cls(restate=dict(d.get("restate", {})), shared_harmony=dict(d.get("shared_harmony", {})),
-                   shared_hook=dict(d.get("shared_hook", {})), songs=list(d.get("songs", [])))
+                   theme_parts={k: dict(v) for k, v in d.get("theme_parts", {}).items()}, songs=list(d.get("songs", [])))
+
+
+def theme_index(sections: list[Section], roles: list[set[str]]) -> int:
+    """The theme: the first of the most energetic ``sections`` that plays a harmonic role (``roles``
+    per section), else the first of the most energetic sections."""
+    top = max(s.energy for s in sections)
+    loudest = [i for i, s in enumerate(sections) if s.energy >= top - 1e-9]
+    harmonic = [i for i in loudest if roles[i] & set(HARMONIC_ROLES)]
+    return (harmonic or loudest)[0]
 
 
 def bar_patterns(score: Score) -> dict[str, list[tuple | None]]:
@@ -136,32 +147,40 @@ def _shares_harmony(score: Score, index: int, harmonies: list[frozenset[int] | N
     return bool(own) and np.mean([h in elsewhere for h in own]) >= RESTATED_SHARE
 
 
-def _shares_hook(score: Score, index: int, patterns: dict[str, list[tuple | None]]) -> bool | None:
-    """Whether most melodic bars of section ``index`` are played elsewhere in the song by the same
-    track; None when the section has no melodic bar."""
-    s = score.sections[index]
-    found = []
+def _plays_theme(score: Score, index: int, theme: int, patterns: dict[str, list[tuple | None]]) -> dict[str, bool]:
+    """Per pitched role that both section ``index`` and the ``theme`` play: whether most of the
+    section's sounding bars of it are bars the theme plays."""
+    s, t = score.sections[index], score.sections[theme]
+    out = {}
     for role, seq in patterns.items():
-        if role not in MELODIC_ROLES:
-            continue
-        elsewhere = {p for i, p in enumerate(seq) if p is not None and not s.start_bar <= i < s.end_bar}
-        found += [p in elsewhere for p in _section_bars(s, seq) if p is not None]
-    return None if not found else bool(np.mean(found) >= RESTATED_SHARE)
+        own, theirs = [p for p in _section_bars(s, seq) if p is not None], {p for p in _section_bars(t, seq) if p is not None}
+        if own and theirs:
+            out[role] = bool(np.mean([p in theirs for p in own]) >= RESTATED_SHARE)
+    return out
+
+
+def _section_roles(score: Score, patterns: dict[str, list[tuple | None]]) -> list[set[str]]:
+    return [{r for r, seq in patterns.items() if any(p is not None for p in _section_bars(s, seq))}
+            for s in score.sections]
 
 
 def learn_form(scores: list[Score]) -> FormStats:
     """The form habits of the artist's songs."""
-    habits: dict[str, dict[str, list[bool]]] = {"restate": {}, "shared_harmony": {}, "shared_hook": {}}
+    habits: dict[str, dict[str, list[bool]]] = {"restate": {}, "shared_harmony": {}}
+    parts: dict[str, dict[str, list[bool]]] = {}
     for score in scores:
         patterns, harmonies = bar_patterns(score), bar_harmonies(score)
+        theme = theme_index(score.sections, _section_roles(score, patterns)) if score.sections else -1
         seen: set[str] = set()
         for i, s in enumerate(score.sections):
+            restates = s.kind in seen and _restates(score, i, patterns)
             if s.kind in seen:
-                habits["restate"].setdefault(s.kind, []).append(_restates(score, i, patterns))
+                habits["restate"].setdefault(s.kind, []).append(restates)
             seen.add(s.kind)
             habits["shared_harmony"].setdefault(s.kind, []).append(_shares_harmony(score, i, harmonies))
-            hook = _shares_hook(score, i, patterns)
-            if hook is not None:
-                habits["shared_hook"].setdefault(s.kind, []).append(hook)
+            if i != theme and not restates:
+                for role, plays in _plays_theme(score, i, theme, patterns).items():
+                    parts.setdefault(s.kind, {}).setdefault(role, []).append(plays)
     rates = {name: {k: round(float(np.mean(v)), 3) for k, v in sorted(h.items())} for name, h in habits.items()}
-    return FormStats(**rates, songs=[asdict(form_measures(s)) for s in scores])
+    theme_parts = {k: {r: round(float(np.mean(v)), 3) for r, v in sorted(rs.items())} for k, rs in sorted(parts.items())}
+    return FormStats(**rates, theme_parts=theme_parts, songs=[asdict(form_measures(s)) for s in scores])

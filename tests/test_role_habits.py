@@ -123,21 +123,22 @@ def test_a_part_on_the_chords_plays_only_chord_tones(trained_bundle):
     assert off(free)
 
 
-@pytest.mark.parametrize("heard", ["track", "harmony"])
-def test_a_written_pad_follows_the_chords_it_hears(trained_bundle, heard):
+@pytest.mark.parametrize("role,heard", [("pad", "track"), ("pad", "harmony"), ("chords", "harmony")])
+def test_a_written_part_follows_the_chords_it_hears(trained_bundle, role, heard):
     """With the chords as a track of its phrase, or as the harmony of a phrase without chords of its
-    own (a breakdown over the drop's progression), a pad kept on the chords plays their tones."""
+    own (a breakdown over the drop's progression), a pad kept on the chords plays their tones; so
+    do the chords a section writes anew over another's progression."""
     model, tok = load_model(trained_bundle)
     song = _chord_song(False)
     chord_notes = song.tracks["chords"][:12]
     if heard == "track":
-        phrase = Phrase("drop", 1.0, "main", 0, "major", {"chords": chord_notes, "pad": []})
+        phrase = Phrase("drop", 1.0, "main", 0, "major", {"chords": chord_notes, role: []})
     else:
-        phrase = Phrase("breakdown", 0.3, "main", 0, "major", {"pad": []}, harmony=chord_notes)
+        phrase = Phrase("breakdown", 0.3, "main", 0, "major", {role: []}, harmony=chord_notes)
     habits = Habits.learn(tok, [song])
     written, _ = write_phrases(model, tok, [phrase] * 4, seed=5, sampling=SamplingSettings(temperature=2.0, habits=habits))
-    chords = bar_tones(song.tracks["chords"][:12], 4)
-    notes = [n for w in written for n in w.get("pad", [])]
+    chords = bar_tones(chord_notes, 4)
+    notes = [n for w in written for n in w.get(role, [])]
     assert notes and all(chords[int(n.start // 4)] >> (n.pitch % 12) & 1 for n in notes)
 
 
@@ -161,12 +162,12 @@ def test_a_bass_written_before_the_chords_is_written_again_on_them(trained_bundl
         assert all(chords[int(n.start // 4)] >> (n.pitch % 12) & 1 for n in w["bass"])
 
 
-def test_a_section_without_chords_keeps_to_the_progressions_chords():
+def test_a_section_over_the_theme_plays_the_parts_its_form_names_and_keeps_the_rest_on_its_chords():
     chords = _chord_song(False).tracks["chords"][:12]
     source = {"chords": chords, "pad": [BeatNote(0.0, 4.0, 48, 80)], "lead": [BeatNote(1.0, 1.0, 72, 100)]}
-    job = PhraseJob(3, "main", Phrase("breakdown", 0.3, "main", 0, "major", {"pad": [], "lead": []}))
-    phrase = over_progression(job, source, hook=False)
-    assert phrase.harmony == chords and "chords" not in phrase.tracks
-    assert phrase.tracks == {"pad": source["pad"], "lead": []}
-    with_chords = PhraseJob(3, "main", Phrase("drop", 1.0, "main", 0, "major", {"chords": [], "pad": []}))
-    assert over_progression(with_chords, source, hook=False).harmony == []
+    job = PhraseJob(3, "main", Phrase("breakdown", 0.3, "main", 0, "major", {"chords": [], "pad": [], "lead": []}))
+    phrase = over_progression(job, source, ("lead",))
+    assert phrase.harmony == chords
+    assert phrase.tracks == {"chords": [], "pad": [], "lead": source["lead"]}
+    playing = over_progression(job, source, ("chords", "pad"))
+    assert playing.harmony == [] and playing.tracks == {"chords": chords, "pad": source["pad"], "lead": []}

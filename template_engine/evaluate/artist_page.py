@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from project_ingest.bundle import ArtistBundle
+from project_ingest.form import FormStats
 from project_ingest.mix_analysis import BAND_CENTRES
 from template_engine.evaluate.charts import bar_chart, figure, legend, line_chart, page, section_strip, write_page
 
@@ -62,14 +63,21 @@ def mix_section(bundle: ArtistBundle) -> str:
     return f'<section id="mix"><h2>Mix</h2><p>Master: {html.escape(said)}.</p>{"".join(parts)}</section>'
 
 
+def theme_parts(form: FormStats, kind: str) -> str:
+    """The roles whose theme tracks sections of ``kind`` play as they are, with how often (0..1)."""
+    shares = form.theme_parts.get(kind, {})
+    return ", ".join(f"{role.replace('_', ' ')} {share:.2f}" for role, share in shares.items() if share > 0) or "none"
+
+
 def songs_section(bundle: ArtistBundle) -> str:
     """The form habits, and each corpus song's sections as a strip."""
     form = bundle.form
     kinds = sorted(set(form.restate) | set(form.shared_harmony))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{form.restate.get(k, 0):.2f}</td>"
-                   f"<td>{form.shared_harmony.get(k, 0):.2f}</td><td>{form.shared_hook.get(k, 0):.2f}</td></tr>" for k in kinds)
+                   f"<td>{form.shared_harmony.get(k, 0):.2f}</td><td>{html.escape(theme_parts(form, k))}</td></tr>"
+                   for k in kinds)
     table = (f'<table class="form"><tr><th>section</th><th>restates an earlier one</th><th>harmony stated elsewhere</th>'
-             f'<th>states the hook</th></tr>{rows}</table>')
+             f'<th>plays the theme\'s parts as they are</th></tr>{rows}</table>')
     strips, seen = [], set()
     for song in bundle.corpus_songs():
         meta = bundle.song_meta(song)

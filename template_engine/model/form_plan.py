@@ -4,9 +4,10 @@ over the song's progression, the way the artist's songs do it (``project_ingest.
 The theme is the first of the song's most energetic sections (usually the first drop): written
 freely, it states the progression and the hook. A later section of a type already heard restates
 that section's phrases as often as the artist's songs restate that type; another section is written
-over the theme's harmonic tracks (bass, sub, chords, pad: the progression) as often as the artist's
-sections of that type share their harmony, and plays the theme's hook (its melodic tracks) as often
-as the artist's sections of that type play a hook heard elsewhere; the rest are written freely.
+over the theme's progression as often as the artist's sections of that type share their harmony,
+playing each of the theme's tracks as it is as often as the artist's sections of that type do that
+role's (``FormStats.theme_parts``), its other parts written anew on the theme's chords; the rest are
+written freely.
 """
 
 from __future__ import annotations
@@ -15,33 +16,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from project_ingest.form import HARMONIC_ROLES, FormStats
+from project_ingest.form import FormStats, theme_index
 from template_engine.model.plan import SongPlan
 
 
 @dataclass(frozen=True)
 class SectionForm:
     """``restates``: the earlier section whose phrases this one plays again; ``harmony_from``: the
-    section whose harmonic tracks this one is written over, and whose hook (melodic tracks) it
-    plays too when ``hook``; all unset for a freely written one."""
+    section whose progression this one is written over, and ``plays`` the roles whose tracks it
+    plays as they are there; all unset for a freely written one."""
 
     restates: int | None = None
     harmony_from: int | None = None
-    hook: bool = False
-
-
-def theme_section(plan: SongPlan) -> int:
-    """The first of the most energetic sections that has a harmonic role, else the first of the most
-    energetic sections."""
-    top = max(s.energy for s in plan.sections)
-    candidates = [i for i, s in enumerate(plan.sections) if s.energy >= top - 1e-9]
-    harmonic = [i for i in candidates if set(plan.roles[i]) & set(HARMONIC_ROLES)]
-    return (harmonic or candidates)[0]
+    plays: tuple[str, ...] = ()
 
 
 def plan_form(plan: SongPlan, stats: FormStats, rng: np.random.Generator) -> list[SectionForm]:
     """The form of each section of ``plan``; a restating section takes its source's roles."""
-    theme = theme_section(plan)
+    theme = theme_index(plan.sections, [set(rs) for rs in plan.roles])
     forms: list[SectionForm] = []
     last_of_kind: dict[str, int] = {}
     for i, s in enumerate(plan.sections):
@@ -50,7 +42,9 @@ def plan_form(plan: SongPlan, stats: FormStats, rng: np.random.Generator) -> lis
             forms.append(SectionForm(restates=earlier))
             plan.roles[i] = list(plan.roles[earlier])
         elif i != theme and rng.random() < stats.shared_harmony.get(s.kind, 0.0):
-            forms.append(SectionForm(harmony_from=theme, hook=bool(rng.random() < stats.shared_hook.get(s.kind, 0.0))))
+            shares = stats.theme_parts.get(s.kind, {})
+            plays = tuple(r for r in plan.roles[i] if rng.random() < shares.get(r, 0.0))
+            forms.append(SectionForm(harmony_from=theme, plays=plays))
         else:
             forms.append(SectionForm())
         last_of_kind[s.kind] = i

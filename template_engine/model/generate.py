@@ -2,8 +2,9 @@
 (``form_plan``: which sections restate which, which are written over the theme's progression), then
 the phrases, in two batched passes of the model (``phrases``): first the phrases that state a
 progression (the theme's first phrase, and each freely written section's), then every other phrase
-over the harmonic tracks of the one it follows (the theme's, or its own section's first). Phrases that copy the
-artist's catalogue are rewritten hotter (``copy_guard``)."""
+over the progression of the one it follows: its own section's first phrase's harmonic tracks, or the
+theme's chords and the theme's tracks its form plays as they are. Phrases that copy the artist's
+catalogue are rewritten hotter (``copy_guard``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from project_ingest.form import HARMONIC_ROLES, MELODIC_ROLES, FormStats, learn_form
+from project_ingest.form import HARMONIC_ROLES, FormStats, learn_form
 from project_ingest.score import BEATS_PER_BAR, SCALES, BeatNote, Key, Score
 from sample_library.roles import DRUM_ROLES, ROLES
 from template_engine.model.chord_tones import CHORD_ROLE
@@ -133,22 +134,23 @@ def opens(sketch: _SongSketch, job: PhraseJob) -> bool:
     return sketch.form[job.section] == SectionForm() and job.part == first
 
 
-def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> Tracks:
-    """The phrase whose harmonic tracks ``job`` is written over: the theme's first phrase for a section
-    that shares the theme's harmony, else its own section's first phrase."""
+def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> tuple[Tracks, tuple[str, ...]]:
+    """The phrase whose progression ``job`` is written over, and the roles whose tracks it plays as
+    they are there: the theme's first phrase and the roles its form ``plays``, for a section that
+    shares the theme's harmony, else its own section's first phrase and the harmonic roles."""
     source = sketch.form[job.section].harmony_from
-    section = job.section if source is None else source
-    return parts.get((section, "main")) or parts.get((section, "end"), {})
+    if source is None:
+        return parts.get((job.section, "main")) or parts.get((job.section, "end"), {}), HARMONIC_ROLES
+    return parts.get((source, "main")) or parts.get((source, "end"), {}), sketch.form[job.section].plays
 
 
-def over_progression(job: PhraseJob, source: Tracks, *, hook: bool) -> Phrase:
-    """``job``'s phrase with ``source``'s harmonic tracks given (those the section plays), its
-    melodic ones too when the section plays the theme's ``hook``, and where the section has no chords
-    of its own, ``source``'s chords as the harmony its parts keep to."""
+def over_progression(job: PhraseJob, source: Tracks, plays: tuple[str, ...]) -> Phrase:
+    """``job``'s phrase with the tracks of ``source`` it ``plays`` given as they are, and where its
+    chords are not among them, ``source``'s chords as the harmony its own parts (its chords among
+    them) keep to: the artist's breakdown may hold the chords their drop stabs."""
     ph = job.phrase
-    kept = HARMONIC_ROLES + (MELODIC_ROLES if hook else ())
-    given = {r: (source.get(r, []) if r in kept else []) for r in ph.tracks}
-    harmony = [] if CHORD_ROLE in ph.tracks else source.get(CHORD_ROLE, [])
+    given = {r: (source.get(r, []) if r in plays else []) for r in ph.tracks}
+    harmony = [] if given.get(CHORD_ROLE) else source.get(CHORD_ROLE, [])
     return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given, harmony)
 
 
@@ -257,7 +259,7 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     sampled += follow_chords(writer, [j[3] for j in free], written, seed=seed + 1)
     for (n, section, part, _), w in zip(free, written):
         parts[n][(section, part)] = w
-    over = [(n, j.section, j.part, over_progression(j, progression(parts[n], sketches[n], j), hook=s.form[j.section].hook))
+    over = [(n, j.section, j.part, over_progression(j, *progression(parts[n], s, j)))
             for n, s in enumerate(sketches) for j in s.jobs if s.form[j.section].restates is None and not opens(s, j)]
     again, more_redone, more = writer.write(over, seed + 2)
     for (n, section, part, _), w in zip(over, again):

@@ -18,7 +18,7 @@ import numpy as np
 
 from project_ingest.score import BeatNote, Score, step_in_bar
 from sample_library.roles import DRUM_ROLES, ROLES
-from template_engine.model.chord_tones import PieceTones, chord_roles
+from template_engine.model.chord_tones import CHORD_ROLE, PieceTones, chord_roles
 from template_engine.model.dataset import key_shift, song_phrases
 from template_engine.model.tokens import ArtistTokenizer, GrammarState, Phrase
 
@@ -105,9 +105,11 @@ class Habits:
         return cls(role_tokens(tok, learn_habits(phrases)), chord_roles([ph for _, ph in phrases]), PieceTones.of(tok))
 
     def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None]) -> np.ndarray:
-        """``mask`` (rows, vocab) narrowed per row to its role's tokens, then to the chord tones of
-        its phrase's ``chords`` (``bar_tones``, or None before they are written); a step that would leave
-        a row no token is skipped for that row."""
+        """``mask`` (rows, vocab) narrowed per row to its role's tokens, then, for the chord roles, to the
+        chord tones of its phrase's ``chords`` (``bar_tones``, or None before they are written); the
+        chords themselves keep to them when they are known before the chords are written (the harmony
+        of a section written over another's progression). A step that would leave a row no token is
+        skipped for that row."""
         out = mask.copy()
         for j, (state, tones) in enumerate(zip(states, chords)):
             for narrower in self._narrowers(state, tones):
@@ -118,6 +120,6 @@ class Habits:
 
     def _narrowers(self, state: GrammarState, chords: np.ndarray | None) -> list[np.ndarray]:
         out = [self.role_tokens[state.role]]
-        if chords is not None and ROLES[state.role] in self.chord_roles:
+        if chords is not None and (ROLES[state.role] in self.chord_roles or ROLES[state.role] == CHORD_ROLE):
             out.append(self.tones.on_chords(state.bars, chords))
         return out

@@ -1,5 +1,5 @@
-"""Transition hits: the few one-shot events an artist places at section boundaries (an impact on a
-drop's first beat, a riser through the end of a build), learned from the corpus and placed by the
+"""Transition hits: the few one-shot events an artist places at section boundaries (an impact or a
+crash on a drop's first beat, a riser through the end of a build), learned from the corpus and placed by the
 plan instead of written phrase by phrase.
 
 A phrase's notes repeat with it (a section plays its main phrase again and again), and a model asked
@@ -20,7 +20,7 @@ import numpy as np
 
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, Section
 
-PLACED_ROLES = ("fx",)
+PLACED_ROLES = ("fx", "cymbal")
 MIN_SHARE = 0.5
 MAX_HITS_PER_SECTION = 2.0  # more notes than this per section that plays the role is a part, not hits
 EXPLAINED_SHARE = 0.8
