@@ -1,6 +1,8 @@
 """The artist's habits per role hold what the sampler may write: onsets, pitches, note lengths and
 the chord tones of the parts the artist keeps on the chords."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -171,3 +173,36 @@ def test_a_section_over_the_theme_plays_the_parts_its_form_names_and_keeps_the_r
     assert phrase.tracks == {"chords": [], "pad": [], "lead": source["lead"]}
     playing = over_progression(job, source, ("chords", "pad"))
     assert playing.harmony == [] and playing.tracks == {"chords": chords, "pad": source["pad"], "lead": []}
+
+
+def _two_octaves_song(root: int) -> Score:
+    """A C major song whose pad holds a triad on ``root`` every bar."""
+    pad = [BeatNote(b * 4.0, 4.0, root + i, 90) for b in range(16) for i in (0, 4, 7)]
+    return Score(128, Key(0, "major"), [Section("drop", 0, 16, 1.0)], {"pad": pad}, names={"pad": "pad"})
+
+
+def test_a_part_keeps_within_the_artists_span_of_its_own_notes(trained_bundle):
+    """The artist's pads sit an octave apart from song to song but span a fifth within a phrase: a
+    pad written under the habits spans at most that, one written without the span roams the
+    register."""
+    model, tok = load_model(trained_bundle)
+    songs = [_two_octaves_song(48), _two_octaves_song(72)]
+    habits = Habits.learn(tok, songs)
+    assert habits.spans[ROLES.index("pad")] == 7 and habits.spans[ROLES.index("kick")] == -1
+    phrase = Phrase("drop", 1.0, "main", 0, "major", {"pad": []})
+
+    def spans(h: Habits) -> list[int]:
+        written, _ = write_phrases(model, tok, [phrase] * 6, seed=7, sampling=SamplingSettings(temperature=2.0, habits=h))
+        return [max(n.pitch for n in w["pad"]) - min(n.pitch for n in w["pad"]) for w in written if w.get("pad")]
+
+    kept, free = spans(habits), spans(replace(habits, spans=np.full(len(ROLES), -1)))
+    assert kept and max(kept) <= 7
+    assert max(free) > 7
+
+
+def test_a_part_written_anew_over_the_theme_keeps_near_the_themes_register():
+    source = {"chords": [BeatNote(0.0, 4.0, p, 90) for p in (60, 64, 67)], "kick": [BeatNote(0.0, 0.25, 36, 110)],
+              "pad": [BeatNote(0.0, 4.0, 48, 80), BeatNote(0.0, 4.0, 55, 80)]}
+    job = PhraseJob(2, "main", Phrase("breakdown", 0.3, "main", 0, "major", {"chords": [], "kick": [], "pad": []}))
+    assert over_progression(job, source, ("pad",)).registers == {"chords": (60, 67)}
+    assert over_progression(job, source, ()).registers == {"chords": (60, 67), "pad": (48, 55)}

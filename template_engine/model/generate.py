@@ -147,11 +147,14 @@ def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> tuple[Trac
 def over_progression(job: PhraseJob, source: Tracks, plays: tuple[str, ...]) -> Phrase:
     """``job``'s phrase with the tracks of ``source`` it ``plays`` given as they are, and where its
     chords are not among them, ``source``'s chords as the harmony its own parts (its chords among
-    them) keep to: the artist's breakdown may hold the chords their drop stabs."""
+    them) keep to: the artist's breakdown may hold the chords their drop stabs. The parts it writes
+    anew keep near the register of ``source``'s (``Phrase.registers``)."""
     ph = job.phrase
     given = {r: (source.get(r, []) if r in plays else []) for r in ph.tracks}
     harmony = [] if given.get(CHORD_ROLE) else source.get(CHORD_ROLE, [])
-    return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given, harmony)
+    registers = {r: (min(n.pitch for n in source[r]), max(n.pitch for n in source[r]))
+                 for r in ph.tracks if not given[r] and source.get(r) and r not in DRUM_ROLES}
+    return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given, harmony, registers)
 
 
 def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], written: list[Tracks],
@@ -160,7 +163,9 @@ def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[
     """Write again, hotter and in place in ``written``, the phrases that lift a pitched line whole
     from the catalogue (``copied_lines``), and those that copy any pattern of it in songs (``owner``
     per phrase) whose copy rate is over ``threshold``: first with another seed, then, where a phrase
-    still lifts a line, hotter. Returns the phrases rewritten and the tokens sampled."""
+    still lifts a line, hotter and free of the register it was to keep near (a chord part held to
+    the theme's chords and register can only be the artist's voicing). Returns the phrases rewritten
+    and the tokens sampled."""
     _, flags = copy_rate(written, table)
     over = {n for n in set(owner) if copy_rate([w for w, o in zip(written, owner) if o == n], table)[0] > threshold}
     lifted = copied_lines(written, lines)
@@ -170,7 +175,8 @@ def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[
         if not redo:
             break
         sampling = sampling.hotter() if attempt else sampling
-        again, more = write_phrases(model, tok, [phrases[i] for i in redo], seed=seed + 1 + attempt, sampling=sampling)
+        again, more = write_phrases(model, tok, [replace(phrases[i], registers={}) if attempt else phrases[i] for i in redo],
+                                    seed=seed + 1 + attempt, sampling=sampling)
         sampled += more
         for i, w in zip(redo, again):
             written[i] = w

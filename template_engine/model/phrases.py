@@ -66,7 +66,8 @@ class PhraseJob:
 @dataclass
 class _Row:
     """One phrase being written: roles still to write, tokens queued to feed, the grammar state of the
-    track being written, the tokens so far, and once its chords are written, their tones per bar."""
+    track being written, the tokens so far, once its chords are written, their tones per bar, and
+    the lowest and highest pitch the track being written has played (or keeps near)."""
 
     phrase: Phrase
     roles: list[str]
@@ -77,6 +78,7 @@ class _Row:
     out: list[int] = field(default_factory=list)
     done: bool = False
     chords: np.ndarray | None = None
+    heard: tuple[int, int] | None = None
 
     @classmethod
     def start(cls, tok: ArtistTokenizer, phrase: Phrase) -> _Row:
@@ -114,9 +116,13 @@ class _Row:
             if name.startswith("Role_"):
                 self.state = start_state(name[5:])
                 self.track_len = 0
+                self.heard = self.phrase.registers.get(name[5:])
         else:
             self.state = advance(tok, self.state, token)
             self.track_len += 1
+            if tok.pitch_hi[token] >= 0:
+                lo, hi = int(tok.pitch_lo[token]), int(tok.pitch_hi[token])
+                self.heard = (lo, hi) if self.heard is None else (min(self.heard[0], lo), max(self.heard[1], hi))
         return token
 
 
@@ -180,7 +186,7 @@ def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sa
     states = [r.state for r in rows]
     mask = allowed_mask(tok, states)
     if sampling.habits is not None:
-        mask = sampling.habits.restrict(mask, states, [r.chords for r in rows])
+        mask = sampling.habits.restrict(mask, states, [r.chords for r in rows], [r.heard for r in rows])
     for j, r in enumerate(rows):
         if r.track_len >= MAX_TRACK_TOKENS and mask[j, tok.track_end]:
             mask[j] = False

@@ -29,16 +29,21 @@ NOTE_SPACING = 16.0  # beats between the notes tokenised one after another, long
 @dataclass
 class RoleHabit:
     """What one role's notes look like in the artist's phrases: pitches (in C), lengths (beats) and
-    onsets (sixteenths in the bar), counted."""
+    onsets (sixteenths in the bar), counted, and each phrase's span (semitones from its lowest note
+    to its highest)."""
 
     pitches: list[int] = field(default_factory=list)
     lengths: Counter[float] = field(default_factory=Counter)
     positions: Counter[int] = field(default_factory=Counter)
+    spans: list[int] = field(default_factory=list)
 
     def add(self, notes: list[BeatNote], shift: int) -> None:
+        """Count one phrase's track of the role (``shift``: semitones to C)."""
         self.pitches.extend(n.pitch + shift for n in notes)
         self.lengths.update(n.duration for n in notes)
         self.positions.update(step_in_bar(n.start) for n in notes)
+        if notes:
+            self.spans.append(max(n.pitch for n in notes) - min(n.pitch for n in notes))
 
     def common(self, counts: Counter) -> set:
         """The values of ``counts`` that make up at least ``MIN_SHARE`` of the notes."""
@@ -82,6 +87,13 @@ def role_tokens(tok: ArtistTokenizer, habits: dict[str, RoleHabit]) -> np.ndarra
     return allowed
 
 
+def role_spans(habits: dict[str, RoleHabit]) -> np.ndarray:
+    """Per role (len(ROLES),): the widest span (semitones) of its track in one of the artist's
+    phrases; -1 for drums and for roles the artist does not play."""
+    return np.array([max(habits[r].spans) if r in habits and habits[r].spans and r not in DRUM_ROLES else -1
+                     for r in ROLES], dtype=np.int64)
+
+
 def duration_tokens(tok: ArtistTokenizer, lengths: set[float]) -> dict[float, int]:
     """The REMI duration token (base id) each note length (beats) is written with."""
     ordered = sorted(lengths)
@@ -93,33 +105,49 @@ def duration_tokens(tok: ArtistTokenizer, lengths: set[float]) -> dict[float, in
 @dataclass
 class Habits:
     """What the sampler lets each role write: its tokens (``role_tokens``, boolean (len(ROLES),
-    vocab)), and for the roles kept on the chords, the chord tones of each bar (``tones``)."""
+    vocab)); for the roles kept on the chords, the chord tones of each bar (``tones``); and per
+    pitched role the widest span (``role_spans``) its notes keep within, with each token's lowest
+    and highest pitch (``pitch_range``, (2, vocab); 999 and -1 where it has none)."""
 
     role_tokens: np.ndarray
     chord_roles: frozenset[str]
     tones: PieceTones
+    spans: np.ndarray
+    pitch_range: np.ndarray
 
     @classmethod
     def learn(cls, tok: ArtistTokenizer, songs: list[Score]) -> Habits:
         phrases = artist_phrases(songs)
-        return cls(role_tokens(tok, learn_habits(phrases)), chord_roles([ph for _, ph in phrases]), PieceTones.of(tok))
+        habits = learn_habits(phrases)
+        pitch_range = np.array([[999], [-1]], dtype=np.int64).repeat(tok.vocab_size, axis=1)
+        pitch_range[:, :tok.n_bpe] = tok.pitch_lo, tok.pitch_hi
+        return cls(role_tokens(tok, habits), chord_roles([ph for _, ph in phrases]), PieceTones.of(tok),
+                   role_spans(habits), pitch_range)
 
-    def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None]) -> np.ndarray:
-        """``mask`` (rows, vocab) narrowed per row to its role's tokens, then, for the chord roles, to the
-        chord tones of its phrase's ``chords`` (``bar_tones``, or None before they are written); the
-        chords themselves keep to them when they are known before the chords are written (the harmony
-        of a section written over another's progression). A step that would leave a row no token is
-        skipped for that row."""
+    def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None],
+                 heard: list[tuple[int, int] | None]) -> np.ndarray:
+        """``mask`` (rows, vocab) narrowed per row to its role's tokens; then, for the chord roles, to the
+        chord tones of its phrase's ``chords`` (``bar_tones``, or None before they are written), the
+        chords themselves keeping to them when they are known before the chords are written (the
+        harmony of a section written over another's progression); then to the pitches that keep the
+        role's track, with the lowest and highest pitch it has ``heard`` (MIDI; None before its first
+        note), within the role's span. A step that would leave a row no token is skipped for that row."""
         out = mask.copy()
-        for j, (state, tones) in enumerate(zip(states, chords)):
-            for narrower in self._narrowers(state, tones):
+        for j, (state, tones, played) in enumerate(zip(states, chords, heard)):
+            for narrower in self._narrowers(state, tones, played):
                 kept = out[j] & narrower
                 if kept.any():
                     out[j] = kept
         return out
 
-    def _narrowers(self, state: GrammarState, chords: np.ndarray | None) -> list[np.ndarray]:
+    def _narrowers(self, state: GrammarState, chords: np.ndarray | None,
+                   heard: tuple[int, int] | None) -> list[np.ndarray]:
         out = [self.role_tokens[state.role]]
         if chords is not None and (ROLES[state.role] in self.chord_roles or ROLES[state.role] == CHORD_ROLE):
             out.append(self.tones.on_chords(state.bars, chords))
+        span = int(self.spans[state.role])
+        if span >= 0:
+            lo, hi = self.pitch_range
+            heard_lo, heard_hi = heard if heard is not None else (999, -1)
+            out.append((hi < 0) | (np.maximum(hi, heard_hi) - np.minimum(lo, heard_lo) <= span))
         return out

@@ -56,7 +56,9 @@ def framing_tokens() -> list[str]:
 @dataclass
 class Phrase:
     """Training or generated material: conditions and each role's notes (beats from the phrase start);
-    for a phrase to write with no chords of its own, the ``harmony`` (chord notes) its parts keep to."""
+    for a phrase to write with no chords of its own, the ``harmony`` (chord notes) its parts keep to,
+    and per role the pitch range (lowest and highest MIDI note) its notes keep near in ``registers``
+    (the theme's, for a section written over it)."""
 
     section: str
     energy: float
@@ -65,6 +67,7 @@ class Phrase:
     mode: str
     tracks: dict[str, list[BeatNote]]
     harmony: list[BeatNote] = field(default_factory=list)
+    registers: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class ArtistTokenizer:
