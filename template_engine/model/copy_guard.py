@@ -3,9 +3,12 @@ song's phrases are found in it."""
 
 from __future__ import annotations
 
-from project_ingest.score import BeatNote, Score, beat_step
+from bisect import bisect_left
+
+from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, beat_step
 from sample_library.roles import DRUM_ROLES
-from template_engine.model.dataset import phrase_slice, song_phrases
+from template_engine.model.dataset import song_phrases
+from template_engine.model.tokens import PHRASE_BARS, phrase_slice
 
 
 def pattern_signature(role: str, notes: list[BeatNote]) -> tuple | None:
@@ -60,8 +63,11 @@ def line_catalogue(corpus: list[tuple[str, Score]]) -> set[tuple]:
         for role, notes in score.tracks.items():
             if role in DRUM_ROLES:
                 continue
+            notes = sorted(notes, key=lambda n: n.start)
+            starts = [n.start for n in notes]
             for bar in range(score.bars):
-                sig = pattern_signature(role, phrase_slice(notes, bar))
+                first, last = (bisect_left(starts, b * BEATS_PER_BAR) for b in (bar, bar + PHRASE_BARS))
+                sig = pattern_signature(role, phrase_slice(notes[first:last], bar))
                 if sig is not None:
                     lines.add((role, sig))
     return lines
