@@ -47,14 +47,7 @@ class PieceTones:
     @classmethod
     def of(cls, tok: ArtistTokenizer) -> PieceTones:
         tones = np.zeros((tok.vocab_size, PHRASE_BARS + 1), dtype=np.int64)
-        for idx, piece in enumerate(tok.pieces):
-            bar = 0
-            for b in piece:
-                name = tok.base_names[b]
-                if name.startswith("Bar"):
-                    bar = min(bar + 1, PHRASE_BARS)
-                elif name.startswith("Pitch"):
-                    tones[idx, bar] |= 1 << (int(name.split("_")[1]) % 12)
+        tones[:tok.n_bpe] = tok.bar_pitch_classes
         return cls(tones)
 
     def on_chords(self, bars_written: int, chords: np.ndarray) -> np.ndarray:

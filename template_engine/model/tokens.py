@@ -219,8 +219,9 @@ class ArtistTokenizer:
     # -- grammar ---------------------------------------------------------------------------------
 
     def _compile_grammar(self) -> None:
-        """Per BPE token: validity, first/last type, bars it adds, positions (sixteenths in the bar), pitches,
-        durations (base ids)."""
+        """Per BPE token: validity, first/last type, bars it adds, positions (sixteenths in the bar), pitches
+        (also as 12-bit pitch-class masks per bar line crossed before them, ``bar_pitch_classes``,
+        shape (n_bpe, PHRASE_BARS + 1)), durations (base ids)."""
         v = self.n_bpe
         type_index = {t: i for i, t in enumerate(TYPES)}
         self.first_type = np.zeros(v, dtype=np.int64)
@@ -232,6 +233,7 @@ class ArtistTokenizer:
         self.pitch_lo = np.full(v, 999, dtype=np.int64)
         self.pitch_hi = np.full(v, -1, dtype=np.int64)
         self.pitch_sets: list[set[int]] = [set() for _ in range(v)]
+        self.bar_pitch_classes = np.zeros((v, PHRASE_BARS + 1), dtype=np.int64)
         self.duration_sets: list[set[int]] = [set() for _ in range(v)]
         self.position_sets: list[set[int]] = [set() for _ in range(v)]
         for idx, piece in enumerate(self.pieces):
@@ -260,6 +262,7 @@ class ArtistTokenizer:
                 elif kind == "Pitch":
                     pitch = int(name.split("_")[1])
                     self.pitch_sets[idx].add(pitch)
+                    self.bar_pitch_classes[idx, min(self.n_bars[idx], PHRASE_BARS)] |= 1 << (pitch % 12)
                     self.pitch_lo[idx] = min(self.pitch_lo[idx], pitch)
                     self.pitch_hi[idx] = max(self.pitch_hi[idx], pitch)
                 elif kind == "Duration":
