@@ -67,26 +67,29 @@ def _longest_run(flags: list[bool | None]) -> int:
     return best
 
 
-def _longest_common_run(a: BarTrack, b: BarTrack) -> int:
-    """Longest run of consecutive bars of ``a`` equal to consecutive bars of ``b`` under one
-    transposition, counted in non-empty bars; a run starts on a non-empty bar and goes on through
-    bars empty in both."""
-    best = 0
-    prev, prev_shift = [0] * (len(b.patterns) + 1), [0] * (len(b.patterns) + 1)
-    for x, x_base in zip(a.patterns, a.bases):
-        cur, cur_shift = [0] * (len(b.patterns) + 1), [0] * (len(b.patterns) + 1)
-        for j, (y, y_base) in enumerate(zip(b.patterns, b.bases)):
-            if x != y:
-                continue
-            if x is None:
-                cur[j + 1], cur_shift[j + 1] = prev[j], prev_shift[j]
-                continue
-            shift = x_base - y_base
-            cur[j + 1] = prev[j] + 1 if prev[j] > 0 and prev_shift[j] == shift else 1
-            cur_shift[j + 1] = shift
-        best = max(best, max(cur))
-        prev, prev_shift = cur, cur_shift
-    return best
+def in_order_runs(track: BarTrack, catalogue: list[BarTrack]) -> list[int]:
+    """Per bar of ``track`` (bars,): the longest run of its bars up to that one equal to consecutive
+    bars of one catalogue song under one transposition, counted in non-empty bars; a run starts on a
+    non-empty bar and goes on through bars empty in both. 0 where no run reaches the bar."""
+    index: dict[tuple, list[tuple[int, int, int]]] = {}
+    for s, song in enumerate(catalogue):
+        for j, (p, base) in enumerate(zip(song.patterns, song.bases)):
+            if p is not None:
+                index.setdefault(p, []).append((s, j, base))
+    runs: dict[tuple[int, int], tuple[int, int]] = {}  # (song, bar) -> (bars in the run, transposition)
+    out = []
+    for x, x_base in zip(track.patterns, track.bases):
+        if x is None:
+            runs = {(s, j + 1): run for (s, j), run in runs.items()
+                    if j + 1 < len(catalogue[s].patterns) and catalogue[s].patterns[j + 1] is None}
+        else:
+            grown = {}
+            for s, j, y_base in index.get(x, ()):
+                length, shift = runs.get((s, j - 1), (0, 0))
+                grown[(s, j)] = (length + 1 if length and shift == x_base - y_base else 1, x_base - y_base)
+            runs = grown
+        out.append(max((length for length, _ in runs.values()), default=0))
+    return out
 
 
 def track_novelty(track: BarTrack, catalogue: list[BarTrack]) -> TrackNovelty:
@@ -96,7 +99,7 @@ def track_novelty(track: BarTrack, catalogue: list[BarTrack]) -> TrackNovelty:
     copied_flags = [None if p is None else p in known for p in track.patterns]
     return TrackNovelty(copied_share=float(np.mean(flags)) if flags else 0.0,
                         longest_copied_run=_longest_run(copied_flags),
-                        longest_in_order=max((_longest_common_run(track, song) for song in catalogue), default=0),
+                        longest_in_order=max(in_order_runs(track, catalogue), default=0),
                         bars=len(flags))
 
 
