@@ -67,6 +67,28 @@ def test_a_track_drawn_under_the_habits_keeps_them(trained_bundle):
             assert all(pitches[0] <= n.pitch <= pitches[1] for n in kept), role
 
 
+def _arp_song() -> Score:
+    """A build of 8 bars with the arp in eighths, then a drop of 8 with it in sixteenths."""
+    build = [BeatNote(b * 4.0 + k * 0.5, 0.5, 60 + 4 * (k % 3), 90) for b in range(8) for k in range(8)]
+    drop = [BeatNote(32 + b * 4.0 + k * 0.25, 0.25, 60 + 4 * (k % 3), 90) for b in range(8) for k in range(16)]
+    return Score(128, Key(0, "minor"), [Section("build", 0, 8, 0.6), Section("drop", 8, 8, 1.0)], {"arp": build + drop},
+                 names={"arp": "arp"})
+
+
+def test_a_section_type_keeps_its_own_habit_for_a_role(trained_bundle):
+    """The arp the artist plays in eighths in builds comes out in eighths in a build, while the drop,
+    where it plays sixteenths, and the role's habit over all sections let sixteenths through."""
+    _, tok = load_model(trained_bundle)
+    habits, arp, rng = Habits.learn(tok, [_arp_song()]), ROLES.index("arp"), np.random.default_rng(2)
+    drawn = {}
+    for name, row in (("build", habits.section_tokens["build"][arp]), ("drop", habits.section_tokens["drop"][arp]),
+                      ("any", habits.role_tokens[arp])):
+        drawn[name] = [n for _ in range(12) for n in _uniform_track(tok, "arp", row, rng)]
+    assert drawn["build"] and {n.duration for n in drawn["build"]} == {0.5}
+    assert {step_in_bar(n.start) for n in drawn["build"]} <= set(range(0, 16, 2))
+    assert 0.25 in {n.duration for n in drawn["drop"]} and 0.25 in {n.duration for n in drawn["any"]}
+
+
 def test_generation_writes_with_the_artists_habits(trained_bundle):
     """A pad the artist holds from the downbeat comes out held from the downbeat, in its register."""
     model, tok = load_model(trained_bundle)
@@ -152,7 +174,7 @@ def test_a_bass_written_before_the_chords_is_written_again_on_them(trained_bundl
     song.tracks["bass"] = [BeatNote(b * 4.0 + k, 1.0, 36 + [0, 5, 7, 9][b % 4], 100) for b in range(16) for k in range(4)]
     habits = Habits.learn(tok, [song])
     assert "bass" in habits.chord_roles
-    writer = PhraseWriter(model, tok, {}, set(), 1.0, SamplingSettings(temperature=2.0, habits=habits))
+    writer = PhraseWriter(model, tok, {}, set(), {}, 1.0, SamplingSettings(temperature=2.0, habits=habits))
     off = [BeatNote(k * 2.0, 1.0, 37 + k % 3, 100) for k in range(8)]
     first = {"bass": off, "chords": song.tracks["chords"][:12], "lead": song.tracks["lead"][:4]}
     written = [dict(first) for _ in range(3)]

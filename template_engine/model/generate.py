@@ -4,7 +4,8 @@ the phrases, in two batched passes of the model (``phrases``): first the phrases
 progression (the theme's first phrase, and each freely written section's), then every other phrase
 over the progression of the one it follows: its own section's first phrase's harmonic tracks, or the
 theme's chords and the theme's tracks its form plays as they are. Phrases that copy the artist's
-catalogue are rewritten hotter (``copy_guard``)."""
+catalogue are rewritten hotter (``copy_guard``), and so are those where a whole song plays one of the
+artist's lines in order across its phrases (``copy_runs``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import numpy as np
 from project_ingest.form import HARMONIC_ROLES, FormStats, learn_form
 from project_ingest.score import BEATS_PER_BAR, SCALES, BeatNote, Key, Score
 from sample_library.roles import DRUM_ROLES, ROLES
+from template_engine.evaluate.bar_novelty import BarTrack
 from template_engine.model.chord_tones import CHORD_ROLE
 from template_engine.model.copy_guard import catalogue, copied_lines, copy_rate, line_catalogue
+from template_engine.model.copy_runs import artist_bars, copied_runs, phrase_at
 from template_engine.model.dataset import key_shift, transposed
 from template_engine.model.form_plan import SectionForm, plan_form, source_of
 from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, phrase_jobs, write_phrases
@@ -220,13 +223,14 @@ def over_chords(phrase: Phrase, written: Tracks, roles: list[str]) -> Phrase:
 
 @dataclass
 class PhraseWriter:
-    """What every pass shares: the model, the tokenizer, the catalogue (phrases, and lines at every
-    bar) and the guard's threshold."""
+    """What every pass shares: the model, the tokenizer, the catalogue (phrases, lines at every bar,
+    and each pitched role's bars per song), the guard's threshold and the sampling settings."""
 
     model: MusicTransformer
     tok: ArtistTokenizer
     table: dict[tuple, set[str]]
     lines: set[tuple]
+    bars: dict[str, list[BarTrack]]
     threshold: float
     sampling: SamplingSettings
 
@@ -239,6 +243,47 @@ class PhraseWriter:
         redo, more = rewrite_copies(self.model, self.tok, phrases, written, owner, self.table, self.lines, self.threshold,
                                     seed=seed, sampling=self.sampling)
         return written, [owner[i] for i in redo], sampled + more
+
+
+def break_copied_runs(writer: PhraseWriter, sketches: list[_SongSketch], parts: list[Parts],
+                      over: dict[tuple[int, int, str], Phrase], hits: dict[str, list[TransitionHit]], *,
+                      seed: int) -> tuple[list[int], int]:
+    """Write again, in place in ``parts``, hotter and free of the register it was to keep near, a
+    phrase written over a progression (``over``: (song, section, part) -> phrase) where its song, put
+    together, plays one of the artist's lines in order for ``PHRASE_BARS`` bars across its phrases
+    (``copy_runs``): the phrase writing the copied part anew that plays the latest of the run's last
+    bars. Up to ``LINE_REWRITES`` times, hotter each time; returns the songs of the phrases rewritten and the tokens
+    sampled."""
+    rewritten: list[int] = []
+    sampled, sampling = 0, writer.sampling
+    for attempt in range(LINE_REWRITES):
+        redo = sorted({(n, *key) for n, sketch in enumerate(sketches)
+                       for key in _run_phrases(writer, sketch, parts[n], {k[1:]: ph for k, ph in over.items() if k[0] == n},
+                                               hits)})
+        if not redo:
+            break
+        sampling = sampling.hotter()
+        again, more = write_phrases(writer.model, writer.tok, [replace(over[k], registers={}) for k in redo],
+                                    seed=seed + attempt, sampling=sampling)
+        sampled += more
+        for (n, section, part), w in zip(redo, again):
+            parts[n][(section, part)] = w
+        rewritten += [n for n, _, _ in redo]
+    return rewritten, sampled
+
+
+def _run_phrases(writer: PhraseWriter, sketch: _SongSketch, parts: Parts, over: dict[tuple[int, str], Phrase],
+                 hits: dict[str, list[TransitionHit]]) -> set[tuple[int, str]]:
+    """The phrases of ``over`` (section, part) to write again to break the song's copied runs."""
+    score = assemble(sketch.plan, parts, sketch.form, sketch.bpm, sketch.key, hits)
+    keys = set()
+    for role, bar in copied_runs(score, writer.bars):
+        for b in range(bar, bar - PHRASE_BARS, -1):
+            key = phrase_at(sketch.plan, sketch.form, set(parts), b)
+            if key in over and role in over[key].tracks and not over[key].tracks[role]:
+                keys.add(key)
+                break
+    return keys
 
 
 def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
@@ -258,7 +303,8 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
                             roles=roles, placed=tuple(hits))
     table, self_borrow = catalogue(corpus)
     habitual = replace(sampling or SamplingSettings(), habits=Habits.learn(tok, [s for _, s in corpus]))
-    writer = PhraseWriter(model, tok, table, line_catalogue(corpus), self_borrow + COPY_MARGIN, habitual)
+    writer = PhraseWriter(model, tok, table, line_catalogue(corpus), artist_bars(corpus), self_borrow + COPY_MARGIN,
+                          habitual)
     parts: list[Parts] = [{} for _ in sketches]
     free = [(n, j.section, j.part, j.phrase) for n, s in enumerate(sketches) for j in s.jobs if opens(s, j)]
     written, redone, sampled = writer.write(free, seed)
@@ -270,13 +316,15 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     again, more_redone, more = writer.write(over, seed + 2)
     for (n, section, part, _), w in zip(over, again):
         parts[n][(section, part)] = w
+    run_redone, run_sampled = break_copied_runs(writer, sketches, parts, {(n, s, p): ph for n, s, p, ph in over}, hits,
+                                                seed=seed + 3)
     songs = []
     for n, sketch in enumerate(sketches):
         song_rate, _ = copy_rate(list(parts[n].values()), table)
-        rewritten = (redone + more_redone).count(n)
+        rewritten = (redone + more_redone + run_redone).count(n)
         novelty = Novelty(copy_rate=round(song_rate, 3), artist_self_borrowing=round(self_borrow, 3),
                           phrases_rewritten=rewritten, passes_guard=song_rate <= writer.threshold)
         songs.append(GeneratedSong(assemble(sketch.plan, parts[n], sketch.form, sketch.bpm, sketch.key, hits), novelty,
                                    sketch.form))
-    return GeneratedBatch(songs, tokens_sampled=sampled + more, phrases_written=len(free) + len(over) + len(redone)
-                          + len(more_redone))
+    return GeneratedBatch(songs, tokens_sampled=sampled + more + run_sampled,
+                          phrases_written=len(free) + len(over) + len(redone) + len(more_redone) + len(run_redone))

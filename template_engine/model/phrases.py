@@ -186,7 +186,8 @@ def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sa
     states = [r.state for r in rows]
     mask = allowed_mask(tok, states)
     if sampling.habits is not None:
-        mask = sampling.habits.restrict(mask, states, [r.chords for r in rows], [r.heard for r in rows])
+        mask = sampling.habits.restrict(mask, [r.phrase.section for r in rows], states, [r.chords for r in rows],
+                                        [r.heard for r in rows])
     for j, r in enumerate(rows):
         if r.track_len >= MAX_TRACK_TOKENS and mask[j, tok.track_end]:
             mask[j] = False

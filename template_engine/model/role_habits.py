@@ -5,8 +5,10 @@ and a lead the artist keeps within an octave does not leap three. From the artis
 C (as the model learns and writes them), each role may start notes only on the sixteenths of the bar
 where at least ``MIN_SHARE`` of its notes start; a pitched role also only from the lowest to the
 highest pitch the artist plays in it, with the note lengths (REMI duration tokens) of at least
-``MIN_SHARE`` of its notes. Roles the artist never plays keep the whole vocabulary. Roles the artist
-keeps on the chords (``chord_tones``) play only chord tones where their phrase has chords.
+``MIN_SHARE`` of its notes. Where the artist plays a role at least ``MIN_SECTION_NOTES`` times in one
+section type, that section's own habit holds it there (an arp in eighths in builds and in sixteenths
+in drops). Roles the artist never plays keep the whole vocabulary. Roles the artist keeps on the
+chords (``chord_tones``) play only chord tones where their phrase has chords.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from template_engine.model.dataset import key_shift, song_phrases
 from template_engine.model.tokens import ArtistTokenizer, GrammarState, Phrase
 
 MIN_SHARE = 0.01
+MIN_SECTION_NOTES = 32
 NOTE_SPACING = 16.0  # beats between the notes tokenised one after another, longer than any phrase's note
 
 
@@ -62,6 +65,15 @@ def learn_habits(phrases: list[tuple[int, Phrase]]) -> dict[str, RoleHabit]:
         for role, notes in ph.tracks.items():
             habits.setdefault(role, RoleHabit()).add(notes, 0 if role in DRUM_ROLES else shift)
     return habits
+
+
+def section_habits(phrases: list[tuple[int, Phrase]]) -> dict[str, dict[str, RoleHabit]]:
+    """Per section type, the habit of each role (``learn_habits``) the artist plays at least
+    ``MIN_SECTION_NOTES`` notes of in sections of that type; the others are left out."""
+    kinds = sorted({ph.section for _, ph in phrases})
+    by_kind = {kind: learn_habits([(shift, ph) for shift, ph in phrases if ph.section == kind]) for kind in kinds}
+    return {kind: {role: h for role, h in habits.items() if len(h.pitches) >= MIN_SECTION_NOTES}
+            for kind, habits in by_kind.items()}
 
 
 def role_tokens(tok: ArtistTokenizer, habits: dict[str, RoleHabit]) -> np.ndarray:
@@ -105,11 +117,14 @@ def duration_tokens(tok: ArtistTokenizer, lengths: set[float]) -> dict[float, in
 @dataclass
 class Habits:
     """What the sampler lets each role write: its tokens (``role_tokens``, boolean (len(ROLES),
-    vocab)); for the roles kept on the chords, the chord tones of each bar (``tones``); and per
-    pitched role the widest span (``role_spans``) its notes keep within, with each token's lowest
-    and highest pitch (``pitch_range``, (2, vocab); 999 and -1 where it has none)."""
+    vocab)), and per section type the tokens of the roles it has its own habit for
+    (``section_tokens``, the same shape, the role's own row elsewhere); for the roles kept on the
+    chords, the chord tones of each bar (``tones``); and per pitched role the widest span
+    (``role_spans``) its notes keep within, with each token's lowest and highest pitch
+    (``pitch_range``, (2, vocab); 999 and -1 where it has none)."""
 
     role_tokens: np.ndarray
+    section_tokens: dict[str, np.ndarray]
     chord_roles: frozenset[str]
     tones: PieceTones
     spans: np.ndarray
@@ -121,28 +136,30 @@ class Habits:
         habits = learn_habits(phrases)
         pitch_range = np.array([[999], [-1]], dtype=np.int64).repeat(tok.vocab_size, axis=1)
         pitch_range[:, :tok.n_bpe] = tok.pitch_lo, tok.pitch_hi
-        return cls(role_tokens(tok, habits), chord_roles([ph for _, ph in phrases]), PieceTones.of(tok),
-                   role_spans(habits), pitch_range)
+        by_section = {kind: role_tokens(tok, {**habits, **own}) for kind, own in section_habits(phrases).items()}
+        return cls(role_tokens(tok, habits), by_section, chord_roles([ph for _, ph in phrases]),
+                   PieceTones.of(tok), role_spans(habits), pitch_range)
 
-    def restrict(self, mask: np.ndarray, states: list[GrammarState], chords: list[np.ndarray | None],
-                 heard: list[tuple[int, int] | None]) -> np.ndarray:
-        """``mask`` (rows, vocab) narrowed per row to its role's tokens; then, for the chord roles, to the
+    def restrict(self, mask: np.ndarray, sections: list[str], states: list[GrammarState],
+                 chords: list[np.ndarray | None], heard: list[tuple[int, int] | None]) -> np.ndarray:
+        """``mask`` (rows, vocab) narrowed per row to its role's tokens in its phrase's section type
+        (``sections``); then, for the chord roles, to the
         chord tones of its phrase's ``chords`` (``bar_tones``, or None before they are written), the
         chords themselves keeping to them when they are known before the chords are written (the
         harmony of a section written over another's progression); then to the pitches that keep the
         role's track, with the lowest and highest pitch it has ``heard`` (MIDI; None before its first
         note), within the role's span. A step that would leave a row no token is skipped for that row."""
         out = mask.copy()
-        for j, (state, tones, played) in enumerate(zip(states, chords, heard)):
-            for narrower in self._narrowers(state, tones, played):
+        for j, (section, state, tones, played) in enumerate(zip(sections, states, chords, heard)):
+            for narrower in self._narrowers(section, state, tones, played):
                 kept = out[j] & narrower
                 if kept.any():
                     out[j] = kept
         return out
 
-    def _narrowers(self, state: GrammarState, chords: np.ndarray | None,
+    def _narrowers(self, section: str, state: GrammarState, chords: np.ndarray | None,
                    heard: tuple[int, int] | None) -> list[np.ndarray]:
-        out = [self.role_tokens[state.role]]
+        out = [self.section_tokens.get(section, self.role_tokens)[state.role]]
         if chords is not None and (ROLES[state.role] in self.chord_roles or ROLES[state.role] == CHORD_ROLE):
             out.append(self.tones.on_chords(state.bars, chords))
         span = int(self.spans[state.role])
