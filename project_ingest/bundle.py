@@ -187,9 +187,9 @@ class ArtistBundle:
     def form(self) -> FormStats:
         """How the artist's songs bring their ideas back (``form.json``); learned from the corpus for
         a bundle written before ingest kept it, or before it kept which of the theme's parts each section
-        type plays."""
+        type plays and in which bars."""
         path = self.path / "form.json"
-        if path.is_file() and "theme_parts" in (kept := read_json(path)):
+        if path.is_file() and "theme_bars" in (kept := read_json(path)):
             return FormStats.from_dict(kept)
         return learn_form([s for _, s in load_corpus(self.path)])
 

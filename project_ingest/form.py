@@ -14,7 +14,8 @@ restates an earlier one of the same type (most of its pitched bars identical), h
 section's harmony is one the song already stated elsewhere, and, per pitched role, how often a
 section written over the theme (the song's first most energetic section) plays the theme's track as
 it is: the artist's breakdown may keep the drop's hook and progression but hold the chords the drop
-stabs.
+stabs; and in which bars of its phrases such a section sounds that track (``theme_bars``): the
+breakdown may play the drop's vocal chop every other bar, the build bring the lead in halfway.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from sample_library.roles import DRUM_ROLES
 RECUR_DISTANCE_BARS = 8
 RESTATED_SHARE = 0.5  # a section restates another when at least this share of its pitched bars match
 HARMONIC_ROLES = ("bass", "sub", "chords", "pad")  # the progression
+PHRASE_BARS = 4  # a section is laid out in phrases of this many bars, the last one its end phrase
+SOUNDING_SHARE = 0.5  # a section over the theme plays its part in a bar where this share of the artist's do
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,14 @@ class FormMeasures:
 class FormStats:
     """The artist's form habits (``form.json``): per section type, the share of its sections that
     restate an earlier one of the same type, the share whose harmony the song states elsewhere, and
-    per pitched role the share of those not restating that play the theme's track as it is; the
-    artist's own ``FormMeasures`` per song."""
+    per pitched role the share of those not restating that play the theme's track as it is, and
+    for those, per part (main, end) the share that sound it in each bar of the phrase
+    (``PHRASE_BARS`` shares); the artist's own ``FormMeasures`` per song."""
 
     restate: dict[str, float] = field(default_factory=dict)
     shared_harmony: dict[str, float] = field(default_factory=dict)
     theme_parts: dict[str, dict[str, float]] = field(default_factory=dict)
+    theme_bars: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     songs: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -56,7 +61,10 @@ class FormStats:
     @classmethod
     def from_dict(cls, d: dict) -> FormStats:
         return cls(restate=dict(d.get("restate", {})), shared_harmony=dict(d.get("shared_harmony", {})),
-                   theme_parts={k: dict(v) for k, v in d.get("theme_parts", {}).items()}, songs=list(d.get("songs", [])))
+                   theme_parts={k: dict(v) for k, v in d.get("theme_parts", {}).items()},
+                   theme_bars={k: {r: {part: list(shares) for part, shares in parts.items()} for r, parts in v.items()}
+                               for k, v in d.get("theme_bars", {}).items()},
+                   songs=list(d.get("songs", [])))
 
 
 def theme_index(sections: list[Section], roles: list[set[str]]) -> int:
@@ -159,6 +167,22 @@ def _plays_theme(score: Score, index: int, theme: int, patterns: dict[str, list[
     return out
 
 
+def phrase_bars(section: Section) -> list[tuple[str, int]]:
+    """Each bar of ``section`` as (part, bar in its phrase): blocks of ``PHRASE_BARS`` from its start,
+    the last one its end phrase and the others its main phrase."""
+    last = (section.bars - 1) // PHRASE_BARS
+    return [("end" if b // PHRASE_BARS == last else "main", b % PHRASE_BARS) for b in range(section.bars)]
+
+
+def _sounding_bars(section: Section, seq: list) -> dict[str, list[list[bool]]]:
+    """Per part, per bar of the phrase: whether the track (``seq``, bar patterns) sounds there, once
+    for every phrase of that part in ``section``."""
+    out: dict[str, list[list[bool]]] = {}
+    for (part, j), pattern in zip(phrase_bars(section), _section_bars(section, seq)):
+        out.setdefault(part, [[] for _ in range(PHRASE_BARS)])[j].append(pattern is not None)
+    return out
+
+
 def _section_roles(score: Score, patterns: dict[str, list[tuple | None]]) -> list[set[str]]:
     return [{r for r, seq in patterns.items() if any(p is not None for p in _section_bars(s, seq))}
             for s in score.sections]
@@ -168,6 +192,7 @@ def learn_form(scores: list[Score]) -> FormStats:
     """The form habits of the artist's songs."""
     habits: dict[str, dict[str, list[bool]]] = {"restate": {}, "shared_harmony": {}}
     parts: dict[str, dict[str, list[bool]]] = {}
+    sounding: dict[str, dict[str, dict[str, list[list[bool]]]]] = {}
     for score in scores:
         patterns, harmonies = bar_patterns(score), bar_harmonies(score)
         theme = theme_index(score.sections, _section_roles(score, patterns)) if score.sections else -1
@@ -181,6 +206,13 @@ def learn_form(scores: list[Score]) -> FormStats:
             if i != theme and not restates:
                 for role, plays in _plays_theme(score, i, theme, patterns).items():
                     parts.setdefault(s.kind, {}).setdefault(role, []).append(plays)
+                    for part, bars in (_sounding_bars(s, patterns[role]) if plays else {}).items():
+                        kept = sounding.setdefault(s.kind, {}).setdefault(role, {}).setdefault(part, [[] for _ in bars])
+                        for j, flags in enumerate(bars):
+                            kept[j] += flags
     rates = {name: {k: round(float(np.mean(v)), 3) for k, v in sorted(h.items())} for name, h in habits.items()}
     theme_parts = {k: {r: round(float(np.mean(v)), 3) for r, v in sorted(rs.items())} for k, rs in sorted(parts.items())}
-    return FormStats(**rates, theme_parts=theme_parts, songs=[asdict(form_measures(s)) for s in scores])
+    theme_bars = {k: {r: {part: [round(float(np.mean(f)), 3) if f else 1.0 for f in bars] for part, bars in sorted(ps.items())}
+                      for r, ps in sorted(rs.items())} for k, rs in sorted(sounding.items())}
+    return FormStats(**rates, theme_parts=theme_parts, theme_bars=theme_bars,
+                     songs=[asdict(form_measures(s)) for s in scores])

@@ -1,6 +1,8 @@
 """The copy guard over whole songs: a line of the artist's lifted in order across a phrase boundary is
 found where ``template evaluate`` finds it, traced to the phrase that plays it, and written again."""
 
+import pytest
+
 from project_ingest.score import BeatNote, Key, Score, Section
 from template_engine.evaluate.bar_novelty import bar_patterns, in_order_runs
 from template_engine.model.checkpoint import load_model
@@ -52,19 +54,21 @@ def test_each_bar_is_traced_to_the_phrase_assemble_plays_there():
     assert all(phrase_at(plan, forms, set(parts), bar) == key for bar, key in played.items())
 
 
-def test_the_phrase_that_completes_a_lifted_run_is_written_again(trained_bundle):
+@pytest.mark.parametrize("played", [False, True])
+def test_the_phrase_that_completes_a_lifted_run_is_written_again(trained_bundle, played):
     """The breakdown's end plays two of the artist's bars and the build's first phrase, written over
-    the progression, the next two: the build's phrase is written again and the song no longer
-    lifts the line; a song that lifts nothing is left as it is."""
+    the progression (or playing the theme's part as it is), the next two: the build's phrase is
+    written again, its part anew, and the song no longer lifts the line; a song that lifts nothing
+    is left as it is."""
     model, tok = load_model(trained_bundle)
     writer = PhraseWriter(model, tok, {}, set(), artist_bars(ARTIST), 1.0, SamplingSettings(temperature=1.5))
     plan = SongPlan([Section("breakdown", 0, 4, 0.3), Section("build", 4, 4, 0.6)], [["chords"], ["chords"]])
     forms = [SectionForm(), SectionForm(harmony_from=0)]
     sketch = _SongSketch(plan, forms, Key(0, "minor"), 128.0, [])
-    over = {(0, 1, "end"): Phrase("build", 0.6, "end", 0, "minor", {"chords": []})}
     for second, lifted in ((7, True), (12, False)):
-        parts = {(0, "end"): {"chords": _artist_bar(4, 2) + _artist_bar(5, 3)},
-                 (1, "end"): {"chords": _artist_bar(6, 0) + _artist_bar(second, 1)}}
+        build = _artist_bar(6, 0) + _artist_bar(second, 1)
+        over = {(0, 1, "end"): Phrase("build", 0.6, "end", 0, "minor", {"chords": build if played else []})}
+        parts = {(0, "end"): {"chords": _artist_bar(4, 2) + _artist_bar(5, 3)}, (1, "end"): {"chords": build}}
         before = dict(parts[(1, "end")])
         rewritten, _ = break_copied_runs(writer, [sketch], [parts], over, {}, seed=0)
         assert (rewritten != []) == lifted

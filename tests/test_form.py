@@ -58,6 +58,20 @@ def test_which_of_the_themes_parts_a_section_plays_as_they_are_is_learned():
     assert form.shared_harmony["breakdown"] == 1.0
 
 
+def test_the_bars_in_which_a_section_plays_the_themes_part_are_learned():
+    """A breakdown that plays the drop's lead every other bar, and a build that brings it in for
+    its last phrase only."""
+    sections = [Section("drop", 0, 8, 1.0), Section("breakdown", 8, 8, 0.4), Section("build", 16, 8, 0.6)]
+    sparse = song([0, 1, 2, 3] * 6, sections=sections)
+    sparse.tracks["lead"] = [n for n in sparse.tracks["lead"]
+                             if n.start < 32 or (n.start < 64 and int(n.start // 4) % 2 == 0) or n.start >= 80]
+    form = learn_form([sparse])
+    assert form.theme_parts["breakdown"]["lead"] == form.theme_parts["build"]["lead"] == 1.0
+    assert form.theme_bars["breakdown"]["lead"] == {"main": [1.0, 0.0, 1.0, 0.0], "end": [1.0, 0.0, 1.0, 0.0]}
+    assert form.theme_bars["build"]["lead"] == {"main": [0.0] * 4, "end": [1.0] * 4}
+    assert FormStats.from_dict(form.to_dict()) == form
+
+
 def test_generated_songs_restate_and_play_over_their_theme_as_planned(trained_bundle):
     model, tok = load_model(trained_bundle)
     corpus = load_corpus(trained_bundle.path)

@@ -197,6 +197,15 @@ def test_a_section_over_the_theme_plays_the_parts_its_form_names_and_keeps_the_r
     assert playing.harmony == [] and playing.tracks == {"chords": chords, "pad": source["pad"], "lead": []}
 
 
+def test_a_section_over_the_theme_leaves_its_part_out_in_the_bars_its_form_rests():
+    source = {"lead": [BeatNote(b * 4.0 + 1, 1.0, 72 + b, 100) for b in range(4)], "pad": [BeatNote(0.0, 4.0, 48, 80)]}
+    job = PhraseJob(3, "main", Phrase("breakdown", 0.3, "main", 0, "major", {"pad": [], "lead": []}))
+    every_other = over_progression(job, source, ("lead",), (("lead", "main", 1), ("lead", "main", 3), ("lead", "end", 0)))
+    assert every_other.tracks["lead"] == [source["lead"][0], source["lead"][2]]
+    resting = over_progression(job, source, ("lead",), tuple(("lead", "main", j) for j in range(4)))
+    assert resting.tracks == {"pad": []}
+
+
 def _two_octaves_song(root: int) -> Score:
     """A C major song whose pad holds a triad on ``root`` every bar."""
     pad = [BeatNote(b * 4.0, 4.0, root + i, 90) for b in range(16) for i in (0, 4, 7)]

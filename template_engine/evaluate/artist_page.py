@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from project_ingest.bundle import ArtistBundle
-from project_ingest.form import FormStats
+from project_ingest.form import SOUNDING_SHARE, FormStats
 from project_ingest.mix_analysis import BAND_CENTRES
 from template_engine.evaluate.charts import bar_chart, figure, legend, line_chart, page, section_strip, write_page
 
@@ -64,9 +64,20 @@ def mix_section(bundle: ArtistBundle) -> str:
 
 
 def theme_parts(form: FormStats, kind: str) -> str:
-    """The roles whose theme tracks sections of ``kind`` play as they are, with how often (0..1)."""
+    """The roles whose theme tracks sections of ``kind`` play as they are, with how often (0..1) and,
+    where they leave some bars of a phrase out, the bars (1-4) they play in each part."""
     shares = form.theme_parts.get(kind, {})
-    return ", ".join(f"{role.replace('_', ' ')} {share:.2f}" for role, share in shares.items() if share > 0) or "none"
+    return ", ".join(f"{role.replace('_', ' ')} {share:.2f}{_played_bars(form, kind, role)}"
+                     for role, share in shares.items() if share > 0) or "none"
+
+
+def _played_bars(form: FormStats, kind: str, role: str) -> str:
+    parts = form.theme_bars.get(kind, {}).get(role, {})
+    played = {part: [j + 1 for j, share in enumerate(shares) if share >= SOUNDING_SHARE] for part, shares in parts.items()}
+    if all(len(bars) == len(parts[part]) for part, bars in played.items()):
+        return ""
+    return " (" + "; ".join(f"{part} phrases: " + ("bars " + ", ".join(str(j) for j in bars) if bars else "rests")
+                           for part, bars in sorted(played.items(), reverse=True)) + ")"
 
 
 def songs_section(bundle: ArtistBundle) -> str:

@@ -6,7 +6,8 @@ freely, it states the progression and the hook. A later section of a type alread
 that section's phrases as often as the artist's songs restate that type; another section is written
 over the theme's progression as often as the artist's sections of that type share their harmony,
 playing each of the theme's tracks as it is as often as the artist's sections of that type do that
-role's (``FormStats.theme_parts``), its other parts written anew on the theme's chords; the rest are
+role's (``FormStats.theme_parts``), in the bars of its phrases where most of those sound it
+(``FormStats.theme_bars``), its other parts written anew on the theme's chords; the rest are
 written freely.
 """
 
@@ -16,19 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from project_ingest.form import FormStats, theme_index
+from project_ingest.form import SOUNDING_SHARE, FormStats, theme_index
 from template_engine.model.plan import SongPlan
 
 
 @dataclass(frozen=True)
 class SectionForm:
     """``restates``: the earlier section whose phrases this one plays again; ``harmony_from``: the
-    section whose progression this one is written over, and ``plays`` the roles whose tracks it
-    plays as they are there; all unset for a freely written one."""
+    section whose progression this one is written over, ``plays`` the roles whose tracks it plays
+    as they are there, and ``rests`` the (role, part, bar of the phrase) where it leaves such a
+    track out; all unset for a freely written one."""
 
     restates: int | None = None
     harmony_from: int | None = None
     plays: tuple[str, ...] = ()
+    rests: tuple[tuple[str, str, int], ...] = ()
 
 
 def plan_form(plan: SongPlan, stats: FormStats, rng: np.random.Generator) -> list[SectionForm]:
@@ -44,7 +47,10 @@ def plan_form(plan: SongPlan, stats: FormStats, rng: np.random.Generator) -> lis
         elif i != theme and rng.random() < stats.shared_harmony.get(s.kind, 0.0):
             shares = stats.theme_parts.get(s.kind, {})
             plays = tuple(r for r in plan.roles[i] if rng.random() < shares.get(r, 0.0))
-            forms.append(SectionForm(harmony_from=theme, plays=plays))
+            bars = stats.theme_bars.get(s.kind, {})
+            rests = tuple((r, part, j) for r in plays for part, sounding in sorted(bars.get(r, {}).items())
+                          for j, share in enumerate(sounding) if share < SOUNDING_SHARE)
+            forms.append(SectionForm(harmony_from=theme, plays=plays, rests=rests))
         else:
             forms.append(SectionForm())
         last_of_kind[s.kind] = i

@@ -137,26 +137,35 @@ def opens(sketch: _SongSketch, job: PhraseJob) -> bool:
     return sketch.form[job.section] == SectionForm() and job.part == first
 
 
-def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> tuple[Tracks, tuple[str, ...]]:
-    """The phrase whose progression ``job`` is written over, and the roles whose tracks it plays as
-    they are there: the theme's first phrase and the roles its form ``plays``, for a section that
-    shares the theme's harmony, else its own section's first phrase and the harmonic roles."""
+def progression(parts: Parts, sketch: _SongSketch, job: PhraseJob) -> tuple[Tracks, tuple[str, ...], tuple[tuple[str, str, int], ...]]:
+    """The phrase whose progression ``job`` is written over, the roles whose tracks it plays as they
+    are there and the bars where it leaves them out: the theme's first phrase, with the roles its form
+    ``plays`` and ``rests``, for a section that shares the theme's harmony, else its own section's
+    first phrase and the harmonic roles in every bar."""
     source = sketch.form[job.section].harmony_from
     if source is None:
-        return parts.get((job.section, "main")) or parts.get((job.section, "end"), {}), HARMONIC_ROLES
-    return parts.get((source, "main")) or parts.get((source, "end"), {}), sketch.form[job.section].plays
+        return parts.get((job.section, "main")) or parts.get((job.section, "end"), {}), HARMONIC_ROLES, ()
+    form = sketch.form[job.section]
+    return parts.get((source, "main")) or parts.get((source, "end"), {}), form.plays, form.rests
 
 
-def over_progression(job: PhraseJob, source: Tracks, plays: tuple[str, ...]) -> Phrase:
-    """``job``'s phrase with the tracks of ``source`` it ``plays`` given as they are, and where its
-    chords are not among them, ``source``'s chords as the harmony its own parts (its chords among
-    them) keep to: the artist's breakdown may hold the chords their drop stabs. The parts it writes
-    anew keep near the register of ``source``'s (``Phrase.registers``)."""
+def over_progression(job: PhraseJob, source: Tracks, plays: tuple[str, ...],
+                     rests: tuple[tuple[str, str, int], ...] = ()) -> Phrase:
+    """``job``'s phrase with the tracks of ``source`` it ``plays`` given as they are, but for the
+    bars of its part where it ``rests`` (a part left out in every bar is not played in the phrase),
+    and where its chords are not among them, ``source``'s chords as the harmony its own parts (its
+    chords among them) keep to: the artist's breakdown may hold the chords their drop stabs. The
+    parts it writes anew keep near the register of ``source``'s (``Phrase.registers``)."""
     ph = job.phrase
-    given = {r: (source.get(r, []) if r in plays else []) for r in ph.tracks}
+    given: Tracks = {}
+    for r in ph.tracks:
+        silent = {j for role, part, j in rests if role == r and part == ph.part}
+        kept = [n for n in source.get(r, []) if int(n.start // BEATS_PER_BAR) not in silent] if r in plays else []
+        if kept or not (r in plays and source.get(r)):
+            given[r] = kept
     harmony = [] if given.get(CHORD_ROLE) else source.get(CHORD_ROLE, [])
     registers = {r: (min(n.pitch for n in source[r]), max(n.pitch for n in source[r]))
-                 for r in ph.tracks if not given[r] and source.get(r) and r not in DRUM_ROLES}
+                 for r in given if not given[r] and source.get(r) and r not in DRUM_ROLES}
     return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given, harmony, registers)
 
 
@@ -248,40 +257,52 @@ class PhraseWriter:
 def break_copied_runs(writer: PhraseWriter, sketches: list[_SongSketch], parts: list[Parts],
                       over: dict[tuple[int, int, str], Phrase], hits: dict[str, list[TransitionHit]], *,
                       seed: int) -> tuple[list[int], int]:
-    """Write again, in place in ``parts``, hotter and free of the register it was to keep near, a
-    phrase written over a progression (``over``: (song, section, part) -> phrase) where its song, put
-    together, plays one of the artist's lines in order for ``PHRASE_BARS`` bars across its phrases
-    (``copy_runs``): the phrase writing the copied part anew that plays the latest of the run's last
-    bars. Up to ``LINE_REWRITES`` times, hotter each time; returns the songs of the phrases rewritten and the tokens
-    sampled."""
+    """Write again, in place in ``parts``, a phrase written over a progression (``over``: (song,
+    section, part) -> phrase) where its song, put together, plays one of the artist's lines in order
+    for ``PHRASE_BARS`` bars across its phrases (``copy_runs``): of the run's last bars, the latest
+    played from such a phrase, whose copied part is written anew (a part it played as the theme has
+    it among them), hotter and free of the register it was to keep near. Up to ``LINE_REWRITES``
+    times, hotter each time; returns the songs of the phrases rewritten and the tokens sampled."""
     rewritten: list[int] = []
     sampled, sampling = 0, writer.sampling
     for attempt in range(LINE_REWRITES):
-        redo = sorted({(n, *key) for n, sketch in enumerate(sketches)
-                       for key in _run_phrases(writer, sketch, parts[n], {k[1:]: ph for k, ph in over.items() if k[0] == n},
-                                               hits)})
+        redo = {(n, *key): roles for n, sketch in enumerate(sketches)
+                for key, roles in _run_phrases(writer, sketch, parts[n], {k[1:]: ph for k, ph in over.items() if k[0] == n},
+                                               hits).items()}
         if not redo:
             break
+        keys = sorted(redo)
+        for k in keys:
+            over[k] = anew(over[k], redo[k])
         sampling = sampling.hotter()
-        again, more = write_phrases(writer.model, writer.tok, [replace(over[k], registers={}) for k in redo],
-                                    seed=seed + attempt, sampling=sampling)
+        again, more = write_phrases(writer.model, writer.tok, [over[k] for k in keys], seed=seed + attempt,
+                                    sampling=sampling)
         sampled += more
-        for (n, section, part), w in zip(redo, again):
+        for (n, section, part), w in zip(keys, again):
             parts[n][(section, part)] = w
-        rewritten += [n for n, _, _ in redo]
+        rewritten += [n for n, _, _ in keys]
     return rewritten, sampled
 
 
+def anew(phrase: Phrase, roles: set[str]) -> Phrase:
+    """``phrase`` with ``roles`` to be written anew and no register to keep near; chords written anew
+    keep to the chords they replace."""
+    harmony = phrase.harmony or (phrase.tracks.get(CHORD_ROLE, []) if CHORD_ROLE in roles else [])
+    return replace(phrase, tracks={r: [] if r in roles else ns for r, ns in phrase.tracks.items()}, harmony=harmony,
+                   registers={})
+
+
 def _run_phrases(writer: PhraseWriter, sketch: _SongSketch, parts: Parts, over: dict[tuple[int, str], Phrase],
-                 hits: dict[str, list[TransitionHit]]) -> set[tuple[int, str]]:
-    """The phrases of ``over`` (section, part) to write again to break the song's copied runs."""
+                 hits: dict[str, list[TransitionHit]]) -> dict[tuple[int, str], set[str]]:
+    """The phrases of ``over`` (section, part) to write again to break the song's copied runs, with
+    the roles to write anew in each."""
     score = assemble(sketch.plan, parts, sketch.form, sketch.bpm, sketch.key, hits)
-    keys = set()
+    keys: dict[tuple[int, str], set[str]] = {}
     for role, bar in copied_runs(score, writer.bars):
         for b in range(bar, bar - PHRASE_BARS, -1):
             key = phrase_at(sketch.plan, sketch.form, set(parts), b)
-            if key in over and role in over[key].tracks and not over[key].tracks[role]:
-                keys.add(key)
+            if key in over and role in over[key].tracks:
+                keys.setdefault(key, set()).add(role)
                 break
     return keys
 

@@ -25,10 +25,10 @@ import symusic
 from miditok import REMI, TokenizerConfig, TokSequence
 from tokenizers import Tokenizer, models, trainers
 
+from project_ingest.form import PHRASE_BARS
 from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote
 from sample_library.roles import DRUM_ROLES, GM_DRUM_ROLE, ROLES
 
-PHRASE_BARS = 4
 TPQ = 480
 CHAR_OFFSET = 0x3400
 ENERGY_LEVELS = 5
