@@ -5,6 +5,7 @@ measures it (``bar_novelty.in_order_runs``)."""
 
 from __future__ import annotations
 
+from project_ingest.form import phrase_bars
 from project_ingest.score import Score
 from sample_library.roles import PITCHED_ROLES
 from template_engine.evaluate.bar_novelty import BarTrack, bar_patterns, in_order_runs
@@ -34,12 +35,11 @@ def copied_runs(score: Score, artist: dict[str, list[BarTrack]]) -> list[tuple[s
 
 def phrase_at(plan: SongPlan, forms: list[SectionForm], parts: set[PhraseKey], bar: int) -> PhraseKey | None:
     """The phrase (among ``parts``) that song bar ``bar`` is played from, as ``generate.assemble``
-    lays the phrases out: a section's blocks of ``PHRASE_BARS`` play its source's main phrase, the
-    last its end phrase (the end phrase alone where the source has no main one)."""
+    lays the phrases out (``phrase_bars``): a section's blocks of ``PHRASE_BARS`` play its source's
+    main phrase, the last its end phrase (the end phrase alone where the source has no main one)."""
     for i, s in enumerate(plan.sections):
         if s.start_bar <= bar < s.end_bar:
-            last = (s.end_bar - 1 - s.start_bar) // PHRASE_BARS
-            part = "end" if (bar - s.start_bar) // PHRASE_BARS == last else "main"
+            part, _ = phrase_bars(s)[bar - s.start_bar]
             source = source_of(forms, i)
             return next((k for k in ((source, part), (source, "end")) if k in parts), None)
     return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from project_ingest.form import HARMONIC_ROLES, FormStats, learn_form
+from project_ingest.form import HARMONIC_ROLES, FormStats, learn_form, phrase_bars
 from project_ingest.score import BEATS_PER_BAR, SCALES, BeatNote, Key, Score
 from sample_library.roles import DRUM_ROLES, ROLES
 from template_engine.evaluate.bar_novelty import BarTrack
@@ -71,9 +71,9 @@ def assemble(plan: SongPlan, parts: Parts, forms: list[SectionForm], bpm: float,
     tracks: Tracks = {}
     for i, s in enumerate(plan.sections):
         source = source_of(forms, i)
-        blocks = list(range(s.start_bar, s.end_bar, PHRASE_BARS))
-        for j, bar in enumerate(blocks):
-            part = "end" if j == len(blocks) - 1 else "main"
+        layout = phrase_bars(s)
+        for bar in range(s.start_bar, s.end_bar, PHRASE_BARS):
+            part, _ = layout[bar - s.start_bar]
             phrase = parts.get((source, part)) or parts.get((source, "end"), {})
             span = min(PHRASE_BARS, s.end_bar - bar) * BEATS_PER_BAR
             for role, notes in phrase.items():
@@ -133,7 +133,7 @@ def sketch_songs(corpus: list[tuple[str, Score]], form: FormStats, rng: np.rando
 def opens(sketch: _SongSketch, job: PhraseJob) -> bool:
     """Whether ``job`` states a progression: the first phrase of the theme or of a freely written
     section. Every other phrase is written over one (``progression``); restated sections copy theirs."""
-    first = "main" if sketch.plan.sections[job.section].bars > PHRASE_BARS else "end"  # as ``phrase_jobs`` cuts it
+    first, _ = phrase_bars(sketch.plan.sections[job.section])[0]
     return sketch.form[job.section] == SectionForm() and job.part == first
 
 
@@ -298,9 +298,10 @@ def _run_phrases(writer: PhraseWriter, sketch: _SongSketch, parts: Parts, over: 
     the roles to write anew in each."""
     score = assemble(sketch.plan, parts, sketch.form, sketch.bpm, sketch.key, hits)
     keys: dict[tuple[int, str], set[str]] = {}
+    written = set(parts)
     for role, bar in copied_runs(score, writer.bars):
         for b in range(bar, bar - PHRASE_BARS, -1):
-            key = phrase_at(sketch.plan, sketch.form, set(parts), b)
+            key = phrase_at(sketch.plan, sketch.form, written, b)
             if key in over and role in over[key].tracks:
                 keys.setdefault(key, set()).add(role)
                 break

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from project_ingest.form import bar_tones
+from project_ingest.form import bar_tones, phrase_bars
 from project_ingest.score import BeatNote, Key
 from sample_library.roles import ROLES
 from template_engine.model.chord_tones import CHORD_ROLE
@@ -130,8 +130,7 @@ def phrase_jobs(plan: SongPlan, key: Key) -> list[PhraseJob]:
     """The phrases to write for a plan, in C (the model writes key-relative; see ``dataset``)."""
     jobs = []
     for i, (s, roles) in enumerate(zip(plan.sections, plan.roles)):
-        parts = ["end"] if s.bars <= PHRASE_BARS else ["main", "end"]
-        for part in parts:
+        for part in dict.fromkeys(part for part, _ in phrase_bars(s)):
             jobs.append(PhraseJob(i, part, Phrase(s.kind, s.energy, part, 0, key.mode, {r: [] for r in roles})))
     return jobs
 
