@@ -18,25 +18,34 @@ GM_PROGRAM = {"bass": 38, "sub": 38, "chords": 4, "lead": 81, "pluck": 45, "pad"
               "vocal_chop": 54, "fx": 97}
 
 
-def _track_events(notes: list[BeatNote], channel: int, program: int | None) -> list[tuple[int, int, mido.Message]]:
-    events = []
+Event = tuple[int, int, str, dict[str, int]]  # tick, order at the tick, message type, its fields
+
+
+def _track_events(notes: list[BeatNote], channel: int, program: int | None) -> list[Event]:
+    """A track's messages (program, then note on/off pairs) at their ticks, in file order: at a
+    tick, offs before ons, by pitch."""
+    events: list[Event] = []
     if program is not None:
-        events.append((0, 0, mido.Message("program_change", program=program, channel=channel)))
+        events.append((0, 0, "program_change", {"program": program, "channel": channel}))
     for n in notes:
+        if not 0 <= n.pitch <= 127:
+            raise ValueError(f"pitch {n.pitch} at beat {n.start} is outside MIDI's 0-127")
         on = int(round(n.start * TICKS_PER_BEAT))
         off = max(on + 1, int(round((n.start + n.duration) * TICKS_PER_BEAT)))
-        events.append((on, 2, mido.Message("note_on", note=n.pitch, velocity=max(1, min(127, n.velocity)), channel=channel)))
-        events.append((off, 1, mido.Message("note_off", note=n.pitch, velocity=0, channel=channel)))
-    events.sort(key=lambda e: (e[0], e[1], e[2].note if hasattr(e[2], "note") else -1))
+        events.append((on, 2, "note_on", {"note": n.pitch, "velocity": max(1, min(127, n.velocity)), "channel": channel}))
+        events.append((off, 1, "note_off", {"note": n.pitch, "velocity": 0, "channel": channel}))
+    events.sort(key=lambda e: (e[0], e[1], e[3].get("note", -1)))
     return events
 
 
-def _to_track(name: str, events: list[tuple[int, int, mido.Message]]) -> mido.MidiTrack:
+def _to_track(name: str, events: list[Event]) -> mido.MidiTrack:
+    """The events as one named track, each message made once with its delta time (the fields are
+    valid by construction, so mido's checks are skipped: they cost most of a song's MIDI export)."""
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name=name, time=0))
     now = 0
-    for tick, _, msg in events:
-        track.append(msg.copy(skip_checks=True, time=tick - now))
+    for tick, _, kind, fields in events:
+        track.append(mido.Message(kind, skip_checks=True, time=tick - now, **fields))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track

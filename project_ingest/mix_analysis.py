@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.fft import rfft, rfftfreq
-from scipy.signal import get_window
 
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, BeatNote, Section, step_in_bar
 from sample_library.loudness import integrated_loudness
@@ -62,6 +61,8 @@ def segment_power_spectrum(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarr
 
 @lru_cache(maxsize=1)
 def _hann() -> np.ndarray:
+    from scipy.signal import get_window  # 1.4 s to import: paid by what analyses audio
+
     return get_window("hann", WELCH_SEGMENT).astype(np.float32)
 
 

@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
-from pyloudnorm.iirfilter import IIRfilter
-from scipy.signal import firwin, sosfilt, tf2sos
 
 OVERSAMPLE = 4
 INTERPOLATOR_HALF_TAPS = 10  # per phase, either side of the centre
@@ -23,11 +21,15 @@ ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 LIVE_RANGE_DB = 30.0  # windows this far under the loudest one are silence, not sections
 SPREAD_WINDOW_S = 2.0
+LUFS_RANGE = (-30.0, -3.0)  # the integrated loudness a master may be asked for
 
 
 @lru_cache(maxsize=8)
 def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """BS.1770 K-weighting (high shelf +4 dB at 1.5 kHz, then high pass at 38 Hz) as second-order sections."""
+    from pyloudnorm.iirfilter import IIRfilter  # it and scipy.signal take 1.4 s to import: paid by what measures audio
+    from scipy.signal import tf2sos
+
     shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf")
     high_pass = IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass")
     return np.concatenate([tf2sos(shelf.b, shelf.a), tf2sos(high_pass.b, high_pass.a)])
@@ -50,6 +52,8 @@ def per_channel(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray)
 def k_weighted_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``frame_powers`` of the K-weighted audio (channels, frames), float64: (frames,). Each channel is
     filtered and squared in place on its own thread; no (channels, frames) copy is made."""
+    from scipy.signal import sosfilt
+
     sos = k_weighting_sos(sample_rate)
 
     def squared(channel: np.ndarray) -> np.ndarray:
@@ -68,6 +72,8 @@ def interpolator_phases() -> list[np.ndarray]:
     """The 4x true-peak interpolator, a Kaiser-windowed sinc of 81 taps at the 4x rate (scipy's
     ``resample_poly`` design), split into its four phases of 21 base-rate taps, float32. Phase 0 is
     zero but for its centre tap: the sinc's zero crossings."""
+    from scipy.signal import firwin
+
     taps = firwin(2 * INTERPOLATOR_HALF_TAPS * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0)) * OVERSAMPLE
     return [taps[k::OVERSAMPLE].astype(np.float32) for k in range(OVERSAMPLE)]
 
@@ -151,6 +157,8 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
         return ABSOLUTE_GATE_LUFS
     if spans is None:
         return gated_loudness(block_powers(k_weighted_powers(audio, sample_rate), sample_rate))
+    from scipy.signal import sosfilt
+
     step = int(round(STEP_SECONDS * sample_rate))
     sums = np.zeros(-(-audio.shape[1] // step))
     sos = k_weighting_sos(sample_rate)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from sample_library.errors import InputError
+from sample_library.loudness import LUFS_RANGE
 from template_engine.cli_context import find_bundle, shared_options
-from template_engine.render.master import LUFS_RANGE
 
 MIN_SECONDS = 1.0
 OUTPUT_SUFFIXES = (".wav", ".flac")

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
+from functools import cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -197,7 +198,9 @@ def read_song(folder: Path, info: dict) -> tuple[np.ndarray, int]:
     return song.T, sr
 
 
+@cache
 def library_versions() -> dict[str, str]:
+    """The versions of the libraries a render depends on, read once per process."""
     out = {"python": platform.python_version()}
     for name in ("numpy", "torch", "miditok", "pedalboard", "pyloudnorm", "mido", "soundfile", "scipy"):
         try:
@@ -255,7 +258,7 @@ def _write_staged(staging: Path, bundle: ArtistBundle, folder: Path, title: str,
         "samples": mixed.kit, "played_by": mixed.played_by, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
         "novelty": novelty,
         "master": report.to_dict(),
-        "files": files, "waveform": waveform_peaks(song), "versions": library_versions(),
+        "files": files, "waveform": waveform_peaks(song), "versions": dict(library_versions()),
         "sample_rate": settings.sample_rate, **(extra or {}),
     }
     write_json(staging / "render.json", info)

@@ -45,7 +45,6 @@ from sample_library.loudness import (
 from template_engine.render.tone_match import match_tone, spectrum_db, tone_correction_db, tone_distance_db
 
 DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
-LUFS_RANGE = (-30.0, -3.0)  # the loudness a master may be asked for
 CEILING_MARGIN_DB = 0.1
 LOOKAHEAD_S = 0.0015
 RELEASE_DB_PER_S = 200.0  # 6 dB of reduction back in 30 ms: a mastering limiter's release

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from project_ingest.score import Key
 from sample_library.errors import InputError
+from sample_library.loudness import LUFS_RANGE
 from template_engine.model.phrases import SamplingSettings
-from template_engine.render.master import LUFS_RANGE
 
 FORMATS = ("wav", "mp3", "flac")
 STEM_FORMATS = ("wav", "flac", "none")
