@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +112,12 @@ class TrainSummary:
         out = asdict(self)
         out.update(out.pop("extra"))
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainSummary:
+        """The summary ``to_dict`` wrote: the fields it does not know go back into ``extra``."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{k: v for k, v in d.items() if k in known}, extra={k: v for k, v in d.items() if k not in known})
 
 
 def split_songs(titles: list[str], seed: int, valid_share: float = 0.2) -> tuple[list[str], list[str]]:
