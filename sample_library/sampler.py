@@ -233,6 +233,9 @@ class Instrument:
     # -- pitch and sustain ---------------------------------------------------------------------------
 
     def _pitched(self, zone: Zone, pitch: int, frames: int, glide_from: int | None) -> np.ndarray:
+        """``zone`` at ``pitch``, sustained by its loop to ``frames`` where it is shorter. The longest
+        sustain so far is kept and a shorter one is its prefix (``sustain`` gives the same frames),
+        so what a note gets never depends on the notes played before it."""
         if glide_from is not None:
             return self._glided(zone, glide_from, pitch, frames)
         key = (zone.key, pitch)
@@ -243,13 +246,16 @@ class Instrument:
                 audio = repitch(zone.audio, pitch - zone.root_midi)
             self._cache[key] = audio
         held = _scaled(zone, audio)
-        if frames > (audio.shape[1] if held is None else held):
-            loop_key = (zone.key, pitch, "loop")
-            if loop_key not in self._cache:
-                self._cache[loop_key] = find_loop(audio, self.sample_rate, held=held)
-            audio = sustain(audio, self._cache[loop_key], frames)
-            self._cache[key] = audio
-        return audio
+        if frames <= (audio.shape[1] if held is None else held):
+            return audio
+        loop_key, long_key = (zone.key, pitch, "loop"), (zone.key, pitch, "sustained")
+        if loop_key not in self._cache:
+            self._cache[loop_key] = find_loop(audio, self.sample_rate, held=held)
+        loop = self._cache[loop_key]
+        longest = self._cache.get(long_key)
+        if longest is None or longest.shape[1] < frames:
+            longest = self._cache[long_key] = sustain(audio, loop, frames)
+        return longest[:, :max(frames, loop[0])]
 
     def _glided(self, zone: Zone, from_pitch: int, to_pitch: int, frames: int) -> np.ndarray:
         root = zone.root_midi if zone.root_midi is not None else to_pitch

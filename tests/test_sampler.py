@@ -125,3 +125,19 @@ def test_clip_filter_equals_the_filter_over_the_whole_track(sustained: bool) -> 
     per_clip = inst.render(notes, length, clip_filter=lambda clip: (
         oaconvolve(clip, fir[None, :], mode="full", axes=-1).astype(np.float32), -127))
     assert np.max(np.abs(per_clip - whole)) < 1e-5 * np.max(np.abs(whole))
+
+
+@pytest.mark.parametrize("before_seconds, seconds", [(3.0, 0.4), (2.0, 4.0)])
+def test_a_note_sounds_the_same_whatever_the_instrument_played_before(before_seconds: float, seconds: float) -> None:
+    """A held note's clip depends on the note alone: not on a longer or shorter note of the same
+    pitch played before on the same instrument (a song printed after another one by the same
+    process, a phrase rendered after another)."""
+    def pad() -> Instrument:
+        return Instrument(role="pad", zones=[sine_zone(220.0, seconds=0.5, decay=1.0)], sample_rate=SR,
+                          sustained=True, release=0.1)
+
+    played = pad()
+    played.render([Note(0.0, before_seconds, 57, 100)], int((before_seconds + 0.5) * SR))
+    after = played.render([Note(0.0, seconds, 57, 100)], int((seconds + 0.5) * SR))
+    alone = pad().render([Note(0.0, seconds, 57, 100)], int((seconds + 0.5) * SR))
+    np.testing.assert_array_equal(after, alone)
