@@ -130,8 +130,7 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
             **options: Any) -> None:
     """Render with the options of ``template render`` / ``render-template`` (``RenderSettings``'s
     fields); the demo artist is built first where it is not yet."""
-    from template_engine.demo.build import DEMO, build_demo_artist, demo_needs_building
-    from template_engine.demo.shipped_model import SHIPPED_START
+    from template_engine.demo.build import DEMO, build_demo_artist, demo_needs_building, model_origin
     from template_engine.render.batch import render_batch
     from template_engine.render.settings import RenderSettings
 
@@ -140,9 +139,7 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
         click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects and "
                    "ingesting them (a few minutes, once).", err=True)
         summary = build_demo_artist(root, progress=progress_on(ctx))
-        made = "the shipped model, trained on this material" if summary.extra.get("start") == SHIPPED_START \
-            else "fine-tuned here (the shipped model was trained on other material)"
-        click.echo(f"demo artist ready: {made}, validation loss {summary.valid_loss:.3f} "
+        click.echo(f"demo artist ready: {model_origin(summary)}, validation loss {summary.valid_loss:.3f} "
                    f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
         warn_if_no_better_than_bigram(summary)
     bundle = find_bundle(ctx, artist)

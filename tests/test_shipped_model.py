@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 from project_ingest.bundle import ArtistBundle
-from template_engine.demo.build import demo_train_settings
+from template_engine.demo.build import demo_train_settings, model_origin
 from template_engine.demo.shipped_model import RECORD, SHIPPED_DEMO, SHIPPED_START, WEIGHTS, install_shipped, ship
 from template_engine.model.base_model import load_base
 from template_engine.model.checkpoint import load_model
@@ -44,6 +44,7 @@ def test_the_same_material_installs_the_trained_bytes(shipped, tiny_bundle, tmp_
     bundle = _copy(tiny_bundle, tmp_path / "fresh")
     summary = install_shipped(bundle, settings, shipped=folder)
     assert summary is not None and summary.extra["start"] == SHIPPED_START
+    assert model_origin(summary).startswith("the shipped model")
     assert (bundle.model_dir / "model.safetensors").read_bytes() == (trained / "model.safetensors").read_bytes()
     written = json.loads((bundle.model_dir / "training_summary.json").read_text())
     assert written["valid_loss"] == json.loads((trained / "training_summary.json").read_text())["valid_loss"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from project_ingest.bundle import ArtistBundle, bundle_path
 from project_ingest.ingest import default_workers, ingest
 from template_engine.demo.projects import FULL, build_demo_material
-from template_engine.demo.shipped_model import install_shipped
+from template_engine.demo.shipped_model import SHIPPED_START, install_shipped
 from template_engine.model.base_model import SHIPPED_BASE
 from template_engine.model.train import TrainSettings, TrainSummary, train
 
@@ -47,3 +47,10 @@ def build_demo_artist(root: Path, *, progress: bool) -> TrainSummary:
     (bundle_path(DEMO, root) / BUILTIN_MARKER).write_text("the built-in demo artist\n")
     bundle, settings = ArtistBundle.load(bundle_path(DEMO, root)), demo_train_settings()
     return install_shipped(bundle, settings, progress=progress) or train(bundle, settings, progress=progress)
+
+
+def model_origin(summary: TrainSummary) -> str:
+    """Where the demo's model came from, in words, from ``build_demo_artist``'s summary."""
+    if summary.extra.get("start") == SHIPPED_START:
+        return "the shipped model, trained on this material"
+    return "fine-tuned here (the shipped model was trained on other material)"
