@@ -36,12 +36,28 @@ def _edit_json(song: Path, change) -> None:
 def _damage_stems(song: Path, change) -> None:
     for path in sorted((song / "stems").glob("*.wav")):
         data, sr = sf.read(str(path), always_2d=True)
+        path.unlink()
         sf.write(str(path), change(data), sr, subtype="FLOAT")
 
 
 def _halve_rate(path: Path) -> None:
     data, rate = sf.read(str(path), always_2d=True)
+    path.unlink()
     sf.write(str(path), data[::2], rate // 2)
+
+
+def _replace_stem(song: Path, index: int, content: bytes) -> None:
+    path = sorted((song / "stems").glob("*.wav"))[index]
+    path.unlink()
+    path.write_bytes(content)
+
+
+def _link_stems(source: str, dest: str) -> None:
+    """Stems are hard-linked (a fault replaces the file, never writes through it), the rest copied."""
+    if Path(source).parent.name == "stems":
+        os.link(source, dest)
+    else:
+        shutil.copy2(source, dest)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +78,8 @@ def bad_catalogue(tiny_material, tmp_path_factory) -> Path:
         "Late stems": lambda s: _damage_stems(s, lambda d: np.concatenate([np.zeros((57330, d.shape[1])), d[:-57330]])),
         "Early stems": lambda s: _damage_stems(s, lambda d: np.concatenate([d[35280:], np.zeros((35280, d.shape[1]))])),
         "Garbage MIDI": lambda s: next((s / "midi").glob("*.mid")).write_bytes(b"MThd\x00\x00\x00\x06junk"),
-        "Empty stem": lambda s: sorted((s / "stems").glob("*.wav"))[0].write_bytes(b""),
-        "Text stem": lambda s: sorted((s / "stems").glob("*.wav"))[1].write_text("a text file, not audio"),
+        "Empty stem": lambda s: _replace_stem(s, 0, b""),
+        "Text stem": lambda s: _replace_stem(s, 1, b"a text file, not audio"),
         "Broken json": lambda s: (s / "project.json").write_text('{"bpm": 124,'),
         "Unknown key": lambda s: _edit_json(s, lambda m: {**m, "key": "H#m"}),
         "No MIDI": lambda s: shutil.rmtree(s / "midi"),
@@ -75,7 +91,7 @@ def bad_catalogue(tiny_material, tmp_path_factory) -> Path:
         "歌二": lambda s: None,
     }
     for name, fault in faults.items():
-        shutil.copytree(source, root / name)
+        shutil.copytree(source, root / name, copy_function=_link_stems)
         fault(root / name)
     return root
 
