@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.fft import rfft, rfftfreq
+import scipy
 
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, BeatNote, Section, step_in_bar
 from sample_library.loudness import integrated_loudness
@@ -54,16 +54,14 @@ def segment_power_spectrum(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarr
     heard = segments[segments.any(axis=1)]
     if heard.size:
         segments = heard
-    spectra = rfft((segments - segments.mean(axis=1, keepdims=True)) * _hann(), axis=1)
+    spectra = scipy.fft.rfft((segments - segments.mean(axis=1, keepdims=True)) * _hann(), axis=1)
     power = (np.square(spectra.real) + np.square(spectra.imag)).mean(axis=0, dtype=np.float64)
-    return rfftfreq(WELCH_SEGMENT, 1 / sample_rate), power
+    return scipy.fft.rfftfreq(WELCH_SEGMENT, 1 / sample_rate), power
 
 
 @lru_cache(maxsize=1)
 def _hann() -> np.ndarray:
-    from scipy.signal import get_window  # 1.4 s to import: paid by what analyses audio
-
-    return get_window("hann", WELCH_SEGMENT).astype(np.float32)
+    return scipy.signal.get_window("hann", WELCH_SEGMENT).astype(np.float32)
 
 
 def crest_factor_db(audio: np.ndarray, sample_rate: int) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy
 import soundfile as sf
 
 from sample_library.errors import InputError
@@ -182,10 +183,8 @@ def resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     """Resample ``audio`` (channels, frames) from ``sr_from`` to ``sr_to`` Hz with a polyphase filter."""
     if sr_from == sr_to:
         return audio
-    from scipy.signal import resample_poly  # 1.5 s to import: paid only where audio is resampled
-
     ratio = Fraction(sr_to, sr_from).limit_denominator(1000)
-    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+    return scipy.signal.resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
 
 
 def to_stereo(audio: np.ndarray) -> np.ndarray:

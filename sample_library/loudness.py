@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
+import scipy
 
 OVERSAMPLE = 4
 INTERPOLATOR_HALF_TAPS = 10  # per phase, either side of the centre
@@ -27,12 +28,11 @@ LUFS_RANGE = (-30.0, -3.0)  # the integrated loudness a master may be asked for
 @lru_cache(maxsize=8)
 def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """BS.1770 K-weighting (high shelf +4 dB at 1.5 kHz, then high pass at 38 Hz) as second-order sections."""
-    from pyloudnorm.iirfilter import IIRfilter  # it and scipy.signal take 1.4 s to import: paid by what measures audio
-    from scipy.signal import tf2sos
+    from pyloudnorm.iirfilter import IIRfilter  # imported where audio is measured, as scipy.signal is
 
     shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf")
     high_pass = IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass")
-    return np.concatenate([tf2sos(shelf.b, shelf.a), tf2sos(high_pass.b, high_pass.a)])
+    return np.concatenate([scipy.signal.tf2sos(shelf.b, shelf.a), scipy.signal.tf2sos(high_pass.b, high_pass.a)])
 
 
 def channel_map(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> list[np.ndarray]:
@@ -52,12 +52,10 @@ def per_channel(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray)
 def k_weighted_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``frame_powers`` of the K-weighted audio (channels, frames), float64: (frames,). Each channel is
     filtered and squared in place on its own thread; no (channels, frames) copy is made."""
-    from scipy.signal import sosfilt
-
     sos = k_weighting_sos(sample_rate)
 
     def squared(channel: np.ndarray) -> np.ndarray:
-        weighted = sosfilt(sos, channel)  # float64 whatever the input
+        weighted = scipy.signal.sosfilt(sos, channel)  # float64 whatever the input
         return np.square(weighted, out=weighted)
 
     parts = channel_map(squared, audio)
@@ -72,9 +70,8 @@ def interpolator_phases() -> list[np.ndarray]:
     """The 4x true-peak interpolator, a Kaiser-windowed sinc of 81 taps at the 4x rate (scipy's
     ``resample_poly`` design), split into its four phases of 21 base-rate taps, float32. Phase 0 is
     zero but for its centre tap: the sinc's zero crossings."""
-    from scipy.signal import firwin
-
-    taps = firwin(2 * INTERPOLATOR_HALF_TAPS * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0)) * OVERSAMPLE
+    taps = scipy.signal.firwin(2 * INTERPOLATOR_HALF_TAPS * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0))
+    taps *= OVERSAMPLE
     return [taps[k::OVERSAMPLE].astype(np.float32) for k in range(OVERSAMPLE)]
 
 
@@ -83,8 +80,6 @@ def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
     (channels, frames). Each phase of the interpolator is its own short convolution, so the four
     interpolated samples of a frame land in four contiguous arrays and their peak is elementwise.
     The convolutions run by overlap-add FFTs: twice as fast as direct ones for these 20 taps."""
-    from scipy.signal import oaconvolve
-
     frames = audio.shape[1]
     phases = interpolator_phases()
     centre = INTERPOLATOR_HALF_TAPS
@@ -92,7 +87,7 @@ def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
     def peaks(channel: np.ndarray) -> np.ndarray:
         out = np.abs(channel * phases[0][centre])
         for phase in phases[1:]:
-            np.maximum(out, np.abs(oaconvolve(channel, phase)[centre:centre + frames]), out=out)
+            np.maximum(out, np.abs(scipy.signal.oaconvolve(channel, phase)[centre:centre + frames]), out=out)
         return out
     return per_channel(peaks, audio.astype(np.float32, copy=False))
 
@@ -160,13 +155,11 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
         return ABSOLUTE_GATE_LUFS
     if spans is None:
         return gated_loudness(block_powers(k_weighted_powers(audio, sample_rate), sample_rate))
-    from scipy.signal import sosfilt
-
     step = int(round(STEP_SECONDS * sample_rate))
     sums = np.zeros(-(-audio.shape[1] // step))
     sos = k_weighting_sos(sample_rate)
     for a, b in spans:
-        add_step_sums(sums, frame_powers(sosfilt(sos, audio[:, a:b], axis=-1)), a, step)
+        add_step_sums(sums, frame_powers(scipy.signal.sosfilt(sos, audio[:, a:b], axis=-1)), a, step)
     return gated_loudness(blocks_of_steps(sums, audio.shape[1], sample_rate))
 
 

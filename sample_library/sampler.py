@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import correlate, resample_poly
+import scipy
 
 from sample_library.audio_io import to_stereo
 
@@ -281,7 +281,7 @@ def repitch(audio: np.ndarray, semitones: float) -> np.ndarray:
     if abs(semitones) < 1e-9:
         return audio
     ratio = Fraction(2.0 ** (-semitones / 12.0)).limit_denominator(512)
-    out = resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1)
+    out = scipy.signal.resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1)
     return out.astype(np.float32)
 
 
@@ -318,7 +318,7 @@ def find_loop(audio: np.ndarray, sample_rate: int, *, held: int | None = None) -
         search = mono[lo - xf:end_limit].astype(np.float64)
         energy = np.concatenate([[0.0], np.cumsum(np.square(search))])
         window_norms = np.sqrt(np.maximum(energy[xf:] - energy[:-xf], 0.0))
-        scores = correlate(search, ref, mode="valid") / (window_norms * (np.linalg.norm(ref) + 1e-9) + 1e-9)
+        scores = scipy.signal.correlate(search, ref, mode="valid") / (window_norms * (np.linalg.norm(ref) + 1e-9) + 1e-9)
         best_end = lo + int(np.argmax(scores))
     return int(start), int(best_end), int(xf)
 

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import firwin, resample_poly
+import scipy
 
 from project_ingest.profile import MixProfile
 from sample_library.loudness import (
@@ -125,7 +124,7 @@ def per_block(values: np.ndarray, size: int, reduce: str) -> np.ndarray:
 def resampler_taps() -> np.ndarray:
     """The low-pass at a quarter of the 4x rate that ``resample_poly`` designs for 4x up or down
     (Kaiser-windowed sinc, 81 taps), designed once: the clipper resamples thousands of short spans."""
-    return firwin(20 * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0))
+    return scipy.signal.firwin(20 * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0))
 
 
 def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB, *, in_place: bool = False) -> np.ndarray:
@@ -143,11 +142,11 @@ def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_D
     breaks = np.flatnonzero(np.diff(hot) > 4 * CLIP_PAD_FRAMES)
     for first, last in zip(hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, hot.size - 1]]):
         a, b = max(first - 2 * CLIP_PAD_FRAMES, 0), min(last + 2 * CLIP_PAD_FRAMES + 1, out.shape[1])
-        up = resample_poly(out[:, a:b], OVERSAMPLE, 1, axis=-1, window=resampler_taps())
+        up = scipy.signal.resample_poly(out[:, a:b], OVERSAMPLE, 1, axis=-1, window=resampler_taps())
         size = np.abs(up)
         bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
         up = np.where(size > knee, np.sign(up) * bent, up)
-        down = resample_poly(up, 1, OVERSAMPLE, axis=-1, window=resampler_taps()).astype(np.float32)
+        down = scipy.signal.resample_poly(up, 1, OVERSAMPLE, axis=-1, window=resampler_taps()).astype(np.float32)
         lo, hi = max(first - CLIP_PAD_FRAMES, 0), min(last + CLIP_PAD_FRAMES + 1, out.shape[1])
         out[:, lo:hi] = down[:, lo - a:hi - a]
     return out
@@ -173,8 +172,8 @@ def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, 
     need = peaks_db + np.float64(drive_db - ceiling_db)
     np.maximum(need, 0.0, out=need)
     width = 2 * max(1, int(lookahead_s * sample_rate)) + 1
-    reduction = maximum_filter1d(need, width)
-    uniform_filter1d(reduction, width, output=reduction)
+    reduction = scipy.ndimage.maximum_filter1d(need, width)
+    scipy.ndimage.uniform_filter1d(reduction, width, output=reduction)
     ramp = np.arange(need.size, dtype=np.float64)
     ramp *= release_db_per_s / sample_rate
     reduction += ramp
@@ -196,7 +195,7 @@ def macro_gain_db(before: np.ndarray, after: np.ndarray, allowance_db: float) ->
         return np.zeros(before.size)
     loud = live & (level >= np.quantile(level[live], 1 - LOUD_SHARE))
     gain = np.where(live, np.minimum(0.0, loss - loss[loud].mean() + allowance_db), 0.0)
-    return np.minimum(uniform_filter1d(gain, max(1, round(MACRO_SMOOTH_S / MACRO_WINDOW_S)), mode="nearest"), 0.0)
+    return np.minimum(scipy.ndimage.uniform_filter1d(gain, max(1, round(MACRO_SMOOTH_S / MACRO_WINDOW_S)), mode="nearest"), 0.0)
 
 
 def window_sums(values: np.ndarray, size: int) -> np.ndarray:

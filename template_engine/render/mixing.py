@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy
 from pedalboard import Compressor, Pedalboard, Reverb
-from scipy.signal import firwin2, oaconvolve
 
 from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db, ducking_gain
 from project_ingest.profile import Ducking, SectionAutomation
@@ -51,7 +51,7 @@ def eq_fir(correction: np.ndarray, sample_rate: int) -> np.ndarray:
     nyq = sample_rate / 2
     freqs = np.concatenate([[0.0], BAND_CENTRES[BAND_CENTRES < nyq] / nyq, [1.0]])
     gains_db = np.concatenate([[correction[0]], correction[: freqs.size - 2], [correction[freqs.size - 3]]])
-    return firwin2(FIR_TAPS, freqs, 10 ** (gains_db / 20)).astype(np.float32)
+    return scipy.signal.firwin2(FIR_TAPS, freqs, 10 ** (gains_db / 20)).astype(np.float32)
 
 
 def fir_clip_filter(fir: np.ndarray) -> ClipFilter:
@@ -60,7 +60,7 @@ def fir_clip_filter(fir: np.ndarray) -> ClipFilter:
     delay = fir.size // 2
 
     def apply(clip: np.ndarray) -> tuple[np.ndarray, int]:
-        return oaconvolve(clip, fir[None, :], mode="full", axes=-1).astype(np.float32), -delay
+        return scipy.signal.oaconvolve(clip, fir[None, :], mode="full", axes=-1).astype(np.float32), -delay
     return apply
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+import scipy
 
 from project_ingest.mix_analysis import band_levels_db
 from template_engine.render.mixing import eq_fir, fir_clip_filter
@@ -33,7 +33,7 @@ def tone_correction_db(spectrum: np.ndarray, target_db: Sequence[float]) -> np.n
     """The matching EQ (dB per third-octave band, 0 dB median) that moves a mix of ``spectrum``
     (``spectrum_db``) toward ``target_db``: the difference smoothed over ``TONE_SMOOTH_BANDS`` and
     limited to +-``MAX_TONE_DB``: shape (bands,)."""
-    smoothed = uniform_filter1d(np.asarray(target_db) - spectrum, TONE_SMOOTH_BANDS, mode="nearest")
+    smoothed = scipy.ndimage.uniform_filter1d(np.asarray(target_db) - spectrum, TONE_SMOOTH_BANDS, mode="nearest")
     smoothed -= np.median(smoothed)
     return np.clip(smoothed, -MAX_TONE_DB, MAX_TONE_DB)
 
