@@ -6,7 +6,8 @@
 Each stage runs in its own process, so its peak memory (max RSS) is its own. Stages: sampler (notes
 per second into a 3-minute stereo buffer), sample import (files per second) and index queries (ms),
 ingest (x real time of stem audio), training (held-out loss after a fixed number of steps fine-tuned
-from the shipped base, from scratch, and the bigram baseline), generation (tokens per second, seconds for one
+from the shipped base, from scratch, and the bigram baseline), start-up (seconds from a fresh process to
+a render's first note), generation (tokens per second, seconds for one
 3-minute song and for a batch of ten), render (the mix and every stem of a 3-minute song written,
 in x real time; then the whole candidate: mix, master, song files, stems, MIDI and DAW project), the
 master on stem sums (loudness, true peak, gain reduction, loud-to-quiet bar spread before and after) and a
@@ -20,6 +21,8 @@ import multiprocessing
 import os
 import platform
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -137,6 +140,39 @@ def compare_starts(bundle_dir: Path, steps: int) -> str:
 
 def bench_train(plan: Plan) -> str:
     return "training (demo artist): " + compare_starts(plan.work / "artists" / "bench", 30 if plan.quick else 300)
+
+
+FIRST_NOTE = """
+import sys, time
+import template_engine.cli
+from pathlib import Path
+from project_ingest.bundle import ArtistBundle
+from template_engine.model.transformer import MusicTransformer
+from template_engine.render.batch import write_songs
+from template_engine.render.settings import RenderSettings
+imported = time.time()
+
+def first_note(*args, **kwargs):
+    print(imported, time.time())
+    raise SystemExit(0)
+
+MusicTransformer.forward = first_note
+write_songs(ArtistBundle.load(Path(sys.argv[1])), RenderSettings(count=1, seed=0))
+"""
+
+
+def bench_startup(plan: Plan) -> str:
+    """Seconds from launching a fresh Python to the imports done and to the model's first forward
+    pass of a render (the first note), three times."""
+    runs = []
+    for _ in range(3):
+        launched = time.time()
+        out = subprocess.run([sys.executable, "-c", FIRST_NOTE, str(plan.work / "artists" / "bench")],
+                             capture_output=True, text=True, check=True).stdout.split()
+        runs.append([float(t) - launched for t in out])
+    imports, first = (sorted(column) for column in zip(*runs))
+    return (f"start-up: the first note {first[0]:.2f}-{first[-1]:.2f} s after the process starts, "
+            f"of which imports {imports[0]:.2f}-{imports[-1]:.2f} s (3 runs)")
 
 
 def bench_generate(plan: Plan) -> str:
@@ -350,8 +386,8 @@ def sf_read(path: Path) -> np.ndarray:
     return sf.read(str(path), always_2d=True)[0].T
 
 
-STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_generate, bench_render, bench_master,
-          bench_batch, bench_manifest, bench_real_stems)
+STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_startup, bench_generate, bench_render,
+          bench_master, bench_batch, bench_manifest, bench_real_stems)
 
 
 def _run_stage(stage_name: str, quick: bool, work: str) -> tuple[str, float]:
