@@ -90,9 +90,11 @@ def bad_catalogue(tiny_material, tmp_path_factory) -> Path:
         "歌一": lambda s: None,
         "歌二": lambda s: None,
     }
+    shared = {path: path.stat().st_mtime_ns for path in (source / "stems").iterdir()}
     for name, fault in faults.items():
         shutil.copytree(source, root / name, copy_function=_link_stems)
         fault(root / name)
+    assert {path: path.stat().st_mtime_ns for path in shared} == shared, "a fault wrote through a linked stem"
     return root
 
 
