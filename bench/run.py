@@ -143,31 +143,32 @@ def bench_train(plan: Plan) -> str:
 
 
 FIRST_NOTE = """
-import sys, time
-import template_engine.cli
-from pathlib import Path
-from project_ingest.bundle import ArtistBundle
+import os, sys, time
+from template_engine.cli import render_main
+import template_engine.render.batch
 from template_engine.model.transformer import MusicTransformer
-from template_engine.render.batch import write_songs
-from template_engine.render.settings import RenderSettings
 imported = time.time()
 
 def first_note(*args, **kwargs):
     print(imported, time.time())
-    raise SystemExit(0)
+    sys.stdout.flush()
+    os._exit(0)
 
 MusicTransformer.forward = first_note
-write_songs(ArtistBundle.load(Path(sys.argv[1])), RenderSettings(count=1, seed=0))
+sys.argv = ["render-template", "--artist", sys.argv[1], "--artists-dir", sys.argv[2], "--out", sys.argv[3], "--count", "1",
+            "--quiet"]
+render_main()
 """
 
 
 def bench_startup(plan: Plan) -> str:
-    """Seconds from launching a fresh Python to the imports done and to the model's first forward
-    pass of a render (the first note), three times."""
+    """Seconds from launching a fresh Python running ``render-template`` to the imports done and to
+    the model's first forward pass (the first note), three times."""
     runs = []
     for _ in range(3):
         launched = time.time()
-        out = subprocess.run([sys.executable, "-c", FIRST_NOTE, str(plan.work / "artists" / "bench")],
+        out = subprocess.run([sys.executable, "-c", FIRST_NOTE, "bench", str(plan.work / "artists"),
+                              str(plan.work / "startup-renders")],
                              capture_output=True, text=True, check=True).stdout.split()
         runs.append([float(t) - launched for t in out])
     imports, first = (sorted(column) for column in zip(*runs))

@@ -17,7 +17,7 @@ from project_ingest.bundle import list_artists, write_json
 from sample_library.errors import InputError
 from template_engine.cli_context import MappedGroup, artists_root, find_bundle, mapped, progress_on, shared_options
 from template_engine.cli_master import master
-from template_engine.cli_model import pretrain, train, warn_if_no_better_than_bigram
+from template_engine.cli_model import build_demo_if_needed, pretrain, train
 
 
 @click.group(cls=MappedGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,18 +130,10 @@ def _render(ctx: click.Context, *, artist: str, out: Path | None, formats: str, 
             **options: Any) -> None:
     """Render with the options of ``template render`` / ``render-template`` (``RenderSettings``'s
     fields); the demo artist is built first where it is not yet."""
-    from template_engine.demo.build import DEMO, build_demo_artist, demo_needs_building, model_origin
     from template_engine.render.batch import render_batch
     from template_engine.render.settings import RenderSettings
 
-    root = artists_root(ctx)
-    if artist == DEMO and demo_needs_building(root):
-        click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects and "
-                   "ingesting them (a few minutes, once).", err=True)
-        summary = build_demo_artist(root, progress=progress_on(ctx))
-        click.echo(f"demo artist ready: {model_origin(summary)}, validation loss {summary.valid_loss:.3f} "
-                   f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
-        warn_if_no_better_than_bigram(summary)
+    build_demo_if_needed(artist, artists_root(ctx), progress=progress_on(ctx))
     bundle = find_bundle(ctx, artist)
     out = out or Path("renders") / artist
     settings = RenderSettings(formats=tuple(f.strip() for f in formats.split(",") if f.strip()), **options)
@@ -242,7 +234,7 @@ def artists(ctx: click.Context) -> None:
         click.echo(f"  {a['name']:<16} {len(a['projects']):>3} songs  {len(a['roles']):>2} roles  "
                    f"{sum(a.get('samples', {}).values()):>5} samples  {'trained' if b.is_trained else 'not trained':<11} "
                    f"{b.size_bytes() / 1e6:8.1f} MB")
-    from template_engine.demo.build import DEMO
+    from template_engine.demo.bundle_state import DEMO
 
     if not any(b.name == DEMO and b.is_trained for b in bundles):
         click.echo(f"  {DEMO:<16} available: built on first `render-template --artist {DEMO}`")

@@ -101,3 +101,20 @@ def warn_if_no_better_than_bigram(summary: TrainSummary) -> None:
         click.echo(f"WARNING: the model is NO BETTER THAN A BIGRAM MODEL on held-out songs (validation loss "
                    f"{summary.valid_loss:.3f} against {summary.bigram_valid_loss:.3f}); its songs will not sound like "
                    f"the artist. Train longer (--max-steps) or give it more projects.", err=True)
+
+
+def build_demo_if_needed(artist: str, root: Path, *, progress: bool) -> None:
+    """Build the built-in demo artist under ``root`` when ``artist`` is it and it is not built yet;
+    what builds it (the synthesis kit, ingest, training) is loaded only then."""
+    from template_engine.demo.bundle_state import DEMO, demo_needs_building
+
+    if artist != DEMO or not demo_needs_building(root):
+        return
+    from template_engine.demo.build import build_demo_artist, model_origin
+
+    click.echo("The demo artist is not built yet: synthesising its one-shots and 12 past projects and "
+               "ingesting them (a few minutes, once).", err=True)
+    summary = build_demo_artist(root, progress=progress)
+    click.echo(f"demo artist ready: {model_origin(summary)}, validation loss {summary.valid_loss:.3f} "
+               f"(bigram {summary.bigram_valid_loss:.3f})", err=True)
+    warn_if_no_better_than_bigram(summary)

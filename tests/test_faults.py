@@ -152,7 +152,7 @@ def test_silent_short_and_nan_one_shots_are_refused_by_name(tmp_path):
 
 
 def test_the_demo_never_builds_over_a_users_artist_named_demo(tiny_bundle, tmp_path):
-    from template_engine.demo.build import demo_needs_building
+    from template_engine.demo.bundle_state import demo_needs_building
 
     shutil.copytree(tiny_bundle.path, tmp_path / "demo", ignore=shutil.ignore_patterns("model", ".model.work"))
     before = ArtistBundle.load(tmp_path / "demo").content_hash()

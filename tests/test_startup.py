@@ -19,3 +19,33 @@ def test_the_signal_tools_load_when_audio_is_first_filtered():
     loaded = _loaded_after("import numpy as np\nfrom template_engine.render.mixing import BAND_CENTRES, eq_fir\n"
                            "eq_fir(np.zeros(BAND_CENTRES.size), 44100)")
     assert "scipy.signal" in loaded
+
+
+FIRST_NOTE = """
+import os, sys
+from template_engine.cli import render_main
+from template_engine.model.transformer import MusicTransformer
+
+def first_note(*args, **kwargs):
+    print(' '.join(m for m in sys.modules if m.startswith('template_engine.demo') or m in {stack!r}))
+    sys.stdout.flush()
+    os._exit(0)
+
+MusicTransformer.forward = first_note
+sys.argv = ['render-template', '--artist', 'demo', '--artists-dir', sys.argv[1], '--out', sys.argv[2], '--count', '1',
+            '--quiet']
+render_main()
+"""
+
+
+def test_rendering_the_built_demo_loads_nothing_that_builds_it(trained_bundle, tmp_path):
+    from template_engine.demo.bundle_state import DEMO
+
+    demo = tmp_path / "artists" / DEMO
+    demo.parent.mkdir()
+    demo.symlink_to(trained_bundle.path, target_is_directory=True)
+    code = FIRST_NOTE.format(stack=AUDIO_STACK)
+    run = subprocess.run([sys.executable, "-c", code, str(demo.parent), str(tmp_path / "out")], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["template_engine.demo", "template_engine.demo.bundle_state"]

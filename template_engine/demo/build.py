@@ -11,25 +11,14 @@ from pathlib import Path
 
 from project_ingest.bundle import ArtistBundle, bundle_path
 from project_ingest.ingest import default_workers, ingest
+from template_engine.demo.bundle_state import BUILTIN_MARKER, DEMO
 from template_engine.demo.projects import FULL, build_demo_material
 from template_engine.demo.shipped_model import SHIPPED_START, install_shipped
 from template_engine.model.base_model import SHIPPED_BASE
 from template_engine.model.train import TrainSettings, TrainSummary, train
 
-DEMO = "demo"
 DEMO_TRAIN_STEPS = 150  # fine-tuning steps from the base
-BUILTIN_MARKER = ".builtin-demo"  # in the bundle: built by this program, not ingested by the user
 DEMO_TRAIN_MINUTES = 60.0  # a ceiling only: the step count ends training first on any working machine
-
-
-def demo_needs_building(root: Path) -> bool:
-    """Whether the built-in demo must be built under ``root``: no artist ``demo`` there, or the
-    built-in one left untrained by an interrupted build. A user's own artist named ``demo`` (no
-    ``BUILTIN_MARKER``) is never built over."""
-    folder = bundle_path(DEMO, root)
-    if not folder.exists():
-        return True
-    return (folder / BUILTIN_MARKER).exists() and not (folder / "model" / "model.safetensors").exists()
 
 
 def demo_train_settings() -> TrainSettings:

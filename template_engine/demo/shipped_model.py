@@ -92,7 +92,8 @@ def ship(bundle: ArtistBundle, settings: TrainSettings, dest: Path = SHIPPED_DEM
 
 def main(argv: list[str]) -> None:
     """``python -m template_engine.demo.shipped_model ROOT``: ship the demo built under ROOT."""
-    from template_engine.demo.build import DEMO, demo_train_settings
+    from template_engine.demo.build import demo_train_settings
+    from template_engine.demo.bundle_state import DEMO
 
     root = Path(argv[0])
     print(ship(ArtistBundle.load(bundle_path(DEMO, root)), demo_train_settings()))

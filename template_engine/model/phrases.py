@@ -135,7 +135,7 @@ def phrase_jobs(plan: SongPlan, key: Key) -> list[PhraseJob]:
     return jobs
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
                   sampling: SamplingSettings) -> tuple[list[Tracks], int]:
     """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
