@@ -199,6 +199,21 @@ def sections_from_meta(meta: dict, bars: int) -> list[Section] | None:
     return out
 
 
+def corpus_files(bundle_dir: Path) -> list[Path]:
+    """The song files (``.json`` and ``.mid``) of a bundle's corpus, sorted by name."""
+    return sorted(p for p in Path(bundle_dir, "corpus").glob("[!.]*") if p.suffix in (".json", ".mid") and p.is_file())
+
+
+def corpus_signature(bundle_dir: Path) -> list[list]:
+    """[name, size, modification time (ns)] of every corpus file: what a cache of anything learned
+    from the corpus stays valid while."""
+    return _signature(corpus_files(bundle_dir))
+
+
+def _signature(files: list[Path]) -> list[list]:
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
 def load_corpus(bundle_dir: Path) -> list[tuple[str, Score]]:
     """Every song of a bundle's corpus as (title, Score), sorted by file name.
 
@@ -206,8 +221,8 @@ def load_corpus(bundle_dir: Path) -> list[tuple[str, Score]]:
     ``corpus/.scores.json``, valid while every corpus file keeps its name, size and modification
     time; where it cannot be written (a read-only bundle) the MIDI is parsed each time."""
     folder = Path(bundle_dir, "corpus")
-    files = sorted(p for p in folder.glob("[!.]*") if p.suffix in (".json", ".mid") and p.is_file())
-    signature = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    files = corpus_files(bundle_dir)
+    signature = _signature(files)
     cache = folder / SCORES_CACHE
     try:
         cached = json.loads(cache.read_text())

@@ -17,14 +17,14 @@ from project_ingest.form import HARMONIC_ROLES, FormStats, learn_form, phrase_ba
 from project_ingest.score import BEATS_PER_BAR, SCALES, BeatNote, Key, Score
 from sample_library.roles import DRUM_ROLES, ROLES
 from template_engine.evaluate.bar_novelty import BarTrack
+from template_engine.model.artist_catalogue import ArtistCatalogue
 from template_engine.model.chord_tones import CHORD_ROLE
-from template_engine.model.copy_guard import catalogue, copied_lines, copy_rate, line_catalogue
+from template_engine.model.copy_guard import copied_lines, copy_rate
 from template_engine.model.copy_runs import artist_bars, copied_runs, phrase_at
 from template_engine.model.dataset import key_shift, transposed
 from template_engine.model.form_plan import SectionForm, plan_form, source_of
 from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, phrase_jobs, write_phrases
 from template_engine.model.plan import SongPlan, learn_plan_stats, plan_song
-from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
 from template_engine.model.transformer import MusicTransformer
 from template_engine.model.transitions import PLACED_ROLES, TransitionHit, learn_transitions, place_transitions
@@ -311,9 +311,10 @@ def _run_phrases(writer: PhraseWriter, sketch: _SongSketch, parts: Parts, over: 
 def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
                    seed: int, bpm: float | None, key: Key | None, bars: int | None,
                    sampling: SamplingSettings | None = None, roles: tuple[str, ...] | None = None,
-                   form: FormStats | None = None) -> GeneratedBatch:
+                   form: FormStats | None = None, learned: ArtistCatalogue | None = None) -> GeneratedBatch:
     """``count`` new songs, each with its form (``form``: the artist's habits, learned from
-    ``corpus`` when not given) and its novelty figures.
+    ``corpus`` when not given) and its novelty figures; ``learned``: the artist's catalogue and
+    habits, learned from ``corpus`` when not given.
 
     Phrases of a song whose copy rate exceeds the artist's own self-borrowing (+ ``COPY_MARGIN``) are
     rewritten hotter when they copy a pattern of the catalogue. ``roles``, when given, keeps only those
@@ -323,10 +324,10 @@ def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[t
     hits = {r: h for r in PLACED_ROLES if (h := learn_transitions(corpus, r)) is not None}
     sketches = sketch_songs(corpus, form, np.random.default_rng(seed), count=count, bpm=bpm, key=key, bars=bars,
                             roles=roles, placed=tuple(hits))
-    table, self_borrow = catalogue(corpus)
-    habitual = replace(sampling or SamplingSettings(), habits=Habits.learn(tok, [s for _, s in corpus]))
-    writer = PhraseWriter(model, tok, table, line_catalogue(corpus), artist_bars(corpus), self_borrow + COPY_MARGIN,
-                          habitual)
+    learned = learned or ArtistCatalogue.learn(tok, corpus)
+    table, self_borrow = learned.table, learned.self_borrow
+    habitual = replace(sampling or SamplingSettings(), habits=learned.habits)
+    writer = PhraseWriter(model, tok, table, learned.lines, artist_bars(corpus), self_borrow + COPY_MARGIN, habitual)
     parts: list[Parts] = [{} for _ in sketches]
     free = [(n, j.section, j.part, j.phrase) for n, s in enumerate(sketches) for j in s.jobs if opens(s, j)]
     written, redone, sampled = writer.write(free, seed)

@@ -134,11 +134,30 @@ class Habits:
     def learn(cls, tok: ArtistTokenizer, songs: list[Score]) -> Habits:
         phrases = artist_phrases(songs)
         habits = learn_habits(phrases)
+        by_section = {kind: role_tokens(tok, {**habits, **own}) for kind, own in section_habits(phrases).items()}
+        return cls.of(tok, role_tokens(tok, habits), by_section, chord_roles([ph for _, ph in phrases]),
+                      role_spans(habits))
+
+    @classmethod
+    def of(cls, tok: ArtistTokenizer, tokens: np.ndarray, section_tokens: dict[str, np.ndarray],
+           chord_roles: frozenset[str], spans: np.ndarray) -> Habits:
+        """The habits with what ``tok`` alone decides (its tokens' chord tones and pitch ranges)."""
         pitch_range = np.array([[999], [-1]], dtype=np.int64).repeat(tok.vocab_size, axis=1)
         pitch_range[:, :tok.n_bpe] = tok.pitch_lo, tok.pitch_hi
-        by_section = {kind: role_tokens(tok, {**habits, **own}) for kind, own in section_habits(phrases).items()}
-        return cls(role_tokens(tok, habits), by_section, chord_roles([ph for _, ph in phrases]),
-                   PieceTones.of(tok), role_spans(habits), pitch_range)
+        return cls(tokens, section_tokens, chord_roles, PieceTones.of(tok), spans, pitch_range)
+
+    def to_dict(self) -> dict:
+        """What was learned from the artist's songs, as JSON (``from_dict``)."""
+        return {"role_tokens": packed(self.role_tokens),
+                "section_tokens": {kind: packed(t) for kind, t in self.section_tokens.items()},
+                "chord_roles": sorted(self.chord_roles), "spans": self.spans.tolist()}
+
+    @classmethod
+    def from_dict(cls, tok: ArtistTokenizer, d: dict) -> Habits:
+        shape = (len(ROLES), tok.vocab_size)
+        return cls.of(tok, unpacked(d["role_tokens"], shape),
+                      {kind: unpacked(t, shape) for kind, t in d["section_tokens"].items()},
+                      frozenset(d["chord_roles"]), np.array(d["spans"], dtype=np.int64))
 
     def restrict(self, mask: np.ndarray, sections: list[str], states: list[GrammarState],
                  chords: list[np.ndarray | None], heard: list[tuple[int, int] | None]) -> np.ndarray:
@@ -168,3 +187,16 @@ class Habits:
             heard_lo, heard_hi = heard if heard is not None else (999, -1)
             out.append((hi < 0) | (np.maximum(hi, heard_hi) - np.minimum(lo, heard_lo) <= span))
         return out
+
+
+def packed(mask: np.ndarray) -> str:
+    """A boolean array's bits, as hex."""
+    return np.packbits(mask).tobytes().hex()
+
+
+def unpacked(bits: str, shape: tuple[int, int]) -> np.ndarray:
+    """The boolean array of ``shape`` that ``packed`` wrote; ValueError where the bits do not fill it."""
+    flat = np.unpackbits(np.frombuffer(bytes.fromhex(bits), dtype=np.uint8))
+    if flat.size < shape[0] * shape[1]:
+        raise ValueError(f"{flat.size} bits cannot fill {shape}")
+    return flat[:shape[0] * shape[1]].reshape(shape).astype(bool)

@@ -18,11 +18,11 @@ from project_ingest.score import BEATS_PER_BAR, BeatNote, Score
 from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.roles import ROLES
+from template_engine.model.artist_catalogue import ArtistCatalogue
 from template_engine.model.checkpoint import load_model
-from template_engine.model.copy_guard import catalogue, copy_rate
+from template_engine.model.copy_guard import copy_rate
 from template_engine.model.dataset import in_c, key_shift, transposed
 from template_engine.model.phrases import SamplingSettings, write_phrases
-from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.render.batch import bundle_provenance, kit_seed
 from template_engine.render.candidate import load_candidate, master_candidate, write_candidate
@@ -87,12 +87,10 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
     if target.exists() and not force:
         raise InputError(target, "already exists: choose another --out or --seed, or pass --force")
     model, tok = load_model(bundle)
-    corpus = load_corpus(bundle.path)
-    habits = Habits.learn(tok, [s for _, s in corpus])
+    learned = ArtistCatalogue.of_bundle(bundle.path, tok, load_corpus(bundle.path))
     written, _ = write_phrases(model, tok, infill_phrases(score, role, first, end), seed=seed,
-                               sampling=SamplingSettings(temperature, top_p, habits=habits))
-    table, _ = catalogue(corpus)
-    rate, _ = copy_rate([{role: w.get(role, [])} for w in written], table)
+                               sampling=SamplingSettings(temperature, top_p, habits=learned.habits))
+    rate, _ = copy_rate([{role: w.get(role, [])} for w in written], learned.table)
     novelty = {**info.get("novelty", {}), "regenerated_copy_rate": round(rate, 3)}
     known = {f.name for f in fields(RenderSettings)}
     settings = RenderSettings(**{k: v for k, v in info["settings"].items() if k in known})
