@@ -249,15 +249,21 @@ def _score_from_json(song: dict) -> Score:
 
 
 def _write_scores_cache(cache: Path, signature: list, songs: list[tuple[str, Score]]) -> None:
-    """Write the parsed corpus beside it (atomically); a folder that refuses it only costs speed."""
+    """Write the parsed corpus beside it (``write_cache``)."""
     data = {"signature": signature, "songs": [
         {"title": title, "bpm": s.bpm, "key": str(s.key), "sections": [x.to_dict() for x in s.sections],
          "tracks": {name: [[n.start, n.duration, n.pitch, n.velocity] for n in notes] for name, notes in s.tracks.items()},
          "names": s.names} for title, s in songs]}
-    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    write_cache(cache, data)
+
+
+def write_cache(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` atomically, for a cache of what is learned or parsed from
+    a bundle: a folder that refuses it (a read-only bundle) only costs speed."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(json.dumps(data))
-        os.replace(tmp, cache)
+        os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
 

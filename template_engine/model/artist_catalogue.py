@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import project_ingest.form
 import project_ingest.score
-from project_ingest.corpus import corpus_signature
+from project_ingest.corpus import corpus_signature, write_cache
 from project_ingest.score import Score
 from template_engine.model.copy_guard import catalogue, line_catalogue
 from template_engine.model.role_habits import Habits
@@ -55,7 +54,7 @@ class ArtistCatalogue:
         except (OSError, ValueError, KeyError, TypeError):
             pass
         learned = cls.learn(tok, corpus)
-        _write(path, {"key": key, **learned.to_dict()})
+        write_cache(path, {"key": key, **learned.to_dict()})
         return learned
 
     def to_dict(self) -> dict:
@@ -84,12 +83,3 @@ def cache_key(bundle_dir: Path) -> str:
         h.update(source.read_bytes())
     return h.hexdigest()
 
-
-def _write(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` atomically; a folder that refuses it only costs speed."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
