@@ -16,6 +16,7 @@ from pathlib import Path
 
 import project_ingest.form
 import project_ingest.score
+import sample_library.roles
 from project_ingest.corpus import corpus_signature, write_cache
 from project_ingest.score import Score
 from template_engine.model.copy_guard import catalogue, line_catalogue
@@ -74,12 +75,12 @@ def _pattern(notes: list[list[int]]) -> tuple:
 
 def cache_key(bundle_dir: Path) -> str:
     """sha256 (hex) of what the catalogue depends on: the corpus files' names, sizes and times, the
-    tokenizer's file and the source of the modules that learn it (this package's, and the score's
-    and form's)."""
+    tokenizer's file and the source of the modules that learn it (this package's, the score's, the
+    form's and the roles')."""
     h = hashlib.sha256(json.dumps(corpus_signature(bundle_dir)).encode())
     h.update(Path(bundle_dir, "model", "tokenizer.json").read_bytes())
-    package = Path(__file__).parent
-    for source in [*sorted(package.glob("*.py")), Path(project_ingest.score.__file__), Path(project_ingest.form.__file__)]:
+    modules = (project_ingest.score, project_ingest.form, sample_library.roles)
+    for source in [*sorted(Path(__file__).parent.glob("*.py")), *(Path(str(m.__file__)) for m in modules)]:
         h.update(source.read_bytes())
     return h.hexdigest()
 

@@ -195,8 +195,8 @@ def packed(mask: np.ndarray) -> str:
 
 
 def unpacked(bits: str, shape: tuple[int, int]) -> np.ndarray:
-    """The boolean array of ``shape`` that ``packed`` wrote; ValueError where the bits do not fill it."""
+    """The boolean array of ``shape`` that ``packed`` wrote; ValueError where the bits are not of it."""
     flat = np.unpackbits(np.frombuffer(bytes.fromhex(bits), dtype=np.uint8))
-    if flat.size < shape[0] * shape[1]:
-        raise ValueError(f"{flat.size} bits cannot fill {shape}")
+    if flat.size != -(-shape[0] * shape[1] // 8) * 8:
+        raise ValueError(f"{flat.size} bits are not an array of {shape}")
     return flat[:shape[0] * shape[1]].reshape(shape).astype(bool)
