@@ -3,12 +3,10 @@ song's phrases are found in it."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Score, beat_step
+from project_ingest.score import BeatNote, Score, beat_step
 from sample_library.roles import DRUM_ROLES
 from template_engine.model.dataset import song_phrases
-from template_engine.model.tokens import PHRASE_BARS, phrase_slice
+from template_engine.model.tokens import PhraseSlicer
 
 
 def pattern_signature(role: str, notes: list[BeatNote]) -> tuple | None:
@@ -63,11 +61,9 @@ def line_catalogue(corpus: list[tuple[str, Score]]) -> set[tuple]:
         for role, notes in score.tracks.items():
             if role in DRUM_ROLES:
                 continue
-            notes = sorted(notes, key=lambda n: n.start)
-            starts = [n.start for n in notes]
+            slicer = PhraseSlicer(notes)
             for bar in range(score.bars):
-                first, last = (bisect_left(starts, b * BEATS_PER_BAR) for b in (bar, bar + PHRASE_BARS))
-                sig = pattern_signature(role, phrase_slice(notes[first:last], bar))
+                sig = pattern_signature(role, slicer.at(bar))
                 if sig is not None:
                     lines.add((role, sig))
     return lines

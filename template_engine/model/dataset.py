@@ -13,14 +13,13 @@ Augmentation: velocity jitter of one bin, rare timing jitter of one sixteenth, a
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
 
-from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score
+from project_ingest.score import BeatNote, Key, Score
 from sample_library.roles import DRUM_ROLES
-from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase, phrase_slice
+from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase, PhraseSlicer
 
 
 def key_shift(tonic: int) -> int:
@@ -41,17 +40,12 @@ def in_c(score: Score) -> Score:
 
 def song_phrases(score: Score) -> list[Phrase]:
     """The phrases of one song, in order."""
-    by_start = {role: sorted(notes, key=lambda n: n.start) for role, notes in score.tracks.items()}
-    onsets = {role: [n.start for n in notes] for role, notes in by_start.items()}
+    slicers = {role: PhraseSlicer(notes) for role, notes in score.tracks.items()}
     out = []
     for s in score.sections:
         starts = list(range(s.start_bar, s.end_bar - PHRASE_BARS + 1, PHRASE_BARS)) or [s.start_bar]
         for i, bar in enumerate(starts):
-            tracks = {}
-            for role, notes in by_start.items():
-                first, last = (bisect_left(onsets[role], b * BEATS_PER_BAR) for b in (bar, bar + PHRASE_BARS))
-                if first < last:
-                    tracks[role] = phrase_slice(notes[first:last], bar)
+            tracks = {role: notes for role, slicer in slicers.items() if (notes := slicer.at(bar))}
             if tracks:
                 out.append(Phrase(s.kind, s.energy, "end" if i == len(starts) - 1 else "main",
                                   score.key.tonic, score.key.mode, tracks))

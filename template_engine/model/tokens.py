@@ -16,6 +16,7 @@ would make the sequence invalid.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,17 @@ def phrase_slice(notes: list[BeatNote], start_bar: int, bars: int = PHRASE_BARS)
     """Notes starting in [start_bar, start_bar + bars), moved to the phrase start and cut at its end."""
     a, b = start_bar * BEATS_PER_BAR, (start_bar + bars) * BEATS_PER_BAR
     return [BeatNote(n.start - a, min(n.duration, b - n.start), n.pitch, n.velocity) for n in notes if a <= n.start < b]
+
+
+class PhraseSlicer:
+    """``phrase_slice`` of one track at any bar, by bisection over its notes sorted once by start,
+    for the many phrases cut from one song."""
+
+    def __init__(self, notes: list[BeatNote]) -> None:
+        self.notes = sorted(notes, key=lambda n: n.start)
+        self.onsets = [n.start for n in self.notes]
+
+    def at(self, start_bar: int) -> list[BeatNote]:
+        """The notes starting in [start_bar, start_bar + ``PHRASE_BARS``), as ``phrase_slice`` gives them."""
+        first, last = (bisect_left(self.onsets, b * BEATS_PER_BAR) for b in (start_bar, start_bar + PHRASE_BARS))
+        return phrase_slice(self.notes[first:last], start_bar) if first < last else []
