@@ -2,8 +2,8 @@
 
 Each project is in the input shape of DESIGN.md (``stems/``, ``midi/``, ``project.json``) plus a
 mastered ``mix.wav``. ``project.json`` keeps the mix settings used (per-track gain, EQ tilt, sidechain
-ducking, the low-pass sweep through builds, reverb, master target) and the loudness of each stem
-relative to the stems' sum, so ingest can be checked against what was really done.
+ducking, the low-pass sweep through builds, reverb, master target) and the master's loudness and
+true peak as the master measured them, so ingest can be checked against what was really done.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pedalboard import Pedalboard, Reverb
 from project_ingest.midi_io import score_to_midi, write_midi
 from project_ingest.mix_analysis import ducking_gain
 from project_ingest.score import BEATS_PER_BAR, Score
-from sample_library.analysis import loudness_db
 from sample_library.audio_io import atomic_path, write_wav
 from sample_library.processes import map_in_processes
 from sample_library.roles import DRUM_ROLES, FALLBACK_ROLES, MONO_ROLES, SUSTAINED_ROLES
@@ -29,7 +28,7 @@ from template_engine.demo.compose import IMPACT_NOTE, RISER_NOTE, compose_song
 from template_engine.demo.dsp import db_to_gain, duck_curve_db, tilt_eq
 from template_engine.demo.synth_kit import SR, OneShot, demo_kit, write_kit
 from template_engine.render.dsp import swept_lowpass
-from template_engine.render.master import integrated_loudness, master, true_peak_db
+from template_engine.render.master import master
 
 BASE_GAIN_DB = {"kick": -6.0, "snare": -15.0, "clap": -11.0, "hats": -16.0, "perc": -18.0, "cymbal": -19.0,
                 "sub": -12.0, "bass": -13.0, "chords": -19.0, "lead": -16.0, "pad": -20.0, "arp": -19.0,
@@ -139,11 +138,8 @@ def write_project(folder: Path, name: str, score: Score, stems: dict[str, np.nda
     project = folder / name
     roles = list(score.tracks)
     total = sum(stems.values())
-    relative = {}
-    mix_loudness = loudness_db(total, SR)
     for i, role in enumerate(roles, start=1):
         write_wav(project / "stems" / f"{i:02d}_{score.names[role]}.wav", stems[role], SR)
-        relative[score.names[role]] = round(loudness_db(stems[role], SR) - mix_loudness, 2)
     write_midi(project / "midi" / f"{name}.mid", score_to_midi(score, track_names=score.names, roles=roles))
     mastered, report = master(total, SR, target_lufs=mix["master"]["target_lufs"],
                               ceiling_dbtp=mix["master"]["ceiling_dbtp"])
@@ -153,9 +149,7 @@ def write_project(folder: Path, name: str, score: Score, stems: dict[str, np.nda
         "roles": {score.names[r]: r for r in roles},
         "sections": [{"type": s.kind, "start_bar": s.start_bar, "bars": s.bars} for s in score.sections],
         "demo_mix": {"tracks": {score.names[r]: mix["tracks"][r] for r in roles}, "master": mix["master"]},
-        "measured": {"relative_loudness_db": relative, "master_lufs": round(integrated_loudness(mastered, SR), 2),
-                     "master_true_peak_dbtp": round(true_peak_db(mastered), 2),
-                     "stems_sum_lufs": round(mix_loudness, 2)},
+        "measured": {"master_lufs": round(report.loudness, 2), "master_true_peak_dbtp": round(report.true_peak, 2)},
         "source": "synthesised by template_engine.demo (artist-templates demo artist)",
     }
     with atomic_path(project / "project.json") as tmp:
