@@ -308,7 +308,8 @@ def _write_bundle(staging: Path, artist: str, songs: list[SongResult], problems:
         write_midi(corpus / f"{safe}.mid", score_to_midi(song.score, roles=sorted(song.score.tracks)))
         write_json(corpus / f"{safe}.json", {**song.meta, "mix": song.mix})
     library = SampleLibrary(staging / "samples")
-    harvested = _add_harvest(library, songs)
+    with library.batched():
+        harvested = _add_harvest(library, songs)
     imported = None
     if sample_dirs:
         imported = import_folders(library, [Path(d) for d in sample_dirs], progress=progress).to_dict()

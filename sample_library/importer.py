@@ -37,24 +37,30 @@ def import_folders(library: SampleLibrary, folders: Sequence[Path], *, progress:
     """
     report = ImportReport()
     files = list(iter_audio_files(folders))
-    for path, parents in tqdm(files, desc="importing samples", unit="file", disable=not progress):
-        if path.suffix.lower() not in AUDIO_EXTENSIONS:
-            if not path.name.startswith("."):
-                report.problems.append((str(path), f"not an audio file ({path.suffix or 'no extension'})"))
-            continue
-        if library.known_source(path):
-            report.already_in += 1
-            continue
-        try:
-            record, is_new = library.add_file(path, folders=parents)
-        except InputError as exc:
-            report.problems.append((str(path), exc.problem))
-            continue
-        if record.duration > MAX_ONE_SHOT_SECONDS:
-            report.problems.append((str(path), f"kept, but {record.duration:.0f} s is long for a one-shot"))
-        if is_new:
-            report.added += 1
-            report.roles[record.role] = report.roles.get(record.role, 0) + 1
-        else:
-            report.already_in += 1
+    with library.batched():
+        for path, parents in tqdm(files, desc="importing samples", unit="file", disable=not progress):
+            _import_one(library, path, parents, report)
     return report
+
+
+def _import_one(library: SampleLibrary, path: Path, parents: tuple[str, ...], report: ImportReport) -> None:
+    """Add one file of an import to ``library``, counting it (or its problem) in ``report``."""
+    if path.suffix.lower() not in AUDIO_EXTENSIONS:
+        if not path.name.startswith("."):
+            report.problems.append((str(path), f"not an audio file ({path.suffix or 'no extension'})"))
+        return
+    if library.known_source(path):
+        report.already_in += 1
+        return
+    try:
+        record, is_new = library.add_file(path, folders=parents)
+    except InputError as exc:
+        report.problems.append((str(path), exc.problem))
+        return
+    if record.duration > MAX_ONE_SHOT_SECONDS:
+        report.problems.append((str(path), f"kept, but {record.duration:.0f} s is long for a one-shot"))
+    if is_new:
+        report.added += 1
+        report.roles[record.role] = report.roles.get(record.role, 0) + 1
+    else:
+        report.already_in += 1

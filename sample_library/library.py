@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from sample_library.errors import InputError
 SCHEMA_VERSION = 2
 MIN_ONE_SHOT_SECONDS = 0.01
 SILENT_PEAK = 1e-4  # -80 dBFS
+COMMIT_EVERY = 64  # samples indexed per transaction within ``SampleLibrary.batched``
 
 _COLUMNS = (
     ("hash", "TEXT PRIMARY KEY"), ("file", "TEXT NOT NULL"), ("role", "TEXT NOT NULL"),
@@ -90,6 +92,7 @@ class SampleLibrary:
         self.folder = Path(folder)
         (self.folder / "audio").mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.folder / "index.sqlite"))
+        self._uncommitted: int | None = None  # samples added since the last commit, within ``batched``
         self._create_schema()
 
     def close(self) -> None:
@@ -100,6 +103,28 @@ class SampleLibrary:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def batched(self) -> Iterator[SampleLibrary]:
+        """Within the block, the index is committed every ``COMMIT_EVERY`` samples added instead of
+        after each one (each commit waits for the disk), and once more when the block ends, also
+        when it ends by an error or an interrupt: every sample added before it stays indexed."""
+        self._uncommitted = 0
+        try:
+            yield self
+        finally:
+            self._uncommitted = None
+            self.db.commit()
+
+    def _commit(self) -> None:
+        """Commit now, or within ``batched`` once ``COMMIT_EVERY`` samples wait."""
+        if self._uncommitted is None:
+            self.db.commit()
+            return
+        self._uncommitted += 1
+        if self._uncommitted >= COMMIT_EVERY:
+            self.db.commit()
+            self._uncommitted = 0
 
     def _create_schema(self) -> None:
         cur = self.db.cursor()
@@ -154,7 +179,7 @@ class SampleLibrary:
         st = path.stat()
         self.db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?)",
                         (str(path.resolve()), st.st_size, st.st_mtime, digest))
-        self.db.commit()
+        self._commit()
         return existing, is_new
 
     def add_audio(self, audio: np.ndarray, sample_rate: int, *, name: str, role: str, origin: str,
@@ -182,7 +207,7 @@ class SampleLibrary:
         record = self._insert(digest, rel, info, audio, sample_rate, origin=origin, song=song,
                               velocity=velocity, original_name=name, role=role, note=note,
                               sustain_end=sustain_end, chord_size=chord_size)
-        self.db.commit()
+        self._commit()
         return record, True
 
     def _insert(self, digest: str, rel: Path, info: SampleInfo, audio: np.ndarray, sr: int, *,

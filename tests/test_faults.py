@@ -151,6 +151,34 @@ def test_silent_short_and_nan_one_shots_are_refused_by_name(tmp_path):
     assert report.added == 1
 
 
+def test_an_interrupted_import_keeps_what_it_added_and_resumes(tmp_path, monkeypatch):
+    import sample_library.library as library_module
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(5):
+        t = np.arange(4410)
+        sf.write(str(folder / f"hit {i}.wav"), 0.5 * np.sin(t / (3 + i)) * np.exp(-t / 800), 44100)
+    analyse = library_module.analyse_sample
+    seen = []
+
+    def interrupted_at_the_fourth(audio, sample_rate, **kwargs):
+        seen.append(kwargs["name"])
+        if len(seen) == 4:
+            raise KeyboardInterrupt
+        return analyse(audio, sample_rate, **kwargs)
+
+    monkeypatch.setattr(library_module, "analyse_sample", interrupted_at_the_fourth)
+    with SampleLibrary(tmp_path / "library") as library, pytest.raises(KeyboardInterrupt):
+        import_folders(library, [folder], progress=False)
+    monkeypatch.setattr(library_module, "analyse_sample", analyse)
+    with SampleLibrary(tmp_path / "library") as library:
+        assert len(library) == 3
+        assert [library.known_source(folder / f"hit {i}.wav") for i in range(5)] == [True] * 3 + [False] * 2
+        report = import_folders(library, [folder], progress=False)
+        assert (report.added, report.already_in, len(library)) == (2, 3, 5)
+
+
 def test_the_demo_never_builds_over_a_users_artist_named_demo(tiny_bundle, tmp_path):
     from template_engine.demo.bundle_state import demo_needs_building
 
