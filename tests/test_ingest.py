@@ -10,6 +10,7 @@ import soundfile as sf
 
 from project_ingest.bundle import read_json
 from project_ingest.ingest import ingest
+from sample_library.audio_io import read_audio
 from sample_library.errors import InputError
 from sample_library.loudness import integrated_loudness
 
@@ -28,10 +29,10 @@ def test_roles_are_all_correct(tiny_bundle, tiny_material):
 
 def _stems_relative_loudness(project: Path) -> dict[str, float]:
     """Each printed stem's loudness relative to the stems' sum (LU), by track name."""
-    stems = {p.stem.split("_", 1)[1]: sf.read(p, dtype="float32", always_2d=True) for p in sorted((project / "stems").glob("*.wav"))}
-    total = sum(audio.T for audio, _ in stems.values())
+    stems = {p.stem.split("_", 1)[1]: read_audio(p) for p in sorted((project / "stems").glob("*.wav"))}
     rate = next(iter(stems.values()))[1]
-    return {name: integrated_loudness(audio.T, rate) - integrated_loudness(total, rate) for name, (audio, _) in stems.items()}
+    total = integrated_loudness(sum(audio for audio, _ in stems.values()), rate)
+    return {name: integrated_loudness(audio, rate) - total for name, (audio, _) in stems.items()}
 
 
 def test_relative_loudness_within_1db(tiny_bundle, tiny_material):
