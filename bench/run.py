@@ -149,7 +149,7 @@ FIRST_NOTE = """
 import os, sys, time
 from template_engine.cli import render_main
 import template_engine.render.batch
-from template_engine.model.transformer import MusicTransformer
+from template_engine.model.decoder import Decoder
 imported = time.time()
 
 def first_note(*args, **kwargs):
@@ -157,7 +157,7 @@ def first_note(*args, **kwargs):
     sys.stdout.flush()
     os._exit(0)
 
-MusicTransformer.forward = first_note
+Decoder.next_logits = first_note
 sys.argv = ["render-template", "--artist", sys.argv[1], "--artists-dir", sys.argv[2], "--out", sys.argv[3], "--count", "1",
             "--quiet"]
 render_main()
@@ -185,11 +185,11 @@ def bench_generate(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
     from template_engine.model.artist_catalogue import ArtistCatalogue
-    from template_engine.model.checkpoint import load_model
+    from template_engine.model.decoder import load_decoder
     from template_engine.model.generate import GeneratedBatch, generate_songs
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
-    model, tok = load_model(bundle)
+    model, tok = load_decoder(bundle)
     corpus = load_corpus(bundle.path)
     learned = ArtistCatalogue.of_bundle(bundle.path, tok, corpus)
 
@@ -219,7 +219,7 @@ def bench_render(plan: Plan) -> str:
     from project_ingest.bundle import ArtistBundle
     from project_ingest.corpus import load_corpus
     from sample_library.library import SampleLibrary
-    from template_engine.model.checkpoint import load_model
+    from template_engine.model.decoder import load_decoder
     from template_engine.model.generate import generate_songs
     from template_engine.render.candidate import export_candidate, stem_files, write_audio
     from template_engine.render.master import master
@@ -227,7 +227,7 @@ def bench_render(plan: Plan) -> str:
     from template_engine.render.threads import render_threads
 
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
-    model, tok = load_model(bundle)
+    model, tok = load_decoder(bundle)
     song = generate_songs(model, tok, load_corpus(bundle.path), count=1, seed=3, bpm=128, key=None, bars=96).songs[0].score
     seconds = song.bars * 4 * 60 / song.bpm
     with SampleLibrary(bundle.samples_dir) as library:

@@ -10,8 +10,8 @@ import pytest
 from project_ingest.bundle import ArtistBundle
 from project_ingest.ingest import ingest
 from template_engine.demo.projects import TINY, build_demo_material
+from template_engine.model.config import ModelConfig
 from template_engine.model.train import TrainSettings, train
-from template_engine.model.transformer import ModelConfig
 from template_engine.render.batch import render_batch
 from template_engine.render.settings import RenderSettings
 

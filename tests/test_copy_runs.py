@@ -5,8 +5,8 @@ import pytest
 
 from project_ingest.score import BeatNote, Key, Score, Section
 from template_engine.evaluate.bar_novelty import bar_patterns, in_order_runs
-from template_engine.model.checkpoint import load_model
 from template_engine.model.copy_runs import artist_bars, copied_runs, phrase_at
+from template_engine.model.decoder import load_decoder
 from template_engine.model.form_plan import SectionForm
 from template_engine.model.generate import PhraseWriter, _SongSketch, assemble, break_copied_runs
 from template_engine.model.phrases import SamplingSettings
@@ -60,7 +60,7 @@ def test_the_phrase_that_completes_a_lifted_run_is_written_again(trained_bundle,
     the progression (or playing the theme's part as it is), the next two: the build's phrase is
     written again, its part anew, and the song no longer lifts the line; a song that lifts nothing
     is left as it is."""
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     writer = PhraseWriter(model, tok, {}, set(), artist_bars(ARTIST), 1.0, SamplingSettings(temperature=1.5))
     plan = SongPlan([Section("breakdown", 0, 4, 0.3), Section("build", 4, 4, 0.6)], [["chords"], ["chords"]])
     forms = [SectionForm(), SectionForm(harmony_from=0)]

@@ -6,7 +6,7 @@ import numpy as np
 from project_ingest.corpus import load_corpus
 from project_ingest.form import HARMONIC_ROLES, FormStats, form_measures, learn_form
 from project_ingest.score import BeatNote, Key, Score, Section
-from template_engine.model.checkpoint import load_model
+from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import generate_songs
 from template_engine.model.transitions import PLACED_ROLES, learn_transitions
 
@@ -73,7 +73,7 @@ def test_the_bars_in_which_a_section_plays_the_themes_part_are_learned():
 
 
 def test_generated_songs_restate_and_play_over_their_theme_as_planned(trained_bundle):
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     corpus = load_corpus(trained_bundle.path)
     kinds = ("intro", "build", "drop", "breakdown", "bridge", "outro")
     always = FormStats(restate={k: 1.0 for k in kinds}, shared_harmony={k: 1.0 for k in kinds},
@@ -120,7 +120,7 @@ def test_chords_that_change_every_bar_are_followed_bar_by_bar(trained_bundle):
         chords = [_chord_of_bar(score.tracks["chords"], b) for b in range(score.bars)]
         sounding = [(a, b) for a, b in zip(chords, chords[1:]) if a and b]
         assert np.mean([a != b for a, b in sounding]) > 0.7
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     always = FormStats(shared_harmony={k: 1.0 for k in ("intro", "build", "drop", "breakdown", "bridge", "outro")})
     batch = generate_songs(model, tok, corpus, count=3, seed=4, bpm=126, key=Key(2, "minor"), bars=48, form=always)
     followed = 0

@@ -1,15 +1,17 @@
-"""Tokens round-trip per track, the KV cache is exact, training really learns, the grammar holds."""
+"""Tokens round-trip per track, the numpy decoder gives the trained model's logits, training really learns, the grammar holds."""
 
 import numpy as np
 import torch
 
 from project_ingest.corpus import load_corpus
 from project_ingest.score import Key
-from template_engine.model.checkpoint import load_model
+from template_engine.model.config import ModelConfig
 from template_engine.model.dataset import song_phrases
+from template_engine.model.decoder import Decoder, load_decoder
 from template_engine.model.generate import generate_songs
+from template_engine.model.phrases import _sample_top_p
 from template_engine.model.tokens import ArtistTokenizer, advance, allowed_mask, start_state
-from template_engine.model.transformer import KVCache, ModelConfig, MusicTransformer
+from template_engine.model.transformer import MusicTransformer
 
 
 def _tokenizer_for(bundle) -> ArtistTokenizer:
@@ -34,16 +36,21 @@ def test_every_track_comes_back_separately_on_the_grid(tiny_bundle):
         assert all(abs(n.start * 4 - round(n.start * 4)) < 1e-6 for n in back[role])
 
 
-def test_kv_cache_step_matches_full_forward():
+def test_the_numpy_decoder_writes_with_the_trained_models_logits():
+    """Fed in chunks through its key/value cache (growing it past its first capacity, and dropping a
+    row on the way), the decoder gives the logits of the torch model's full forward pass."""
     torch.manual_seed(0)
-    model = MusicTransformer(ModelConfig(vocab_size=50, context=64, n_layer=2, n_head=2, d_model=32, dropout=0.0)).eval()
-    ids = torch.randint(0, 50, (2, 12))
-    full = model(ids)
-    cache = KVCache(model.cfg, batch=2)
-    steps = [model(ids[:, :4], cache)]
-    steps += [model(ids[:, 4:7], cache, start=4)]
-    steps += [model(ids[:, t:t + 1], cache, start=t) for t in range(7, 12)]
-    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    model = MusicTransformer(ModelConfig(vocab_size=50, context=400, n_layer=2, n_head=2, d_model=32, dropout=0.0)).eval()
+    ids = torch.randint(0, 50, (3, 300))
+    with torch.no_grad():
+        full = model(ids).numpy()
+    decoder = Decoder(model.cfg, {k: v.numpy() for k, v in model.state_dict().items()})
+    cache, ids = decoder.cache(3), ids.numpy()
+    logits = [decoder.next_logits(ids[:, :4], cache, 0), decoder.next_logits(ids[:, 4:7], cache, 4)]
+    logits += [decoder.next_logits(ids[:, t:t + 1], cache, t) for t in range(7, 200)]
+    np.testing.assert_allclose(np.stack(logits, axis=1), full[:, [3, 6, *range(7, 200)]], atol=1e-4)
+    cache.keep(np.array([2, 0]))
+    np.testing.assert_allclose(decoder.next_logits(ids[[2, 0], 200:300], cache, 200), full[[2, 0], 299], atol=1e-4)
 
 
 def test_model_overfits_a_tiny_fixture():
@@ -67,7 +74,7 @@ def test_trained_model_beats_bigram(trained_bundle):
 
 
 def test_same_seed_same_songs(trained_bundle):
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     corpus = load_corpus(trained_bundle.path)
     a = generate_songs(model, tok, corpus, count=2, seed=4, bpm=None, key=None, bars=None)
     b = generate_songs(model, tok, corpus, count=2, seed=4, bpm=None, key=None, bars=None)
@@ -77,7 +84,7 @@ def test_same_seed_same_songs(trained_bundle):
 def test_grammar_mask_never_lets_an_invalid_sequence_through(trained_bundle):
     """Fuzz: sample uniformly among allowed tokens (ignoring the model) and check miditok's own
     error count on the decoded base tokens stays zero and bars never exceed the phrase."""
-    _, tok = load_model(trained_bundle)
+    _, tok = load_decoder(trained_bundle)
     rng = np.random.default_rng(0)
     for trial in range(60):
         role = ["kick", "bass", "lead", "hats", "pad"][trial % 5]
@@ -97,7 +104,7 @@ def test_grammar_mask_never_lets_an_invalid_sequence_through(trained_bundle):
 
 
 def test_generated_song_has_roles_in_their_sections(trained_bundle):
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     corpus = load_corpus(trained_bundle.path)
     (song,) = generate_songs(model, tok, corpus, count=1, seed=1, bpm=128, key=Key(5, "minor"), bars=16).songs
     score, novelty = song.score, song.novelty
@@ -122,7 +129,7 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
         shutil.rmtree(path / leftover, ignore_errors=True)
     small = "ModelConfig(n_layer=1, d_model=64, n_head=2, dropout=0.0)"
     code = ("from pathlib import Path; from project_ingest.bundle import ArtistBundle; "
-            "from template_engine.model.transformer import ModelConfig; from template_engine.model.train import TrainSettings, train; "
+            "from template_engine.model.config import ModelConfig; from template_engine.model.train import TrainSettings, train; "
             f"train(ArtistBundle.load(Path({str(path)!r})), TrainSettings(minutes=5, eval_every=5, patience=1000, "
             f"model={small}), progress=False)")
     killed_at = run_and_kill_at_checkpoint(code, path / ".model.work" / "checkpoint.json")
@@ -136,13 +143,13 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
 
 
 def test_generation_reports_the_tokens_it_sampled(trained_bundle):
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     batch = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None, bars=8)
     assert batch.tokens_sampled > 0 and batch.phrases_written >= 2
 
 
 def test_generation_keeps_only_the_roles_asked_for(trained_bundle):
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     (song,) = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None,
                              bars=16, roles=("kick", "bass", "lead")).songs
     assert song.score.tracks and set(song.score.tracks) <= {"kick", "bass", "lead"}
@@ -221,3 +228,16 @@ def test_a_song_is_labelled_in_the_mode_it_was_written_in():
     assert written_mode(major, "minor") == "major"
     assert written_mode(minor, "major") == "minor"
     assert written_mode({"lead": [BeatNote(0, 1, 60, 100)]}, "minor") == "minor"
+
+
+def test_nucleus_sampling_draws_only_the_top_tokens_in_their_proportions():
+    """With probabilities 0.5, 0.3, 0.15, 0.05 and top_p 0.7 only the first two are drawn, at
+    0.5 / 0.8 and 0.3 / 0.8 of the draws; a masked (-inf) token never is."""
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05, 0.0]], np.float32).repeat(20000, axis=0) + 1e-30)
+    logits[:, 4] = -np.inf
+    drawn = _sample_top_p(logits, 0.7, np.random.default_rng(0))
+    share = np.bincount(drawn, minlength=5) / len(drawn)
+    assert share[2:].sum() == 0
+    assert abs(share[0] - 0.625) < 0.01 and abs(share[1] - 0.375) < 0.01
+    assert (_sample_top_p(logits[:3], 0.7, np.random.default_rng(1)) == _sample_top_p(logits[:3], 0.7,
+                                                                                   np.random.default_rng(1))).all()

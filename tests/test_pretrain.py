@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from project_ingest.bundle import ArtistBundle
 from template_engine.cli import main
 from template_engine.model.base_model import SHIPPED_BASE, load_base
+from template_engine.model.config import ModelConfig
 from template_engine.model.pretrain import pretrain, pretrain_settings, work_folder
 from template_engine.model.train import TrainSettings, train
-from template_engine.model.transformer import ModelConfig
 from tests.kill_at import run_and_kill_at_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]

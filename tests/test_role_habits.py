@@ -10,9 +10,9 @@ from project_ingest.corpus import load_corpus
 from project_ingest.form import bar_tones
 from project_ingest.score import BeatNote, Key, Score, Section, step_in_bar
 from sample_library.roles import ROLES
-from template_engine.model.checkpoint import load_model
 from template_engine.model.chord_tones import PieceTones, chord_roles
 from template_engine.model.dataset import song_phrases
+from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import PhraseWriter, follow_chords, over_progression
 from template_engine.model.phrases import PhraseJob, SamplingSettings, write_phrases
 from template_engine.model.role_habits import Habits, artist_phrases, learn_habits, role_tokens
@@ -51,7 +51,7 @@ def test_habits_are_counted_in_c_from_the_artists_phrases():
 def test_a_track_drawn_under_the_habits_keeps_them(trained_bundle):
     """Anything the grammar allows, drawn at random, still starts, lasts and sits where the artist's
     notes do; without the habits the same draw leaves them (so the check can fail)."""
-    _, tok = load_model(trained_bundle)
+    _, tok = load_decoder(trained_bundle)
     habits = role_tokens(tok, learn_habits(artist_phrases([_song(0, 60)])))
     rng = np.random.default_rng(0)
     for role, positions, lengths, pitches in (("pad", {0}, {4.0}, (60, 67)), ("bass", set(range(0, 16, 2)), {0.5}, (36, 36)),
@@ -78,7 +78,7 @@ def _arp_song() -> Score:
 def test_a_section_type_keeps_its_own_habit_for_a_role(trained_bundle):
     """The arp the artist plays in eighths in builds comes out in eighths in a build, while the drop,
     where it plays sixteenths, and the role's habit over all sections let sixteenths through."""
-    _, tok = load_model(trained_bundle)
+    _, tok = load_decoder(trained_bundle)
     habits, arp, rng = Habits.learn(tok, [_arp_song()]), ROLES.index("arp"), np.random.default_rng(2)
     drawn = {}
     for name, row in (("build", habits.section_tokens["build"][arp]), ("drop", habits.section_tokens["drop"][arp]),
@@ -91,7 +91,7 @@ def test_a_section_type_keeps_its_own_habit_for_a_role(trained_bundle):
 
 def test_generation_writes_with_the_artists_habits(trained_bundle):
     """A pad the artist holds from the downbeat comes out held from the downbeat, in its register."""
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     songs = [s for _, s in load_corpus(trained_bundle.path)]
     habits = learn_habits(artist_phrases(songs))
     role = max((r for r in ("pad", "chords", "bass") if r in habits), key=lambda r: len(habits[r].pitches))
@@ -124,7 +124,7 @@ def test_roles_kept_on_the_chords_are_learned():
 def test_a_part_on_the_chords_plays_only_chord_tones(trained_bundle):
     """Drawn at random under the chords of each bar, every note is a tone of its bar's chord; drawn
     without them, some are not."""
-    _, tok = load_model(trained_bundle)
+    _, tok = load_decoder(trained_bundle)
     chords = bar_tones(_chord_song(False).tracks["chords"][:12], 4)
     tones, rng = PieceTones.of(tok), np.random.default_rng(1)
     kept, free = [], []
@@ -152,7 +152,7 @@ def test_a_written_part_follows_the_chords_it_hears(trained_bundle, role, heard)
     """With the chords as a track of its phrase, or as the harmony of a phrase without chords of its
     own (a breakdown over the drop's progression), a pad kept on the chords plays their tones; so
     do the chords a section writes anew over another's progression."""
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     song = _chord_song(False)
     chord_notes = song.tracks["chords"][:12]
     if heard == "track":
@@ -169,7 +169,7 @@ def test_a_written_part_follows_the_chords_it_hears(trained_bundle, role, heard)
 def test_a_bass_written_before_the_chords_is_written_again_on_them(trained_bundle):
     """The bass comes before the chords in the role order, so it is written again over them: every
     note lands on a tone of its bar's chord, and the phrase keeps its other tracks."""
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     song = _chord_song(False)
     song.tracks["bass"] = [BeatNote(b * 4.0 + k, 1.0, 36 + [0, 5, 7, 9][b % 4], 100) for b in range(16) for k in range(4)]
     habits = Habits.learn(tok, [song])
@@ -216,7 +216,7 @@ def test_a_part_keeps_within_the_artists_span_of_its_own_notes(trained_bundle):
     """The artist's pads sit an octave apart from song to song but span a fifth within a phrase: a
     pad written under the habits spans at most that, one written without the span roams the
     register."""
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     songs = [_two_octaves_song(48), _two_octaves_song(72)]
     habits = Habits.learn(tok, songs)
     assert habits.spans[ROLES.index("pad")] == 7 and habits.spans[ROLES.index("kick")] == -1

@@ -14,10 +14,11 @@ from project_ingest.bundle import ArtistBundle
 from template_engine.demo.build import demo_train_settings, model_origin
 from template_engine.demo.shipped_model import RECORD, SHIPPED_DEMO, SHIPPED_START, WEIGHTS, install_shipped, ship
 from template_engine.model.base_model import load_base
-from template_engine.model.checkpoint import load_model
+from template_engine.model.config import ModelConfig
+from template_engine.model.decoder import load_decoder
 from template_engine.model.pretrain import pretrain
 from template_engine.model.train import TrainSettings, train
-from template_engine.model.transformer import ModelConfig, MusicTransformer
+from template_engine.model.transformer import MusicTransformer
 from tests.test_pretrain import small_settings
 
 
@@ -48,7 +49,7 @@ def test_the_same_material_installs_the_trained_bytes(shipped, tiny_bundle, tmp_
     assert (bundle.model_dir / "model.safetensors").read_bytes() == (trained / "model.safetensors").read_bytes()
     written = json.loads((bundle.model_dir / "training_summary.json").read_text())
     assert written["valid_loss"] == json.loads((trained / "training_summary.json").read_text())["valid_loss"]
-    model, tok = load_model(ArtistBundle.load(bundle.path))
+    model, tok = load_decoder(ArtistBundle.load(bundle.path))
     assert tok.vocab_size == load_base(settings.base).tok.vocab_size == model.cfg.vocab_size
 
 

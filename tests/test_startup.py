@@ -1,4 +1,5 @@
-"""Start-up: a render loads the audio stack when it first mixes, not before its first note."""
+"""Start-up: a render loads the audio stack when it first mixes, not before its first note, and never
+loads torch (it writes with the numpy decoder)."""
 
 import subprocess
 import sys
@@ -24,21 +25,21 @@ def test_the_signal_tools_load_when_audio_is_first_filtered():
 FIRST_NOTE = """
 import os, sys
 from template_engine.cli import render_main
-from template_engine.model.transformer import MusicTransformer
+from template_engine.model.decoder import Decoder
 
 def first_note(*args, **kwargs):
-    print(' '.join(m for m in sys.modules if m.startswith('template_engine.demo') or m in {stack!r}))
+    print(' '.join(m for m in sys.modules if m.startswith('template_engine.demo') or m in {stack!r} or m == 'torch'))
     sys.stdout.flush()
     os._exit(0)
 
-MusicTransformer.forward = first_note
+Decoder.next_logits = first_note
 sys.argv = ['render-template', '--artist', 'demo', '--artists-dir', sys.argv[1], '--out', sys.argv[2], '--count', '1',
             '--quiet']
 render_main()
 """
 
 
-def test_rendering_the_built_demo_loads_nothing_that_builds_it(trained_bundle, tmp_path):
+def test_rendering_the_built_demo_loads_nothing_that_builds_it_nor_torch(trained_bundle, tmp_path):
     from template_engine.demo.bundle_state import DEMO
 
     demo = tmp_path / "artists" / DEMO

@@ -3,7 +3,7 @@ per section, not written into every phrase (where a phrase's repeats would repea
 
 from project_ingest.corpus import load_corpus
 from project_ingest.score import BeatNote, Key, Score, Section
-from template_engine.model.checkpoint import load_model
+from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import generate_songs
 from template_engine.model.transitions import TransitionHit, learn_transitions, place_transitions
 
@@ -37,7 +37,7 @@ def test_generated_songs_play_the_artists_fx_hits_and_no_others(trained_bundle):
     corpus = load_corpus(trained_bundle.path)
     hits = learn_transitions(corpus, "fx")
     assert hits, "the tiny artist's fx are impacts and risers at the boundaries"
-    model, tok = load_model(trained_bundle)
+    model, tok = load_decoder(trained_bundle)
     batch = generate_songs(model, tok, corpus, count=2, seed=3, bpm=None, key=None, bars=32)
     for song in batch.songs:
         fx = song.score.tracks.get("fx", [])

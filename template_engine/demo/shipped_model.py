@@ -24,8 +24,8 @@ from pathlib import Path
 from project_ingest.bundle import ArtistBundle, bundle_path, write_json
 from template_engine.model.base_model import load_base
 from template_engine.model.checkpoint import publish
+from template_engine.model.config import ModelConfig
 from template_engine.model.train import TrainData, TrainSettings, TrainSummary, prepare_data
-from template_engine.model.transformer import ModelConfig
 
 SHIPPED_DEMO = Path(__file__).with_name("model")
 WEIGHTS = "model.safetensors"

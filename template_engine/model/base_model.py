@@ -19,8 +19,9 @@ from safetensors.torch import save_file
 
 from sample_library.audio_io import atomic_path, follow_umask
 from sample_library.errors import InputError
+from template_engine.model.config import ModelConfig
 from template_engine.model.tokens import ArtistTokenizer
-from template_engine.model.transformer import ModelConfig, MusicTransformer
+from template_engine.model.transformer import MusicTransformer
 
 SHIPPED_BASE = Path(__file__).with_name("base") / "base.safetensors"
 

@@ -19,9 +19,9 @@ from safetensors.torch import load_file, save_file
 
 from project_ingest.bundle import ArtistBundle, replace_dir, write_json
 from sample_library.audio_io import follow_umask
-from sample_library.errors import InputError
+from template_engine.model.config import ModelConfig
 from template_engine.model.tokens import ArtistTokenizer
-from template_engine.model.transformer import ModelConfig, MusicTransformer
+from template_engine.model.transformer import MusicTransformer
 
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
 
@@ -92,22 +92,3 @@ def publish(bundle: ArtistBundle, work: Path, tok: ArtistTokenizer, cfg: ModelCo
     write_json(staging / "training_summary.json", summary)
     replace_dir(staging, bundle.model_dir)
     shutil.rmtree(work, ignore_errors=True)
-
-
-def load_model(bundle: ArtistBundle, device: str = "cpu") -> tuple[MusicTransformer, ArtistTokenizer]:
-    """The trained model (in eval mode, on ``device``) and tokenizer of a bundle."""
-    if not bundle.is_trained:
-        raise InputError(bundle.model_dir, "the artist has no trained model: run `template train --artist NAME`")
-    try:
-        cfg = ModelConfig(**json.loads((bundle.model_dir / "config.json").read_text()))
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(bundle.model_dir / "config.json", f"is not a model config ({exc}): retrain the artist") from None
-    model = MusicTransformer(cfg)
-    weights = bundle.model_dir / "model.safetensors"
-    try:
-        model.load_state_dict(load_file(str(weights)))
-    except Exception as exc:  # safetensors raises its own error types for a damaged file
-        raise InputError(weights, f"cannot be read as this model's weights ({exc}): retrain the artist with "
-                                  "`template train`") from None
-    model.eval()
-    return model.to(device), ArtistTokenizer.load(bundle.model_dir)

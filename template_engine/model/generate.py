@@ -22,11 +22,11 @@ from template_engine.model.chord_tones import CHORD_ROLE
 from template_engine.model.copy_guard import copied_lines, copy_rate
 from template_engine.model.copy_runs import artist_bars, copied_runs, phrase_at
 from template_engine.model.dataset import key_shift, transposed
+from template_engine.model.decoder import Decoder
 from template_engine.model.form_plan import SectionForm, plan_form, source_of
 from template_engine.model.phrases import PhraseJob, SamplingSettings, Tracks, phrase_jobs, write_phrases
 from template_engine.model.plan import SongPlan, learn_plan_stats, plan_song
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, Phrase
-from template_engine.model.transformer import MusicTransformer
 from template_engine.model.transitions import PLACED_ROLES, TransitionHit, learn_transitions, place_transitions
 
 COPY_MARGIN = 0.1  # a song may copy this much more of the catalogue than the artist borrows from itself
@@ -169,7 +169,7 @@ def over_progression(job: PhraseJob, source: Tracks, plays: tuple[str, ...],
     return Phrase(ph.section, ph.energy, ph.part, ph.tonic, ph.mode, given, harmony, registers)
 
 
-def rewrite_copies(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], written: list[Tracks],
+def rewrite_copies(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], written: list[Tracks],
                    owner: list[int], table: dict[tuple, set[str]], lines: set[tuple], threshold: float, *, seed: int,
                    sampling: SamplingSettings) -> tuple[list[int], int]:
     """Write again, hotter and in place in ``written``, the phrases that lift a pitched line whole
@@ -235,7 +235,7 @@ class PhraseWriter:
     """What every pass shares: the model, the tokenizer, the catalogue (phrases, lines at every bar,
     and each pitched role's bars per song), the guard's threshold and the sampling settings."""
 
-    model: MusicTransformer
+    model: Decoder
     tok: ArtistTokenizer
     table: dict[tuple, set[str]]
     lines: set[tuple]
@@ -308,7 +308,7 @@ def _run_phrases(writer: PhraseWriter, sketch: _SongSketch, parts: Parts, over: 
     return keys
 
 
-def generate_songs(model: MusicTransformer, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
+def generate_songs(model: Decoder, tok: ArtistTokenizer, corpus: list[tuple[str, Score]], *, count: int,
                    seed: int, bpm: float | None, key: Key | None, bars: int | None,
                    sampling: SamplingSettings | None = None, roles: tuple[str, ...] | None = None,
                    form: FormStats | None = None, learned: ArtistCatalogue | None = None) -> GeneratedBatch:

@@ -7,16 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
 
 from project_ingest.form import bar_tones, phrase_bars
 from project_ingest.score import BeatNote, Key
 from sample_library.roles import ROLES
 from template_engine.model.chord_tones import CHORD_ROLE
+from template_engine.model.decoder import Decoder
 from template_engine.model.plan import SongPlan
 from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask, start_state
-from template_engine.model.transformer import KVCache, MusicTransformer
 
 MAX_TRACK_TOKENS = 400
 
@@ -135,8 +134,7 @@ def phrase_jobs(plan: SongPlan, key: Key) -> list[PhraseJob]:
     return jobs
 
 
-@torch.inference_mode()
-def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
+def write_phrases(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
                   sampling: SamplingSettings) -> tuple[list[Tracks], int]:
     """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
     phrase and the number of tokens the model sampled.
@@ -146,39 +144,37 @@ def write_phrases(model: MusicTransformer, tok: ArtistTokenizer, phrases: list[P
     Where every phrase of the batch has given tokens queued, they are fed together in one step.
     Finished phrases leave the model's batch once a quarter of its rows are done.
     """
-    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
     rows = [_Row.start(tok, ph) for ph in phrases]
     live = list(range(len(rows)))  # the phrase in each row of the model's batch
     sampled = 0
-    cache, pos = KVCache(model.cfg, len(rows)), 0
-    last_logits = torch.zeros((len(rows), tok.vocab_size))
+    cache, pos = model.cache(len(rows)), 0
+    last_logits = np.zeros((len(rows), tok.vocab_size), np.float32)
     while not all(r.done for r in rows) and pos < model.cfg.context - 1:
         need = [k for k, i in enumerate(live) if not rows[i].done and not rows[i].queue]
         queued = min((len(rows[i].queue) for i in live if not rows[i].done), default=1)
         width = 1 if need else max(1, min(queued, model.cfg.context - 1 - pos))
-        chosen = torch.full((len(live), width), tok.song_end, dtype=torch.long)
+        chosen = np.full((len(live), width), tok.song_end, dtype=np.int64)
         if need:
             sampled += len(need)
-            picks = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling, gen)
-            for j, k in enumerate(need):
-                chosen[k, 0] = picks[j]
+            chosen[need, 0] = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling, rng)
         for k, i in enumerate(live):
             for c in range(width):
                 if not rows[i].done:
                     chosen[k, c] = rows[i].feed(tok, int(chosen[k, c]))
         keep = [k for k, i in enumerate(live) if not rows[i].done]
         if len(keep) <= COMPACT_BELOW * len(live):
-            index = torch.tensor(keep, dtype=torch.long)
+            index = np.array(keep, dtype=np.int64)
             cache.keep(index)
             live, chosen = [live[k] for k in keep], chosen[index]
         if live:
-            last_logits = model(chosen, cache, start=pos)[:, -1, :]
+            last_logits = model.next_logits(chosen, cache, pos)
         pos += width
     return [{**tok.decode_phrase(r.out), **{role: ns for role, ns in r.phrase.tracks.items() if ns}} for r in rows], sampled
 
 
-def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sampling: SamplingSettings,
-                gen: torch.Generator) -> torch.Tensor:
+def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: np.ndarray, sampling: SamplingSettings,
+                rng: np.random.Generator) -> np.ndarray:
     """The next token (rows,) of each row from its logits (rows, vocab), masked to what keeps its track
     valid and, where ``sampling`` gives them, to the artist's habits (``Habits.restrict``); a track
     that has grown to ``MAX_TRACK_TOKENS`` may only end."""
@@ -191,21 +187,24 @@ def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: torch.Tensor, sa
         if r.track_len >= MAX_TRACK_TOKENS and mask[j, tok.track_end]:
             mask[j] = False
             mask[j, tok.track_end] = True
-    logits[~torch.from_numpy(mask)] = -float("inf")
+    logits = np.where(mask, logits, np.float32(-np.inf))
     role_temp = sampling.role_temperature or {}
-    temps = torch.tensor([role_temp.get(r.role, sampling.temperature) for r in rows]).unsqueeze(1)
+    temps = np.array([role_temp.get(r.role, sampling.temperature) for r in rows], np.float32)[:, None]
     if sampling.density != 1.0:
-        logits[:, tok.track_end] -= float(np.log(max(sampling.density, 1e-3)))
-    return _sample_top_p(logits / temps.clamp(min=MIN_TEMPERATURE), sampling.top_p, gen)
+        logits[:, tok.track_end] -= np.float32(np.log(max(sampling.density, 1e-3)))
+    return _sample_top_p(logits / np.maximum(temps, np.float32(MIN_TEMPERATURE)), sampling.top_p, rng)
 
 
-def _sample_top_p(logits: torch.Tensor, top_p: float, gen: torch.Generator) -> torch.Tensor:
+def _sample_top_p(logits: np.ndarray, top_p: float, rng: np.random.Generator) -> np.ndarray:
     """One draw (rows,) per row of ``logits`` (rows, vocab) from the smallest set of tokens whose
     probability reaches ``top_p``."""
-    probs = torch.softmax(logits, dim=-1)
-    sorted_p, idx = probs.sort(dim=-1, descending=True)
-    cum = sorted_p.cumsum(dim=-1)
-    sorted_p[(cum - sorted_p) > top_p] = 0.0
-    sorted_p /= sorted_p.sum(dim=-1, keepdim=True)
-    pick = torch.multinomial(sorted_p, 1, generator=gen).squeeze(1)
-    return idx.gather(1, pick.unsqueeze(1)).squeeze(1)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    order = np.argsort(-probs, axis=1, kind="stable")
+    ranked = np.take_along_axis(probs, order, axis=1)
+    cumulative = np.cumsum(ranked, axis=1)
+    ranked[(cumulative - ranked) > top_p] = 0.0
+    cumulative = np.cumsum(ranked, axis=1)
+    draw = rng.random(len(ranked)) * cumulative[:, -1]
+    pick = np.minimum((cumulative < draw[:, None]).sum(axis=1), ranked.shape[1] - 1)
+    return order[np.arange(len(order)), pick]

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 import symusic
-from miditok import REMI, TokenizerConfig, TokSequence
 from tokenizers import Tokenizer, models, trainers
 
 from project_ingest.form import PHRASE_BARS
 from project_ingest.score import BEATS_PER_BAR, SECTION_TYPES, BeatNote
 from sample_library.roles import DRUM_ROLES, GM_DRUM_ROLE, ROLES
+from template_engine.model.miditok_without_torch import REMI, TokenizerConfig, TokSequence
 
 TPQ = 480
 CHAR_OFFSET = 0x3400

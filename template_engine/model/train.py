@@ -25,9 +25,10 @@ from project_ingest.score import Score
 from sample_library.errors import InputError
 from template_engine.model.base_model import BaseModel, load_base
 from template_engine.model.checkpoint import TrainState, publish, resume, save_checkpoint
+from template_engine.model.config import ModelConfig
 from template_engine.model.dataset import EncodedPhrase, encode_phrases, in_c, sample_sequence, song_phrases
 from template_engine.model.tokens import ArtistTokenizer
-from template_engine.model.transformer import IGNORE_INDEX, ModelConfig, MusicTransformer, bigram_cross_entropy
+from template_engine.model.transformer import IGNORE_INDEX, MusicTransformer, bigram_cross_entropy
 from template_engine.model.workers import Workers
 
 WARMUP_STEPS = 100

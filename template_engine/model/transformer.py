@@ -1,31 +1,20 @@
-"""A small decoder-only transformer with rotary positions and a preallocated KV cache."""
+"""A small decoder-only transformer with rotary positions, for training; writing runs the same
+weights through ``decoder.Decoder`` (numpy, with a key/value cache)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from template_engine.model.config import ROTARY_BASE, ModelConfig
+
 IGNORE_INDEX = -100  # target of the padded positions, which the loss skips
 
 
-@dataclass
-class ModelConfig:
-    vocab_size: int = 512
-    context: int = 1024
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 256
-    dropout: float = 0.1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def rotary_tables(head_dim: int, length: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables(head_dim: int, length: int, base: float = ROTARY_BASE) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin tables, shape (length, head_dim // 2)."""
     inv = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.outer(torch.arange(length, dtype=torch.float32), inv)
@@ -39,30 +28,6 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return out.flatten(-2)
 
 
-class KVCache:
-    """Keys and values of every layer, written in place: each layer holds two (batch, heads, capacity,
-    head_dim) tensors whose capacity doubles when a step needs more, so a step copies nothing of the
-    past and memory follows the longest sequence, not the context."""
-
-    def __init__(self, cfg: ModelConfig, batch: int, capacity: int = 256) -> None:
-        self.context = cfg.context
-        shape = (batch, cfg.n_head, min(capacity, cfg.context), cfg.d_model // cfg.n_head)
-        self.layers = [(torch.zeros(shape), torch.zeros(shape)) for _ in range(cfg.n_layer)]
-
-    def reserve(self, length: int) -> None:
-        """Make room for ``length`` positions."""
-        capacity = self.layers[0][0].shape[2]
-        if length <= capacity:
-            return
-        grown = min(self.context, max(2 * capacity, length))
-        self.layers = [tuple(torch.cat([z, z.new_zeros((*z.shape[:2], grown - capacity, z.shape[3]))], dim=2)
-                             for z in kv) for kv in self.layers]
-
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only the batch ``rows`` (indices), in that order."""
-        self.layers = [(k[rows], v[rows]) for k, v in self.layers]
-
-
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -71,25 +36,13 @@ class Attention(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: tuple[torch.Tensor, torch.Tensor] | None, start: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
         q, k, v = self.qkv(x).split(c, dim=2)
         shape = (b, t, self.n_head, c // self.n_head)
         q, k, v = (z.view(shape).transpose(1, 2) for z in (q, k, v))
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        if cache is not None:
-            cache[0][:, :, start:start + t] = k
-            cache[1][:, :, start:start + t] = v
-            k, v = cache[0][:, :, :start + t], cache[1][:, :, :start + t]
-        if start == 0:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                               dropout_p=self.dropout if self.training else 0.0)
-        elif t == 1:
-            y = F.scaled_dot_product_attention(q, k, v)
-        else:
-            mask = torch.ones(t, k.shape[2], dtype=torch.bool).tril(diagonal=start)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(b, t, c)
         return self.proj(y)
 
@@ -103,9 +56,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
                                  nn.Linear(4 * cfg.d_model, cfg.d_model), nn.Dropout(cfg.dropout))
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: tuple[torch.Tensor, torch.Tensor] | None, start: int) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), cos, sin, cache, start)
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cos, sin)
         return x + self.mlp(self.ln2(x))
 
 
@@ -135,16 +87,12 @@ class MusicTransformer(nn.Module):
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, ids: torch.Tensor, cache: KVCache | None = None, start: int = 0) -> torch.Tensor:
-        """Logits (batch, time, vocab) for ``ids`` (batch, time) placed at positions ``start..``; with a
-        ``cache``, the keys and values of those positions are written into it and the earlier ones read."""
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, time, vocab) for ``ids`` (batch, time), each position seeing those before it."""
         t = ids.shape[1]
-        cos, sin = self.cos[start:start + t], self.sin[start:start + t]
         x = self.drop(self.embed(ids))
-        if cache is not None:
-            cache.reserve(start + t)
-        for i, block in enumerate(self.blocks):
-            x = block(x, cos, sin, cache.layers[i] if cache is not None else None, start)
+        for block in self.blocks:
+            x = block(x, self.cos[:t], self.sin[:t])
         return self.head(self.ln(x))
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.processes import map_on_ray
 from template_engine.model.artist_catalogue import ArtistCatalogue
-from template_engine.model.checkpoint import load_model
+from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import generate_songs
 from template_engine.process_memory import limit_malloc_arenas, release_free_memory
 from template_engine.render.candidate import folder_name, master_candidate, write_candidate
@@ -69,7 +69,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
 
 def write_songs(bundle: ArtistBundle, settings: RenderSettings) -> list[tuple[Score, dict]]:
     """Every song's notes in one pass of the model, with its novelty figures; the model is let go on return."""
-    model, tok = load_model(bundle)
+    model, tok = load_decoder(bundle)
     corpus = load_corpus(bundle.path)
     batch = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm,
                            key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling, form=bundle.form,

@@ -19,9 +19,9 @@ from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.roles import ROLES
 from template_engine.model.artist_catalogue import ArtistCatalogue
-from template_engine.model.checkpoint import load_model
 from template_engine.model.copy_guard import copy_rate
 from template_engine.model.dataset import in_c, key_shift, transposed
+from template_engine.model.decoder import load_decoder
 from template_engine.model.phrases import SamplingSettings, write_phrases
 from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
 from template_engine.render.batch import bundle_provenance, kit_seed
@@ -86,7 +86,7 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
     target = Path(out) if out else Path(folder).parent / f"{Path(folder).name}_{role}-{first + 1}-{end}-s{seed}"
     if target.exists() and not force:
         raise InputError(target, "already exists: choose another --out or --seed, or pass --force")
-    model, tok = load_model(bundle)
+    model, tok = load_decoder(bundle)
     learned = ArtistCatalogue.of_bundle(bundle.path, tok, load_corpus(bundle.path))
     written, _ = write_phrases(model, tok, infill_phrases(score, role, first, end), seed=seed,
                                sampling=SamplingSettings(temperature, top_p, habits=learned.habits))

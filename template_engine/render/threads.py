@@ -18,9 +18,10 @@ def render_threads() -> int:
 
 def share_cores(workers: int) -> None:
     """Give this process its share of the cores when ``workers`` processes render at once: the
-    render pools and torch (generation) each get cores // workers threads, at least one."""
-    import torch
+    render pools and the BLAS library (generation's matrix products) each get cores // workers
+    threads, at least one."""
+    from threadpoolctl import threadpool_limits
 
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     os.environ[THREADS_ENV] = str(threads)
-    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")
