@@ -291,6 +291,14 @@ def _render_json(change):
     return damage
 
 
+def _config(**changed):
+    """A damage that changes the model's config.json."""
+    def damage(bundle: Path) -> None:
+        path = bundle / "model" / "config.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **changed}))
+    return damage
+
+
 def _catalogue_of(tmp: Path, world: dict, name: str, fault) -> None:
     shutil.copytree(world["song"], tmp / "projects" / "Good")
     shutil.copytree(world["song"], tmp / "projects" / name)
@@ -323,6 +331,11 @@ FAULTS = {
     "render corrupt model": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt", "--count", "1"], 2,
                              "model.safetensors", lambda w, t: _damaged_copy(
                                  w, t, lambda b: (b / "model" / "model.safetensors").write_bytes(b"\x00" * 64))),
+    "render model of another shape": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt", "--count", "1"], 2,
+                                      "model.safetensors", lambda w, t: _damaged_copy(w, t, _config(d_model=64))),
+    "render corrupt model config": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt", "--count", "1"], 2,
+                                    "config.json", lambda w, t: _damaged_copy(
+                                        w, t, lambda b: (b / "model" / "config.json").write_text('{"layers": 2}'))),
     "render untrained artist": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt"], 2, "no trained model",
                                 lambda w, t: _damaged_copy(w, t, lambda b: shutil.rmtree(b / "model"))),
     "render corrupt mix profile": (["--artists-dir", "{tmp}/artists", "render", "--artist", "hurt"], 2, "mix_profile.json",

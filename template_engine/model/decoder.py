@@ -82,10 +82,24 @@ class Decoder:
                        for i in range(cfg.n_layer)]
         self.ln = pair("ln")
         self.head = matrix("head.weight")
+        self._check_shapes()
         head_dim = cfg.d_model // cfg.n_head
         inverse = 1.0 / ROTARY_BASE ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim)
         angles = np.outer(np.arange(cfg.context, dtype=np.float32), inverse)
         self.cos, self.sin = np.cos(angles), np.sin(angles)
+
+    def _check_shapes(self) -> None:
+        """Raise ValueError where a weight's shape is not the one ``cfg`` gives."""
+        width, vocab = self.cfg.d_model, self.cfg.vocab_size
+        want = {"embed.weight": ((vocab, width), self.embed.shape), "head.weight": ((width, vocab), self.head.shape)}
+        for i, layer in enumerate(self.layers):
+            want[f"blocks.{i}.attn.qkv.weight"] = ((width, 3 * width), layer.qkv.shape)
+            want[f"blocks.{i}.attn.proj.weight"] = ((width, width), layer.proj.shape)
+            want[f"blocks.{i}.mlp.0.weight"] = ((width, 4 * width), layer.up[0].shape)
+            want[f"blocks.{i}.mlp.2.weight"] = ((4 * width, width), layer.down[0].shape)
+        for name, (shape, got) in want.items():
+            if tuple(got) != shape:
+                raise ValueError(f"{name} has shape {tuple(got)}, the config gives {shape}")
 
     @classmethod
     def load(cls, folder: Path) -> Decoder:
