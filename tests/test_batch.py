@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -168,3 +171,15 @@ def test_a_batch_killed_midway_renders_only_the_missing_rows_when_run_again(trai
     for seed in seeds:
         render_batch(trained_bundle, one_by_one, RenderSettings(count=1, seed=seed, bars=4, formats=("wav",)), progress=False)
     assert digests(tmp_path / "out" / "tiny") == digests(one_by_one)
+
+
+def test_a_worker_gets_its_share_of_the_cores_for_generation():
+    """A worker process started fresh (as the batch's spawned workers are) limits the BLAS library
+    that generation's matrix products run on to cores // workers threads."""
+    workers = os.cpu_count() or 1
+    code = ("from template_engine.render.threads import share_cores\n"
+            f"share_cores({workers})\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print(' '.join(str(i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas'))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() and set(run.stdout.split()) == {"1"}

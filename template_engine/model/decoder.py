@@ -68,17 +68,22 @@ class Decoder:
     def __init__(self, cfg: ModelConfig, weights: Mapping[str, np.ndarray]) -> None:
         self.cfg = cfg
 
+        def vector(name: str) -> np.ndarray:
+            return np.asarray(weights[name], np.float32)
+
         def matrix(name: str) -> np.ndarray:
             return np.ascontiguousarray(weights[name].T, dtype=np.float32)
 
-        def pair(name: str, second: str = "bias") -> tuple[np.ndarray, np.ndarray]:
-            return (np.asarray(weights[f"{name}.weight"], np.float32), np.asarray(weights[f"{name}.{second}"], np.float32))
+        def pair(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return vector(f"{name}.weight"), vector(f"{name}.bias")
 
-        self.embed = np.asarray(weights["embed.weight"], np.float32)
+        def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return matrix(f"{name}.weight"), vector(f"{name}.bias")
+
+        self.embed = vector("embed.weight")
         self.layers = [_Layer(pair(f"blocks.{i}.ln1"), matrix(f"blocks.{i}.attn.qkv.weight"),
                               matrix(f"blocks.{i}.attn.proj.weight"), pair(f"blocks.{i}.ln2"),
-                              (matrix(f"blocks.{i}.mlp.0.weight"), np.asarray(weights[f"blocks.{i}.mlp.0.bias"], np.float32)),
-                              (matrix(f"blocks.{i}.mlp.2.weight"), np.asarray(weights[f"blocks.{i}.mlp.2.bias"], np.float32)))
+                              linear(f"blocks.{i}.mlp.0"), linear(f"blocks.{i}.mlp.2"))
                        for i in range(cfg.n_layer)]
         self.ln = pair("ln")
         self.head = matrix("head.weight")

@@ -19,7 +19,9 @@ def render_threads() -> int:
 def share_cores(workers: int) -> None:
     """Give this process its share of the cores when ``workers`` processes render at once: the
     render pools and the BLAS library (generation's matrix products) each get cores // workers
-    threads, at least one."""
+    threads, at least one. numpy is imported first: a limit holds only for the BLAS libraries
+    already loaded."""
+    import numpy  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
