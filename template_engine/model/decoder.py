@@ -68,43 +68,35 @@ class Decoder:
     def __init__(self, cfg: ModelConfig, weights: Mapping[str, np.ndarray]) -> None:
         self.cfg = cfg
 
-        def vector(name: str) -> np.ndarray:
+        width, vocab = cfg.d_model, cfg.vocab_size
+
+        def read(name: str, shape: tuple[int, ...]) -> np.ndarray:
+            """The weight ``name``, as float32; ValueError where its shape is not the config's."""
+            if tuple(weights[name].shape) != shape:
+                raise ValueError(f"{name} has shape {tuple(weights[name].shape)}, the config gives {shape}")
             return np.asarray(weights[name], np.float32)
 
-        def matrix(name: str) -> np.ndarray:
-            return np.ascontiguousarray(weights[name].T, dtype=np.float32)
+        def matrix(name: str, inputs: int, outputs: int) -> np.ndarray:
+            """A linear layer's weight (torch keeps it as (outputs, inputs)) as (inputs, outputs)."""
+            return np.ascontiguousarray(read(name, (outputs, inputs)).T)
 
-        def pair(name: str) -> tuple[np.ndarray, np.ndarray]:
-            return vector(f"{name}.weight"), vector(f"{name}.bias")
+        def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return read(f"{name}.weight", (width,)), read(f"{name}.bias", (width,))
 
-        def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
-            return matrix(f"{name}.weight"), vector(f"{name}.bias")
+        def linear(name: str, inputs: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+            return matrix(f"{name}.weight", inputs, outputs), read(f"{name}.bias", (outputs,))
 
-        self.embed = vector("embed.weight")
-        self.layers = [_Layer(pair(f"blocks.{i}.ln1"), matrix(f"blocks.{i}.attn.qkv.weight"),
-                              matrix(f"blocks.{i}.attn.proj.weight"), pair(f"blocks.{i}.ln2"),
-                              linear(f"blocks.{i}.mlp.0"), linear(f"blocks.{i}.mlp.2"))
+        self.embed = read("embed.weight", (vocab, width))
+        self.layers = [_Layer(norm(f"blocks.{i}.ln1"), matrix(f"blocks.{i}.attn.qkv.weight", width, 3 * width),
+                              matrix(f"blocks.{i}.attn.proj.weight", width, width), norm(f"blocks.{i}.ln2"),
+                              linear(f"blocks.{i}.mlp.0", width, 4 * width), linear(f"blocks.{i}.mlp.2", 4 * width, width))
                        for i in range(cfg.n_layer)]
-        self.ln = pair("ln")
-        self.head = matrix("head.weight")
-        self._check_shapes()
+        self.ln = norm("ln")
+        self.head = matrix("head.weight", width, vocab)
         head_dim = cfg.d_model // cfg.n_head
         inverse = 1.0 / ROTARY_BASE ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim)
         angles = np.outer(np.arange(cfg.context, dtype=np.float32), inverse)
         self.cos, self.sin = np.cos(angles), np.sin(angles)
-
-    def _check_shapes(self) -> None:
-        """Raise ValueError where a weight's shape is not the one ``cfg`` gives."""
-        width, vocab = self.cfg.d_model, self.cfg.vocab_size
-        want = {"embed.weight": ((vocab, width), self.embed.shape), "head.weight": ((width, vocab), self.head.shape)}
-        for i, layer in enumerate(self.layers):
-            want[f"blocks.{i}.attn.qkv.weight"] = ((width, 3 * width), layer.qkv.shape)
-            want[f"blocks.{i}.attn.proj.weight"] = ((width, width), layer.proj.shape)
-            want[f"blocks.{i}.mlp.0.weight"] = ((width, 4 * width), layer.up[0].shape)
-            want[f"blocks.{i}.mlp.2.weight"] = ((4 * width, width), layer.down[0].shape)
-        for name, (shape, got) in want.items():
-            if tuple(got) != shape:
-                raise ValueError(f"{name} has shape {tuple(got)}, the config gives {shape}")
 
     @classmethod
     def load(cls, folder: Path) -> Decoder:
