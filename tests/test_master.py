@@ -10,10 +10,19 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
-from scipy.signal import resample_poly
+from scipy.signal import resample_poly, sosfilt
 
 from sample_library.audio_io import write_wav
-from sample_library.loudness import OVERSAMPLE, integrated_loudness, level_spread_db, oversampled_peaks, true_peak_db
+from sample_library.loudness import (
+    FILTER_BLOCK,
+    OVERSAMPLE,
+    integrated_loudness,
+    k_weighted_powers,
+    k_weighting_sos,
+    level_spread_db,
+    oversampled_peaks,
+    true_peak_db,
+)
 from template_engine.cli import main
 from template_engine.render.master import gain_reduction_db, master, peak_envelope_db, soft_clip, soft_clip_db
 
@@ -39,6 +48,19 @@ def test_loudness_matches_pyloudnorm(sample_rate):
     audio = (rng.standard_normal((2, n)) * np.linspace(0, 0.4, n) ** 2).astype(np.float32)
     want = pyloudnorm.Meter(sample_rate).integrated_loudness(audio.T.astype(np.float64))
     assert abs(integrated_loudness(audio, sample_rate) - want) < 0.01
+
+
+def test_k_weighting_in_blocks_is_the_filter_run_on_the_whole_stem():
+    rng = np.random.default_rng(4)
+    audio = np.zeros((2, 3 * FILTER_BLOCK + 321), dtype=np.float32)
+    audio[:, :FILTER_BLOCK + SR // 8] = rng.standard_normal((2, FILTER_BLOCK + SR // 8)) * 0.2  # over a block's end
+    for start in range(FILTER_BLOCK + SR // 2, audio.shape[1], SR // 2):  # then notes and exact silence, as a stem has
+        audio[:, start:start + SR // 8] = rng.standard_normal((2, SR // 8)) * 0.2
+    whole = sosfilt(k_weighting_sos(SR), audio.astype(np.float64), axis=-1)
+    want = np.square(whole).sum(axis=0)
+    assert np.allclose(k_weighted_powers(audio, SR), want, rtol=1e-9, atol=1e-30)
+    want_lufs = pyloudnorm.Meter(SR).integrated_loudness(audio.T.astype(np.float64))
+    assert abs(integrated_loudness(audio, SR) - want_lufs) < 0.01
 
 
 def test_loudness_on_any_spans_equals_loudness_of_the_whole():
