@@ -16,6 +16,8 @@ import scipy
 
 OVERSAMPLE = 4
 INTERPOLATOR_HALF_TAPS = 10  # per phase, either side of the centre
+INTERPOLATOR_FFT = 2048  # points of the overlap-save blocks the interpolator's phases run on
+INTERPOLATOR_CHUNK = 64  # blocks transformed at once
 BLOCK_SECONDS = 0.4
 STEP_SECONDS = 0.1
 ABSOLUTE_GATE_LUFS = -70.0
@@ -53,11 +55,6 @@ def channel_map(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray)
         return list(pool.map(function, audio))
 
 
-def per_channel(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> np.ndarray:
-    """``function`` of each channel of (channels, frames) ``audio``, on threads, stacked: (channels, ...)."""
-    return np.stack(channel_map(function, audio))
-
-
 def k_weighted_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``frame_powers`` of the K-weighted audio (channels, frames), float64: (frames,). Each channel is
     filtered on its own thread (``k_weighted_squares``)."""
@@ -92,21 +89,44 @@ def interpolator_phases() -> list[np.ndarray]:
     return [taps[k::OVERSAMPLE].astype(np.float32) for k in range(OVERSAMPLE)]
 
 
-def oversampled_peaks(audio: np.ndarray) -> np.ndarray:
-    """Per channel and base-rate frame, the largest absolute sample of the audio resampled 4x:
-    (channels, frames). Each phase of the interpolator is its own short convolution, so the four
-    interpolated samples of a frame land in four contiguous arrays and their peak is elementwise.
-    The convolutions run by overlap-add FFTs: twice as fast as direct ones for these 20 taps."""
-    frames = audio.shape[1]
-    phases = interpolator_phases()
-    centre = INTERPOLATOR_HALF_TAPS
+@lru_cache(maxsize=1)
+def interpolator_spectra() -> np.ndarray:
+    """The spectra of phases 1-3 of the interpolator at ``INTERPOLATOR_FFT`` points: (3, INTERPOLATOR_FFT // 2 + 1),
+    complex64."""
+    return np.stack([scipy.fft.rfft(phase, INTERPOLATOR_FFT) for phase in interpolator_phases()[1:]]).astype(np.complex64)
 
-    def peaks(channel: np.ndarray) -> np.ndarray:
-        out = np.abs(channel * phases[0][centre])
-        for phase in phases[1:]:
-            np.maximum(out, np.abs(scipy.signal.oaconvolve(channel, phase)[centre:centre + frames]), out=out)
-        return out
-    return per_channel(peaks, audio.astype(np.float32, copy=False))
+
+def oversampled_envelope(audio: np.ndarray) -> np.ndarray:
+    """Per base-rate frame, the largest absolute sample of (channels, frames) ``audio`` resampled 4x,
+    over all channels: (frames,). Each phase of the interpolator is its own short convolution, so the four
+    interpolated samples of a frame land in four contiguous arrays and their peak is elementwise.
+    The three convolutions run by overlap-save FFTs of ``INTERPOLATOR_FFT`` points in float32 that
+    share each block's forward transform (a third the time of three overlap-add convolutions), a
+    chunk of blocks at a time; the channels run on threads."""
+    parts = channel_map(_oversampled_channel_peaks, audio.astype(np.float32, copy=False))
+    envelope = parts[0]
+    for part in parts[1:]:
+        np.maximum(envelope, part, out=envelope)
+    return envelope
+
+
+def _oversampled_channel_peaks(channel: np.ndarray) -> np.ndarray:
+    """The largest absolute 4x-oversampled sample of each frame of one channel (frames,) float32: (frames,)."""
+    frames, centre = channel.size, INTERPOLATOR_HALF_TAPS
+    overlap = 2 * centre
+    step = INTERPOLATOR_FFT - overlap
+    blocks = -(-frames // step)
+    padded = np.zeros(blocks * step + overlap, dtype=np.float32)
+    padded[overlap - centre:overlap - centre + frames] = channel
+    windows = np.lib.stride_tricks.sliding_window_view(padded, INTERPOLATOR_FFT)[::step]
+    out = np.abs(channel * interpolator_phases()[0][centre])
+    for first in range(0, blocks, INTERPOLATOR_CHUNK):
+        spectra = scipy.fft.rfft(windows[first:first + INTERPOLATOR_CHUNK], axis=-1)
+        part = out[first * step:(first + INTERPOLATOR_CHUNK) * step]
+        for phase in interpolator_spectra():
+            valid = scipy.fft.irfft(spectra * phase, INTERPOLATOR_FFT, axis=-1)[:, overlap:]
+            np.maximum(part, np.abs(valid.reshape(-1)[:part.size]), out=part)
+    return out
 
 
 def frame_powers(weighted: np.ndarray) -> np.ndarray:
@@ -182,7 +202,7 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
 
 def true_peak_db(audio: np.ndarray) -> float:
     """True peak (dBTP) of (channels, frames): the peak of the signal oversampled 4x (BS.1770 Annex 2)."""
-    peak = float(oversampled_peaks(audio).max()) if audio.size else 0.0
+    peak = float(oversampled_envelope(audio).max()) if audio.size else 0.0
     return float(20 * np.log10(max(peak, 1e-9)))
 
 

@@ -38,7 +38,7 @@ from sample_library.loudness import (
     integrated_loudness,
     k_weighted_powers,
     level_spread_db,
-    oversampled_peaks,
+    oversampled_envelope,
     true_peak_db,
 )
 from template_engine.render.tone_match import match_tone, spectrum_db, tone_correction_db, tone_distance_db
@@ -110,7 +110,7 @@ class MasterReport:
 
 def peak_envelope_db(audio: np.ndarray) -> np.ndarray:
     """Per base-rate frame, the largest 4x-oversampled sample over all channels (dBFS): shape (frames,)."""
-    return 20 * np.log10(np.maximum(oversampled_peaks(audio).max(axis=0), 1e-9))
+    return 20 * np.log10(np.maximum(oversampled_envelope(audio), 1e-9))
 
 
 def per_block(values: np.ndarray, size: int, reduce: str) -> np.ndarray:
