@@ -144,6 +144,27 @@ def test_bass_ducks_at_kicks_by_profile_depth(trained_bundle):
     assert abs(got.depth_db - want.depth_db) < 1.0
 
 
+def test_the_mix_is_the_same_on_one_thread_as_on_four(trained_bundle, monkeypatch):
+    from project_ingest.corpus import load_corpus
+    from sample_library.library import SampleLibrary
+    from template_engine.render.mix import mix_song
+    from template_engine.render.threads import THREADS_ENV
+
+    _, score = load_corpus(trained_bundle.path)[0]
+    mixes = []
+    for threads in ("1", "4"):
+        monkeypatch.setenv(THREADS_ENV, threads)
+        with SampleLibrary(trained_bundle.samples_dir) as lib:
+            mixes.append(mix_song(score, lib, trained_bundle.mix_profile, seed=0))
+    one, four = mixes
+    assert "reverb_return" in one.tracks and list(one.tracks) == list(four.tracks)
+    assert np.array_equal(one.premaster, four.premaster)
+    for name in one.tracks:
+        assert np.array_equal(one.tracks[name].dense(), four.tracks[name].dense()), name
+    for name in one.groups:
+        assert np.array_equal(one.groups[name].dense(), four.groups[name].dense()), name
+
+
 def test_regenerate_rewrites_one_track_in_the_bar_range_only(trained_bundle, rendered):
     from template_engine.render.candidate import load_candidate
     from template_engine.render.regenerate import regenerate

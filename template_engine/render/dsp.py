@@ -19,6 +19,11 @@ SPAN_TAIL_S = 0.3
 Span = tuple[int, int]
 
 
+def peak(audio: np.ndarray) -> float:
+    """Largest absolute sample of ``audio`` (0 when empty), read without an array of absolute values."""
+    return max(float(audio.max()), -float(audio.min()), 0.0) if audio.size else 0.0
+
+
 def sounding_spans(audio: np.ndarray, sample_rate: int, tail_s: float = SPAN_TAIL_S) -> list[Span]:
     """The frame ranges [start, stop) where (channels, frames) ``audio`` sounds: runs of 100 ms blocks
     holding any non-zero sample, each extended by ``tail_s`` seconds (rounded up to whole blocks: room

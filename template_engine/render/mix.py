@@ -20,7 +20,7 @@ from sample_library.library import SampleLibrary
 from sample_library.roles import GROUP_OF_ROLE, MONO_ROLES, SUSTAINED_ROLES
 from sample_library.sampler import Instrument, Note
 from template_engine.render import mixing
-from template_engine.render.dsp import sounding_spans
+from template_engine.render.dsp import peak, sounding_spans
 from template_engine.render.span_audio import SpanAudio, SummedAudio
 from template_engine.render.threads import render_threads
 from template_engine.render.track_chain import TrackChain, octave_bands, volume_envelope
@@ -80,11 +80,12 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     """Play every role of ``score`` with a kit from ``library`` and the learned chains of ``profile``.
 
     The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
-    FFTs and pedalboard release the GIL), with the shared reverb queued after them. Each track keeps
-    only its sounding spans (``SpanAudio``), so a whole track lives only while its chain runs; the
-    groups are summed one at a time into the mix and kept as their tracks (``SummedAudio``). Every sum
-    is in a fixed order, so the mix is the same whatever the scheduling. A queued task waits only on
-    tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
+    FFTs and pedalboard release the GIL): the roles that send to the shared reverb first, then the
+    reverb, which runs while the other roles play. Each track keeps only its sounding spans
+    (``SpanAudio``), so a whole track lives only while its chain runs; this thread sums each group
+    (``Mixdown``) as soon as its tracks are played, and the groups are kept as their tracks
+    (``SummedAudio``). Every sum is in a fixed order, so the mix is the same whatever the scheduling.
+    A queued task waits only on tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
     song's sounds (``select_kit``). ``keep_dry`` also keeps each role's dry track and chain.
     """
     centres = {r: float(np.median([n.pitch for n in ns])) for r, ns in score.tracks.items()}
@@ -95,19 +96,25 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
                         sample_rate=sample_rate)
     played = [(role, instrument_for(library, role, kit, sample_rate, seed), notes) for role, notes in score.tracks.items()]
     sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
-    tracks: dict[str, PlayedTrack] = {}
+    mixdown = Mixdown(np.zeros((2, timing.frames), dtype=np.float32))
     with ThreadPoolExecutor(max_workers=render_threads()) as pool:
-        playing = [pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
-                   for role, inst, notes in played]
-        returning = pool.submit(reverb_bus, [(f, sends[role]) for f, (role, _, _) in zip(playing, played) if sends[role]],
-                                timing)
-        for future, (role, _, _) in zip(playing, played):
-            tracks[role] = future.result()
-        wet = returning.result()
-    if wet is not None:
-        tracks[REVERB_RETURN] = PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, sample_rate)), 0.0)
-    premaster, groups, peak = sum_groups({n: t.audio for n, t in tracks.items()}, timing.frames)
-    headroom_db = leave_headroom([t.audio for t in tracks.values()], premaster, peak)
+        playing = {role: pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
+                   for role, inst, notes in played if sends[role]}
+        returning = pool.submit(reverb_bus, [(playing[role], sends[role]) for role in playing], timing)
+        playing |= {role: pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
+                    for role, inst, notes in played if not sends[role]}
+        done: dict[str, PlayedTrack] = {}
+        for group in GROUP_ORDER:
+            members = [role for role, _, _ in played if group_of(role) == group]
+            done.update((role, playing[role].result()) for role in members)
+            if group == group_of(REVERB_RETURN) and (wet := returning.result()) is not None:
+                done[REVERB_RETURN] = PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, sample_rate)), 0.0)
+                members.append(REVERB_RETURN)
+            mixdown.add(group, [done[name].audio for name in members])
+    tracks = {name: done[name] for name in [role for role, _, _ in played] + [REVERB_RETURN] if name in done}
+    premaster = mixdown.premaster
+    groups, peak_sample = mixdown.groups, max(mixdown.peak, peak(premaster))
+    headroom_db = leave_headroom([t.audio for t in tracks.values()], premaster, peak_sample)
     return MixResult(tracks={n: t.audio for n, t in tracks.items()}, groups=groups,
                      premaster=premaster, kit=kit.hashes(), gains_db={n: t.gain_db for n, t in tracks.items() if n != REVERB_RETURN},
                      played_by={role: kit.played_by.get(role, BUILTIN) for role in score.tracks},
@@ -191,23 +198,27 @@ def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.nd
     return mixing.reverb_return(bus, timing.sample_rate) if np.any(bus) else None
 
 
-def sum_groups(tracks: dict[str, SpanAudio], frames: int) -> tuple[np.ndarray, dict[str, SummedAudio], float]:
-    """The pre-master mix (2, frames): each group (in ``GROUP_ORDER``, its tracks in their order) summed
-    whole one at a time and added in; the groups that sound, as their tracks; and the largest absolute
-    sample of any group or the mix."""
-    premaster = np.zeros((2, frames), dtype=np.float32)
-    groups: dict[str, SummedAudio] = {}
-    peak = 0.0
-    for group in GROUP_ORDER:
-        members = SummedAudio([audio for name, audio in tracks.items() if group_of(name) == group])
-        if not members.members:
-            continue
-        total = members.dense()
-        if np.any(total):
-            groups[group] = members
-            peak = max(peak, float(np.abs(total).max()))
-            premaster += total
-    return premaster, groups, max(peak, float(np.abs(premaster).max()))
+@dataclass
+class Mixdown:
+    """The pre-master mix (2, frames) summed group by group, in ``GROUP_ORDER`` (each group whole, its
+    tracks in their order, then added in); the groups that sound, as their tracks; and the largest
+    absolute sample of any group."""
+
+    premaster: np.ndarray
+    groups: dict[str, SummedAudio] = field(default_factory=dict)
+    peak: float = 0.0
+
+    def add(self, group: str, members: list[SpanAudio]) -> None:
+        """Add ``group``, made of ``members``, to the mix (nothing when it is silent)."""
+        if not members:
+            return
+        summed = SummedAudio(members)
+        total = summed.dense()
+        loudest = peak(total)
+        if loudest > 0:
+            self.groups[group] = summed
+            self.peak = max(self.peak, loudest)
+            self.premaster += total
 
 
 def leave_headroom(tracks: list[SpanAudio], premaster: np.ndarray, peak: float) -> float:

@@ -21,7 +21,7 @@ from project_ingest.profile import Ducking, SectionAutomation
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
 from sample_library.sampler import ClipFilter
-from template_engine.render.dsp import Span, swept_lowpass
+from template_engine.render.dsp import Span, peak, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
@@ -201,7 +201,7 @@ def level_gain_db(audio: np.ndarray, sample_rate: int, relative_db: float | None
 
 def peak_of(audio: np.ndarray, spans: list[Span]) -> float:
     """Largest absolute sample of (channels, frames) ``audio`` within ``spans``."""
-    return max([max(float(audio[:, a:b].max()), -float(audio[:, a:b].min())) for a, b in spans if b > a] + [0.0])
+    return max([peak(audio[:, a:b]) for a, b in spans] + [0.0])
 
 
 def reverb_return(sends: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from template_engine.render.dsp import Span
+from template_engine.render.dsp import Span, peak
 
 
 @dataclass
@@ -56,7 +56,7 @@ class SpanAudio:
 
     def peak(self) -> float:
         """Largest absolute sample (0 for silence)."""
-        return max([float(np.abs(piece).max()) for piece in self.pieces if piece.size] + [0.0])
+        return max([peak(piece) for piece in self.pieces] + [0.0])
 
 
 @dataclass
