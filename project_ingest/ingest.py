@@ -250,7 +250,7 @@ def _measure_mix(project: ProjectInput, stems: dict[Path, np.ndarray], mix: np.n
         shared = sum(1 for b, s in assignments if s == stem) > 1
         if shared and a.role in DRUM_ROLES:
             continue
-        role_audio[a.role] = role_audio.get(a.role, 0) + stems[stem]
+        role_audio[a.role] = role_audio[a.role] + stems[stem] if a.role in role_audio else stems[stem]
     spans = [(s.kind, (s.start_bar * BEATS_PER_BAR + offset) * spb, (s.end_bar * BEATS_PER_BAR + offset) * spb)
              for s in sections]
     roles = {}

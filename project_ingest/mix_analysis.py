@@ -18,6 +18,7 @@ import scipy
 
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, BeatNote, Section, step_in_bar
 from sample_library.loudness import integrated_loudness
+from sample_library.spans import sounding_spans
 
 DUCK_POINTS_PER_BEAT = 64
 DUCK_PRE_POINTS = 8
@@ -191,15 +192,16 @@ def fit_duck_shape(body: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def frame_features(mono: np.ndarray, sample_rate: int, *, hop: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame of ``hop`` frames: RMS level (dB) and spectral centroid (Hz); shapes (frames,)."""
+    """Per frame of ``hop`` frames: RMS level (dB) and spectral centroid (Hz); shapes (frames,). The
+    spectra are float32 (a whole stem's frames at once)."""
     n = mono.size // hop
     if n == 0:
         return np.array([-140.0]), np.array([0.0])
-    frames = mono[: n * hop].reshape(n, hop) * np.hanning(hop)
-    spec = np.abs(np.fft.rfft(frames, axis=1))
-    freqs = np.fft.rfftfreq(hop, 1 / sample_rate)
-    level = 10 * np.log10(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-14)
-    centroid = (spec * freqs).sum(axis=1) / (spec.sum(axis=1) + 1e-12)
+    frames = mono[: n * hop].astype(np.float32, copy=False).reshape(n, hop)
+    spec = np.abs(scipy.fft.rfft(frames * np.hanning(hop).astype(np.float32), axis=1))
+    freqs = scipy.fft.rfftfreq(hop, 1 / sample_rate).astype(np.float32)
+    level = 10 * np.log10(np.mean(np.square(frames), axis=1, dtype=np.float64) + 1e-14)
+    centroid = (spec @ freqs).astype(np.float64) / (spec.sum(axis=1, dtype=np.float64) + 1e-12)
     return level, centroid
 
 
@@ -333,7 +335,7 @@ def measure_role(role: str, audio: np.ndarray, sr: int, *, mix_loudness: float, 
     duck = ducking_curve(mono, sr, held_over(kicks, notes, spb), spb) if role in DUCKABLE_ROLES else None
     vel_notes = [BeatNote(n.start - offset, n.duration, n.pitch, n.velocity) for n in notes]
     return {
-        "relative_loudness_db": round(integrated_loudness(audio, sr) - mix_loudness, 3),
+        "relative_loudness_db": round(integrated_loudness(audio, sr, spans=sounding_spans(audio, sr)) - mix_loudness, 3),
         "eq_db": [round(float(v), 2) for v in band_levels_db(mono, sr)],
         "crest_db": round(crest_factor_db(audio, sr), 2),
         "width": round(stereo_width(audio), 3),

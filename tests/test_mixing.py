@@ -6,8 +6,8 @@ import pytest
 
 from project_ingest.mix_analysis import ducking_gain
 from sample_library.loudness import integrated_loudness
+from sample_library.spans import sounding_spans
 from template_engine.render import mixing
-from template_engine.render.dsp import sounding_spans
 
 SR = 44100
 

@@ -19,8 +19,9 @@ from sample_library.kit import Kit, build_instrument, select_kit
 from sample_library.library import SampleLibrary
 from sample_library.roles import GROUP_OF_ROLE, MONO_ROLES, SUSTAINED_ROLES
 from sample_library.sampler import Instrument, Note
+from sample_library.spans import sounding_spans
 from template_engine.render import mixing
-from template_engine.render.dsp import peak, sounding_spans
+from template_engine.render.dsp import peak
 from template_engine.render.span_audio import SpanAudio, SummedAudio
 from template_engine.render.threads import render_threads
 from template_engine.render.track_chain import TrackChain, octave_bands, volume_envelope

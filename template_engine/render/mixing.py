@@ -21,7 +21,8 @@ from project_ingest.profile import Ducking, SectionAutomation
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from sample_library.loudness import integrated_loudness
 from sample_library.sampler import ClipFilter
-from template_engine.render.dsp import Span, peak, swept_lowpass
+from sample_library.spans import Span
+from template_engine.render.dsp import peak, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0

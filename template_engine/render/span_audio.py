@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from template_engine.render.dsp import Span, peak
+from sample_library.spans import Span
+from template_engine.render.dsp import peak
 
 
 @dataclass
