@@ -219,7 +219,7 @@ def _load_stems(project: ProjectInput) -> dict[Path, np.ndarray]:
         frames = project.frames or audio.shape[1]
         if audio.shape[1] < frames:
             audio = np.pad(audio, ((0, 0), (0, frames - audio.shape[1])))
-        out[track.stem] = audio[:, :frames].astype(np.float32)
+        out[track.stem] = audio[:, :frames].astype(np.float32, copy=False)
     return out
 
 
