@@ -16,6 +16,7 @@ Times are in seconds, audio channels-first (channels, frames).
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ END_FADE_S = 0.005
 ZONE_SEMITONES = 5
 VELOCITY_LAYERS = (64, 96)  # bounds of the soft, medium and hard layers
 KEEP_PER_ROLE = 12
+OVERLAP_MARGIN_S = 0.01  # room for rounding when notes held across an onset are looked up by their start
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def slice_notes(audio: np.ndarray, sample_rate: int, notes: list[PlayedNote], *,
     """Every clean note or chord of ``notes`` sliced out of ``audio``; ``stem_notes`` are all the
     notes played on the stem (default ``notes``), which must not sound during a slice."""
     harvest = NoteHarvest()
-    every = sorted(stem_notes if stem_notes is not None else notes, key=lambda n: n.start)
+    every = SortedNotes.of(stem_notes if stem_notes is not None else notes)
     envelope = np.abs(audio).max(axis=0)
     for group in onset_groups(notes):
         got = _slice_group(audio, envelope, sample_rate, group, every)
@@ -107,16 +109,41 @@ def slice_notes(audio: np.ndarray, sample_rate: int, notes: list[PlayedNote], *,
     return harvest
 
 
+@dataclass
+class SortedNotes:
+    """The notes played on a stem sorted by start, their starts (s) and the longest note's length (s):
+    the notes that may sound around an onset are found by bisection, not by a scan of the stem."""
+
+    notes: list[PlayedNote]
+    starts: list[float]
+    longest: float
+
+    @classmethod
+    def of(cls, notes: list[PlayedNote]) -> SortedNotes:
+        ordered = sorted(notes, key=lambda n: n.start)
+        return cls(ordered, [n.start for n in ordered], max((n.end - n.start for n in ordered), default=0.0))
+
+    def around(self, start: float, end: float) -> list[PlayedNote]:
+        """The notes that start before ``end`` and may still sound at ``start`` (s), in order: every
+        note held across ``start`` or starting within [start, end), and perhaps a few more."""
+        lo = bisect.bisect_left(self.starts, start - self.longest - OVERLAP_MARGIN_S)
+        return self.notes[lo:bisect.bisect_left(self.starts, max(start, end))]
+
+    def first_start_from(self, at: float, skip: set[PlayedNote]) -> float | None:
+        """The start (s) of the first note not in ``skip`` that starts at ``at`` or later."""
+        return next((n.start for n in self.notes[bisect.bisect_left(self.starts, at):] if n not in skip), None)
+
+
 def _slice_group(audio: np.ndarray, envelope: np.ndarray, sr: int, group: list[PlayedNote],
-                 every: list[PlayedNote]) -> NoteSlice | str:
+                 every: SortedNotes) -> NoteSlice | str:
     """One onset group as a slice, or the reason it cannot be one."""
     t0, off = group[0].start, max(n.end for n in group)
     members = set(group)
-    others = [n for n in every if n not in members]
-    if any(n.start < t0 - 1e-3 < n.end - 1e-3 or t0 - 1e-3 <= n.start < off for n in others):
+    if any(n.start < t0 - 1e-3 < n.end - 1e-3 or t0 - 1e-3 <= n.start < off
+           for n in every.around(t0 - 1e-3, off) if n not in members):
         return "overlaps another note"
-    later = [n.start for n in others if n.start >= off]
-    limit = min(later[0] if later else envelope.size / sr, off + MAX_RELEASE_S, t0 + MAX_SLICE_S)
+    later = every.first_start_from(off, members)
+    limit = min(later if later is not None else envelope.size / sr, off + MAX_RELEASE_S, t0 + MAX_SLICE_S)
     start = _attack_frame(envelope, sr, t0)
     if start is None:
         return "silent on the stem"

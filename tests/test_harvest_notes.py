@@ -81,6 +81,13 @@ def test_overlapping_notes_give_a_clear_report_and_chords_become_chord_one_shots
     assert one.chord and one.pitches == (60, 64, 67) and one.root_midi == 60
 
 
+def test_a_note_under_a_long_held_note_started_far_earlier_is_rejected_as_overlapping():
+    held = [(0.5, 9.0, 48), (1.0, 0.3, 55), (3.0, 0.3, 60), (6.0, 0.3, 67), (12.0, 0.5, 72)]
+    harvest = slice_notes(stem_of(held, 15.0), SR, played(held))
+    assert harvest.rejected == {"overlaps another note": 4}
+    assert [k.pitches for k in harvest.kept] == [(72,)]
+
+
 def test_a_note_with_the_previous_ones_tail_under_it_is_rejected_as_bleed():
     notes = [(0.5, 0.5, 60), (1.05, 0.5, 62)]  # the first note's 0.3 s release is still loud at 1.05 s
     harvest = slice_notes(stem_of(notes, 3.0), SR, played(notes))
