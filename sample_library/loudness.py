@@ -115,7 +115,7 @@ def _oversampled_channel_peaks(channel: np.ndarray) -> np.ndarray:
     frames, centre = channel.size, INTERPOLATOR_HALF_TAPS
     overlap = 2 * centre
     step = INTERPOLATOR_FFT - overlap
-    blocks = -(-frames // step)
+    blocks = max(1, -(-frames // step))
     padded = np.zeros(blocks * step + overlap, dtype=np.float32)
     padded[overlap - centre:overlap - centre + frames] = channel
     windows = np.lib.stride_tricks.sliding_window_view(padded, INTERPOLATOR_FFT)[::step]

@@ -88,6 +88,7 @@ def test_oversampled_envelope_is_that_of_the_polyphase_resampler(frames):
     audio = (rng.standard_normal((2, frames)) * 0.3).astype(np.float32)
     up = resample_poly(audio, OVERSAMPLE, 1, axis=-1).reshape(2, -1, OVERSAMPLE)
     assert np.abs(oversampled_envelope(audio) - np.abs(up).max(axis=(0, -1))).max() < 1e-5
+    assert oversampled_envelope(audio[:, :0]).shape == (0,)
 
 
 @pytest.mark.parametrize("target", [-14.0, -9.0, -7.0])
