@@ -142,6 +142,26 @@ def test_training_resumes_from_its_checkpoint_after_a_kill(tiny_bundle, tmp_path
     assert [row["step"] for row in log][: killed_at // 5] == list(range(5, killed_at + 1, 5))
 
 
+def test_a_kill_between_the_weights_and_the_progress_file_resumes_the_weights_own_step(tiny_bundle, tmp_path):
+    """The checkpoint's state lives in its weights file: a run killed after writing step 20's weights
+    but before ``checkpoint.json`` (still at step 10) resumes at step 20, the step of its weights."""
+    import json
+
+    from template_engine.model.checkpoint import TrainState, resume, save_checkpoint
+
+    tok = _tokenizer_for(tiny_bundle)
+    model = MusicTransformer(ModelConfig(vocab_size=tok.vocab_size, n_layer=1, d_model=32, n_head=2, dropout=0.0))
+    opt = torch.optim.AdamW(model.parameters())
+    work = tmp_path / "work"
+    work.mkdir()
+    save_checkpoint(work, model, opt, TrainState(step=20, best=1.5, best_step=20))
+    (work / "checkpoint.json").write_text(json.dumps({"step": 10, "best": 2.0, "best_step": 10, "bad": 0}))
+    resumed = MusicTransformer(ModelConfig(vocab_size=tok.vocab_size, n_layer=1, d_model=32, n_head=2, dropout=0.0))
+    state = resume(work, resumed, torch.optim.AdamW(resumed.parameters()), tok)
+    assert (state.step, state.best_step) == (20, 20)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), resumed.state_dict().values()))
+
+
 def test_generation_reports_the_tokens_it_sampled(trained_bundle):
     model, tok = load_decoder(trained_bundle)
     batch = generate_songs(model, tok, load_corpus(trained_bundle.path), count=1, seed=0, bpm=None, key=None, bars=8)

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from project_ingest.bundle import ArtistBundle, replace_dir, write_json
 from sample_library.audio_io import follow_umask
@@ -24,6 +25,7 @@ from template_engine.model.tokens import ArtistTokenizer
 from template_engine.model.transformer import MusicTransformer
 
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
+STATE_KEY = "train_state"
 
 
 @dataclass
@@ -38,29 +40,38 @@ class TrainState:
 
 
 def save_checkpoint(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, state: TrainState) -> None:
-    """Weights, AdamW moments and ``state`` into ``work``, each file replaced atomically."""
+    """Weights, AdamW moments and ``state`` into ``work`` as one file replaced atomically (``state`` in
+    its metadata, so a kill can never leave the weights of one step with the state of another); then
+    ``checkpoint.json``, the same state for people and progress bars to read."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     for pid, s in opt.state_dict()["state"].items():
         for name, value in s.items():
             if torch.is_tensor(value):
                 tensors[f"opt.{pid}.{name}"] = value.reshape(-1) if value.dim() == 0 else value
-    save_file(tensors, str(work / "checkpoint.tmp.safetensors"))
+    save_file(tensors, str(work / "checkpoint.tmp.safetensors"), metadata={STATE_KEY: json.dumps(asdict(state))})
     (work / "checkpoint.tmp.safetensors").replace(work / "checkpoint.safetensors")
     write_json(work / "checkpoint.json", asdict(state))
 
 
 def resume(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, tok: ArtistTokenizer) -> TrainState:
-    """Continue from a checkpoint left by a killed run with the same vocabulary, if there is one."""
+    """Continue from a checkpoint left by a killed run with the same vocabulary, if there is one; its
+    state is the one recorded in the weights file (``checkpoint.json`` for a checkpoint written before
+    the state was kept there)."""
     ckpt, meta = work / "checkpoint.safetensors", work / "checkpoint.json"
     vocab_file = work / "vocab_size"
     if vocab_file.exists() and int(vocab_file.read_text()) != tok.vocab_size:
         shutil.rmtree(work)
         work.mkdir()
     vocab_file.write_text(str(tok.vocab_size))
-    if not (ckpt.exists() and meta.exists()):
+    if not ckpt.exists():
         (work / "training_log.jsonl").unlink(missing_ok=True)
         return TrainState()
-    tensors = load_file(str(ckpt))
+    with safe_open(str(ckpt), framework="pt") as f:
+        recorded = (f.metadata() or {}).get(STATE_KEY)
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if recorded is None and not meta.exists():
+        (work / "training_log.jsonl").unlink(missing_ok=True)
+        return TrainState()
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     opt_state = opt.state_dict()
     n_params = sum(len(g["params"]) for g in opt.param_groups)
@@ -73,7 +84,7 @@ def resume(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, tok:
         if entry:
             opt_state["state"][pid] = entry
     opt.load_state_dict(opt_state)
-    return TrainState(**json.loads(meta.read_text()))
+    return TrainState(**json.loads(recorded if recorded is not None else meta.read_text()))
 
 
 def publish(bundle: ArtistBundle, work: Path, tok: ArtistTokenizer, cfg: ModelConfig, summary: dict) -> None:
