@@ -55,15 +55,21 @@ def channel_map(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray)
         return list(pool.map(function, audio))
 
 
+def fold_channels(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray, combine: np.ufunc) -> np.ndarray:
+    """``function`` of each channel of (channels, frames) ``audio`` (``channel_map``), combined in
+    channel order into the first result, in place, by the ufunc ``combine`` (``np.add``, ``np.maximum``)."""
+    parts = channel_map(function, audio)
+    total = parts[0]
+    for part in parts[1:]:
+        combine(total, part, out=total)
+    return total
+
+
 def k_weighted_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``frame_powers`` of the K-weighted audio (channels, frames), float64: (frames,). Each channel is
     filtered on its own thread (``k_weighted_squares``)."""
     sos = k_weighting_sos(sample_rate)
-    parts = channel_map(lambda channel: k_weighted_squares(channel[None, :], sos), audio)
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    return total
+    return fold_channels(lambda channel: k_weighted_squares(channel[None, :], sos), audio, np.add)
 
 
 def k_weighted_squares(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -103,11 +109,7 @@ def oversampled_envelope(audio: np.ndarray) -> np.ndarray:
     The three convolutions run by overlap-save FFTs of ``INTERPOLATOR_FFT`` points in float32 that
     share each block's forward transform (a third the time of three overlap-add convolutions), a
     chunk of blocks at a time; the channels run on threads."""
-    parts = channel_map(_oversampled_channel_peaks, audio.astype(np.float32, copy=False))
-    envelope = parts[0]
-    for part in parts[1:]:
-        np.maximum(envelope, part, out=envelope)
-    return envelope
+    return fold_channels(_oversampled_channel_peaks, audio.astype(np.float32, copy=False), np.maximum)
 
 
 def _oversampled_channel_peaks(channel: np.ndarray) -> np.ndarray:

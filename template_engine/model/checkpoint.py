@@ -63,13 +63,14 @@ def resume(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, tok:
         shutil.rmtree(work)
         work.mkdir()
     vocab_file.write_text(str(tok.vocab_size))
-    if not ckpt.exists():
-        (work / "training_log.jsonl").unlink(missing_ok=True)
-        return TrainState()
-    with safe_open(str(ckpt), framework="pt") as f:
-        recorded = (f.metadata() or {}).get(STATE_KEY)
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    if recorded is None and not meta.exists():
+    recorded = None
+    if ckpt.exists():
+        with safe_open(str(ckpt), framework="pt") as f:
+            recorded = (f.metadata() or {}).get(STATE_KEY)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        if recorded is None and meta.exists():
+            recorded = meta.read_text()
+    if recorded is None:
         (work / "training_log.jsonl").unlink(missing_ok=True)
         return TrainState()
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -84,7 +85,7 @@ def resume(work: Path, model: MusicTransformer, opt: torch.optim.Optimizer, tok:
         if entry:
             opt_state["state"][pid] = entry
     opt.load_state_dict(opt_state)
-    return TrainState(**json.loads(recorded if recorded is not None else meta.read_text()))
+    return TrainState(**json.loads(recorded))
 
 
 def publish(bundle: ArtistBundle, work: Path, tok: ArtistTokenizer, cfg: ModelConfig, summary: dict) -> None:
