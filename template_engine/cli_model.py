@@ -25,7 +25,7 @@ DEFAULT_TRAIN_STEPS = 600  # fine-tuning steps of `template train`
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--max-steps", type=click.IntRange(1), default=DEFAULT_TRAIN_STEPS, show_default=True,
-              help="Training steps: with a seed, the same weights on any machine.")
+              help="Training steps: with a seed, the same weights whatever the load (to float32 rounding).")
 @click.option("--base", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Base model to fine-tune (default: the one shipped, pretrained on POP909).")
 @click.option("--from-scratch", is_flag=True, help="Random weights in the base's vocabulary and shape (for comparison).")

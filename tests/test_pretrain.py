@@ -79,7 +79,9 @@ def test_pretrain_resumes_after_a_kill_to_the_weights_of_an_uninterrupted_run(mi
     pretrain([midi_folder], killed, small_settings(40), progress=False)
     a, b = load_base(whole), load_base(killed)
     assert a.tok.to_json() == b.tok.to_json()
-    assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+    for name in a.weights:  # equal to float32 rounding: MKL's threaded products round differently run to run
+        torch.testing.assert_close(b.weights[name], a.weights[name], rtol=0, atol=1e-5,
+                                   msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_two_torchrun_processes_pretrain_a_base_that_train_fine_tunes(midi_folder, tiny_bundle, tmp_path):

@@ -1,7 +1,8 @@
 """The demo artist's fine-tuned model, shipped in the package.
 
 Fine-tuning the base on the demo's twelve projects takes minutes on two cores and, with its fixed
-step count and seed, gives the same weights on any machine. So the package carries those weights
+step count and seed, gives the same model on any machine, to float32 rounding (threaded CPU kernels
+round differently from run to run and CPU to CPU). So the package carries those exact weights
 (``model/model.safetensors``) with a record (``model/model.json``) of what they were trained from:
 a ``fingerprint`` of the base file, the training settings and every tokenised phrase of the split.
 Building the demo installs them where the fingerprint of the material it has just ingested is the

@@ -3,7 +3,7 @@
 The songs are read as an artist's corpus is (roles, key, sections: ``project_ingest.midi_corpus``),
 moved to C and cut into phrases; the BPE vocabulary is learned once here, on the training songs, and
 every artist fine-tuned from this base keeps it. Training runs a fixed number of steps (the same
-weights for the same seed on any machine), checkpoints into ``.<out>.work`` beside the output and
+weights for the same seed, to float32 rounding), checkpoints into ``.<out>.work`` beside the output and
 resumes from it after a kill; under ``torchrun`` the processes share the work (``workers``). The
 result is one file (``base_model``) and its training log (``<out>.log.jsonl``) beside it.
 """

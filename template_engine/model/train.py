@@ -47,7 +47,7 @@ FINAL_LR_SHARE = 0.1  # the learning rate at the last of ``max_steps``, as a sha
 @dataclass
 class TrainSettings:
     """How long and how to train: a time budget (minutes) and a step limit, whichever comes first;
-    with a step limit (and a seed) the same weights on any machine."""
+    with a step limit (and a seed) the same weights whatever the load, to float32 rounding."""
 
     minutes: float = 10.0
     device: str = "cpu"
