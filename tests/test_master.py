@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pyloudnorm
 import pytest
+import scipy.ndimage
 import soundfile as sf
 from click.testing import CliRunner
 from scipy.signal import resample_poly, sosfilt
@@ -26,7 +27,14 @@ from sample_library.loudness import (
     true_peak_db,
 )
 from template_engine.cli import main
-from template_engine.render.master import gain_reduction_db, master, peak_envelope_db, soft_clip, soft_clip_db
+from template_engine.render.master import (
+    gain_reduction_db,
+    master,
+    peak_envelope_db,
+    per_frame,
+    soft_clip,
+    soft_clip_db,
+)
 
 SR = 44100
 
@@ -187,6 +195,32 @@ def test_limiter_recovers_no_faster_than_release():
     assert reduction.max() > 6
     assert np.diff(reduction).min() >= -20.0 / SR - 1e-9
     assert np.all(peaks + 20.0 - reduction <= -1.1 + 1e-6)
+
+
+@pytest.mark.parametrize("release", [100.0, 1e5])
+def test_limiter_works_only_near_its_peaks_with_the_reduction_of_the_whole_song(release):
+    """Peaks at the song's edges, close together and far apart, released slowly or at once: the
+    reduction worked stretch by stretch equals the recursion r[t] = max(need[t], r[t-1] - release)
+    over the look-ahead's box of running maxima, computed over the whole song at once."""
+    rate, half = 1000.0, 2
+    peaks = np.full(3000, -30.0)
+    peaks[[0, 1, 40, 45, 1500, 1650, 2998, 2999]] = [3.0, 1.0, 6.0, 2.0, 9.0, 2.0, 4.0, 0.5]
+    need = np.maximum(peaks + 1.0, 0.0)
+    boxed = scipy.ndimage.uniform_filter1d(scipy.ndimage.maximum_filter1d(need, 2 * half + 1), 2 * half + 1)
+    whole = boxed.copy()
+    for t in range(1, whole.size):
+        whole[t] = max(boxed[t], whole[t - 1] - release / rate)
+    reduction = gain_reduction_db(peaks, 0.0, -1.0, rate, lookahead_s=half / rate, release_db_per_s=release)
+    np.testing.assert_allclose(reduction, np.maximum(whole, need), rtol=0, atol=1e-9)
+    assert reduction[1610] == 0.0 and (reduction[1595] > 0.0) == (release < 1000)  # 10 dB at 0.1 dB a frame
+
+
+@pytest.mark.parametrize(("size", "frames"), [(4, 23), (5, 23), (7, 3), (6, 1), (3, 0), (8, 48)])
+def test_window_values_reach_every_frame_as_a_linear_interpolation_between_window_centres(size, frames):
+    values = np.random.default_rng(size).normal(size=max(1, -(-frames // size)))
+    centres = (np.arange(values.size) + 0.5) * size
+    np.testing.assert_array_equal(per_frame(values, size, frames),
+                                  np.interp(np.arange(frames), centres, values).astype(np.float32))
 
 
 def test_master_moves_the_tonal_balance_toward_the_artists_masters():

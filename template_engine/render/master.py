@@ -168,14 +168,39 @@ def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, 
     A running maximum over +-look-ahead and a box of the same width make the reduction ramp in before
     each peak and never fall below what any sample needs; the release is a cumulative maximum of the
     reduction minus a linear ramp, which is the recursion ``r[t] = max(x[t], r[t-1] - rate)`` solved at once.
+    Only the stretches around the frames over the ceiling are worked (``limited_spans``): elsewhere
+    the reduction is 0.
     """
     need = peaks_db + np.float64(drive_db - ceiling_db)
     np.maximum(need, 0.0, out=need)
-    width = 2 * max(1, int(lookahead_s * sample_rate)) + 1
+    half = max(1, int(lookahead_s * sample_rate))
+    rate = release_db_per_s / sample_rate
+    reduction = np.zeros(need.size)
+    for a, b in limited_spans(need, half, rate):
+        reduction[a:b] = _span_reduction(need[a:b], 2 * half + 1, rate)
+    return reduction
+
+
+def limited_spans(need: np.ndarray, half: int, rate: float) -> list[tuple[int, int]]:
+    """Frame ranges [a, b) outside which a reduction ``need`` (frames,) needs none: each run of
+    frames in need, widened by the look-ahead's reach (twice ``half`` frames, either side) and the
+    release's (the largest need over ``rate`` dB per frame), so a range's filters and release see the
+    zeros they would see over the whole song."""
+    hot = np.flatnonzero(need > 0)
+    if hot.size == 0:
+        return []
+    reach = 2 * half + 2 + int(np.ceil(need[hot].max() / rate)) + 1
+    breaks = np.flatnonzero(np.diff(hot) > 2 * reach)
+    return [(max(int(first) - reach, 0), min(int(last) + reach + 1, need.size))
+            for first, last in zip(hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, hot.size - 1]])]
+
+
+def _span_reduction(need: np.ndarray, width: int, rate: float) -> np.ndarray:
+    """``gain_reduction_db``'s filters and release on one range of ``need`` (frames,), dB."""
     reduction = scipy.ndimage.maximum_filter1d(need, width)
     scipy.ndimage.uniform_filter1d(reduction, width, output=reduction)
     ramp = np.arange(need.size, dtype=np.float64)
-    ramp *= release_db_per_s / sample_rate
+    ramp *= rate
     reduction += ramp
     np.maximum.accumulate(reduction, out=reduction)
     reduction -= ramp
@@ -206,9 +231,21 @@ def window_sums(values: np.ndarray, size: int) -> np.ndarray:
 
 
 def per_frame(window_values: np.ndarray, size: int, frames: int) -> np.ndarray:
-    """Values given at the centres of windows of ``size`` frames, interpolated to every frame: (frames,)."""
-    centres = (np.arange(window_values.size) + 0.5) * size
-    return np.interp(np.arange(frames), centres, window_values).astype(np.float32)
+    """Values given at the centres of windows of ``size`` frames, interpolated linearly to every frame
+    (the first value before the first centre, the last after the last): (frames,) float32. Every
+    span between two centres holds ``size`` frames at the same fractions of the way, so the spans
+    are one outer product rather than a search per frame (``np.interp``: 5x slower on a song)."""
+    values = np.asarray(window_values, np.float64)
+    out = np.empty(frames, np.float32)
+    if frames == 0:
+        return out
+    first = -(-size // 2)  # the first frame at or after the first centre, (0 + 0.5) * size
+    ramps = values[:-1, None] + np.diff(values)[:, None] * ((np.arange(size) + first - size / 2) / size)
+    middle = ramps.reshape(-1)[: max(frames - first, 0)]
+    out[: min(first, frames)] = values[0]
+    out[first:first + middle.size] = middle
+    out[first + middle.size:] = values[-1]
+    return out
 
 
 @dataclass
