@@ -99,3 +99,17 @@ def test_a_track_kept_as_its_spans_is_the_track():
     kept.free()
     with pytest.raises(RuntimeError, match="freed"):
         kept.dense()
+
+
+@pytest.mark.parametrize("frames", [4410, mixing.LONG_CLIP_FRAMES + 7])
+def test_an_eq_clip_filter_is_the_linear_phase_convolution_of_a_note_or_a_whole_song(frames):
+    from scipy.signal import convolve
+
+    correction = np.zeros(mixing.BAND_CENTRES.size)
+    correction[20:] = 6.0  # a treble shelf
+    fir = mixing.eq_fir(correction, SR)
+    clip = np.random.default_rng(frames).standard_normal((2, frames)).astype(np.float32)
+    filtered, shift = mixing.fir_clip_filter(fir)(clip)
+    assert filtered.dtype == np.float32 and filtered.shape == (2, frames + fir.size - 1) and shift == -(fir.size // 2)
+    for channel in range(2):
+        np.testing.assert_allclose(filtered[channel], convolve(clip[channel].astype(np.float64), fir), rtol=0, atol=2e-4)

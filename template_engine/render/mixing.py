@@ -19,13 +19,14 @@ from pedalboard import Compressor, Pedalboard, Reverb
 from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db, ducking_gain
 from project_ingest.profile import Ducking, SectionAutomation
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
-from sample_library.loudness import integrated_loudness
+from sample_library.loudness import channel_map, integrated_loudness
 from sample_library.sampler import ClipFilter
 from sample_library.spans import Span
 from template_engine.render.dsp import peak, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
+LONG_CLIP_FRAMES = 1 << 18  # about 6 s at 44.1 kHz
 FIR_TAPS = 2047  # 21.5 Hz resolution at 44.1 kHz: enough for the 25-63 Hz bands of a sub
 
 
@@ -57,11 +58,21 @@ def eq_fir(correction: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def fir_clip_filter(fir: np.ndarray) -> ClipFilter:
     """The sampler's clip filter for ``fir``: a clip (2, n) becomes its full convolution (2, n + taps - 1)
-    placed half the filter's length early, so the linear-phase delay is compensated."""
+    placed half the filter's length early, so the linear-phase delay is compensated. A clip of
+    ``LONG_CLIP_FRAMES`` or more (a whole song, for the master's matching EQ) is convolved one channel
+    at a time, on threads: the two-channel overlap-add took 0.55 s on a 3-minute song, one channel at
+    a time 0.20 s (the same samples), where for a note's clip it is the faster."""
     delay = fir.size // 2
 
+    def convolve(channel: np.ndarray) -> np.ndarray:
+        return scipy.signal.oaconvolve(channel, fir, mode="full")
+
     def apply(clip: np.ndarray) -> tuple[np.ndarray, int]:
-        return scipy.signal.oaconvolve(clip, fir[None, :], mode="full", axes=-1).astype(np.float32), -delay
+        if clip.shape[1] < LONG_CLIP_FRAMES:
+            full = scipy.signal.oaconvolve(clip, fir[None, :], mode="full", axes=-1)
+        else:
+            full = np.stack(channel_map(convolve, clip))
+        return full.astype(np.float32, copy=False), -delay
     return apply
 
 
