@@ -179,11 +179,12 @@ def test_same_seed_and_steps_give_the_same_weights(tiny_bundle, tmp_path):
     import shutil
 
     from click.testing import CliRunner
+    from safetensors.torch import load_file
 
     from project_ingest.bundle import ArtistBundle
     from template_engine.cli import main
 
-    hashes = []
+    weights = []
     for run in ("a", "b"):
         root = tmp_path / run
         shutil.copytree(tiny_bundle.path, root / "tiny")
@@ -193,8 +194,10 @@ def test_same_seed_and_steps_give_the_same_weights(tiny_bundle, tmp_path):
                                            "--minutes", "5", "--max-steps", "6", "--seed", "2"])
         assert result.exit_code == 0, result.output
         assert "6 steps" in result.output
-        hashes.append(ArtistBundle.load(root / "tiny").model_hash())
-    assert hashes[0] == hashes[1]
+        weights.append(load_file(str(ArtistBundle.load(root / "tiny").model_dir / "model.safetensors")))
+    for name in weights[0]:  # equal to float32 rounding: MKL's threaded products round differently run to run
+        torch.testing.assert_close(weights[1][name], weights[0][name], rtol=0, atol=1e-5,
+                                   msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_learning_rate_warms_up_over_a_fifth_of_a_short_run_and_ends_at_a_tenth():
