@@ -21,7 +21,7 @@ from sample_library.processes import map_on_ray
 from template_engine.model.artist_catalogue import ArtistCatalogue
 from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import generate_songs
-from template_engine.process_memory import limit_malloc_arenas, release_free_memory
+from template_engine.process_memory import release_free_memory, tune_malloc_for_render
 from template_engine.render.candidate import folder_name, master_candidate, write_candidate
 from template_engine.render.gallery import write_gallery
 from template_engine.render.mix import mix_song
@@ -47,7 +47,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     With ``ray_address`` the songs are written here and each is mixed, mastered and exported as a Ray
     task (the bundle and ``out_dir`` on a path every node shares): the same bytes."""
     settings.check()
-    limit_malloc_arenas()
+    tune_malloc_for_render()
     bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
     try:
         bar.set_postfix_str("writing MIDI")
@@ -121,7 +121,7 @@ def finish(bundle: ArtistBundle, library: SampleLibrary, job: CandidateJob, sett
 
 def finish_at(bundle_path: str, job: CandidateJob, settings: RenderSettings, provenance: dict[str, str | None]) -> Path:
     """``finish`` in a Ray task: the bundle read from its (shared) path."""
-    limit_malloc_arenas()
+    tune_malloc_for_render()
     bundle = ArtistBundle.load(Path(bundle_path))
     with SampleLibrary(bundle.samples_dir) as library:
         return finish(bundle, library, job, settings, provenance)
