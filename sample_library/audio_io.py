@@ -144,13 +144,21 @@ def _write_pcm24(path: Path, audio: np.ndarray, sample_rate: int) -> None:
         out.setframerate(sample_rate)
         for start in range(0, audio.shape[1], WRITE_BLOCK):
             block = audio[:, start:start + WRITE_BLOCK]
-            if not block.any():
-                out.writeframesraw(silence[:block.size * 3])
-                continue
-            scaled = np.empty((block.shape[1], channels), dtype=np.float32)
-            np.multiply(block.T, np.float32(PCM24_SCALE), out=scaled)
-            np.clip(scaled, -PCM24_SCALE, PCM24_SCALE - 1, out=scaled)
-            out.writeframesraw(pack_int24(np.rint(scaled).astype(np.int32).ravel()))
+            out.writeframesraw(pcm24_bytes(block) if block.any() else silence[:block.size * 3])
+
+
+def pcm24_bytes(block: np.ndarray) -> bytes:
+    """Interleaved 24-bit little-endian PCM of (channels, n) float audio, clipped to [-1, 1): 3 n
+    channels bytes. The scaling and rounding run on each channel's contiguous row; a stereo block is
+    interleaved as it is packed (``pack_stereo_int24``), which reads the rows once instead of
+    transposing them first (a third faster)."""
+    scaled = np.multiply(block, np.float32(PCM24_SCALE))
+    np.clip(scaled, -PCM24_SCALE, PCM24_SCALE - 1, out=scaled)
+    ints = np.empty(block.shape, dtype=np.int32)
+    np.rint(scaled, out=ints, casting="unsafe")
+    if block.shape[0] == 2:
+        return pack_stereo_int24(ints)
+    return pack_int24(np.ascontiguousarray(ints.T).ravel())
 
 
 def pack_int24(ints: np.ndarray) -> bytes:
@@ -165,6 +173,25 @@ def pack_int24(ints: np.ndarray) -> bytes:
     words[:, 1] = (v[:, 1] >> 8) | (v[:, 2] << 16)
     words[:, 2] = (v[:, 2] >> 16) | (v[:, 3] << 8)
     return words.astype("<u4", copy=False).tobytes()[:3 * n]
+
+
+def pack_stereo_int24(ints: np.ndarray) -> bytes:
+    """``pack_int24`` of the interleaved samples of (2, n) int32 ``ints`` (masked in place to their low
+    24 bits): 6n bytes. Two frames (left, right, left, right) make three 32-bit words."""
+    n = ints.shape[1]
+    if n % 2:
+        ints = np.concatenate([ints, np.zeros((2, 1), dtype=np.int32)], axis=1)
+    v = ints.view(np.uint32)
+    v &= np.uint32(0xFFFFFF)
+    left0, right0, left1, right1 = v[0, 0::2], v[1, 0::2], v[0, 1::2], v[1, 1::2]
+    words = np.empty((v.shape[1] // 2, 3), dtype=np.uint32)
+    np.left_shift(right0, 24, out=words[:, 0])
+    words[:, 0] |= left0
+    np.left_shift(left1, 16, out=words[:, 1])
+    words[:, 1] |= right0 >> 8
+    np.left_shift(right1, 8, out=words[:, 2])
+    words[:, 2] |= left1 >> 16
+    return words.astype("<u4", copy=False).tobytes()[:6 * n]
 
 
 def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate: str = "320k") -> None:

@@ -7,7 +7,7 @@ import soundfile as sf
 from sample_library.audio_io import WRITE_BLOCK, write_wav
 
 
-@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("channels", [1, 2, 3])
 def test_pcm24_wav_round_trip(tmp_path, channels):
     rng = np.random.default_rng(0)
     frames = 3 * WRITE_BLOCK + 123
