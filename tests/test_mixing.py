@@ -1,5 +1,6 @@
 """The mixing chain runs only where a track sounds, and that changes nothing a producer can hear;
-sweeps open the low-pass through their section and rides follow their level curve."""
+sweeps open the low-pass through their section and rides follow their level curve (read as
+``np.interp`` reads a polyline)."""
 
 import numpy as np
 import pytest
@@ -48,6 +49,19 @@ def test_chain_on_spans_equals_chain_on_whole_track():
     assert abs(integrated_loudness(on_spans, SR, spans=spans) - integrated_loudness(on_whole, SR)) < 0.01
 
 
+@pytest.mark.parametrize("change", [0.5, 1.5])
+def test_width_reaches_the_learned_side_to_mid_ratio_and_keeps_the_mid(change):
+    from project_ingest.mix_analysis import stereo_width
+
+    track = _sparse_track(seed=2)
+    track[1] = 0.7 * track[0] + 0.3 * track[1]
+    spans = sounding_spans(track, SR)
+    mid, target = track[0] + track[1], change * stereo_width(track)
+    mixing.set_width(track, target, spans)
+    assert abs(stereo_width(track) - target) < 1e-3
+    np.testing.assert_allclose(track[0] + track[1], mid, atol=1e-5)
+
+
 def test_ducking_gain_from_an_offset_is_that_slice_of_the_whole():
     curve = -12.0 * np.exp(-np.arange(64) / 10)
     kicks = np.arange(8) * 0.5
@@ -85,6 +99,21 @@ def test_ride_follows_the_level_curve_over_its_section():
     assert abs(gain_db[start + (stop - start) // 4] + 3.0) < 0.01
 
 
+def test_piecewise_linear_reads_as_np_interp_at_every_frame():
+    from template_engine.render.dsp import piecewise_linear
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(2, 10))
+        xp, fp = np.sort(rng.uniform(-100.0, 5000.0, n)), rng.uniform(-20.0, 20.0, n)
+        xp[1] = xp[0] if n > 3 else xp[1]  # a step: two points at one frame
+        start = int(rng.integers(-200, 4000))
+        stop = start + int(rng.integers(0, 3000))
+        got = piecewise_linear(xp, fp, start, stop)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, np.interp(np.arange(start, stop), xp, fp), atol=1e-4)
+
+
 def test_a_track_kept_as_its_spans_is_the_track():
     from template_engine.render.span_audio import SpanAudio, SummedAudio
 
@@ -96,6 +125,12 @@ def test_a_track_kept_as_its_spans_is_the_track():
     assert np.array_equal(kept.dense(), audio) and sum(p.size for p in kept.pieces) < audio.size / 2
     assert kept.peak() == float(np.abs(audio).max())
     assert np.array_equal(SummedAudio([kept, kept]).dense(), audio + audio)
+    kept.scale(0.5)
+    kept.scale(0.5)
+    assert np.array_equal(kept.dense(), audio * np.float32(0.25)) and kept.peak() == 0.25 * float(np.abs(audio).max())
+    total = np.ones_like(audio)
+    kept.add_into(total, 2.0)
+    np.testing.assert_allclose(total, 1 + 0.5 * audio, rtol=1e-6)
     kept.free()
     with pytest.raises(RuntimeError, match="freed"):
         kept.dense()

@@ -20,6 +20,25 @@ def peak(audio: np.ndarray) -> float:
     return max(float(audio.max()), -float(audio.min()), 0.0) if audio.size else 0.0
 
 
+def piecewise_linear(xp: np.ndarray, fp: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The polyline through the points (``xp`` in frames, increasing; ``fp``) read at the frames
+    ``start..stop``, held at its first value before ``xp[0]`` and at its last after ``xp[-1]``, as
+    ``np.interp`` reads it: (stop - start,) float32. Each segment is written as one ramp rather than
+    searched for at every frame (``np.interp`` took 4x as long on a song's gain rides)."""
+    out = np.empty(stop - start, dtype=np.float32)
+    firsts = np.clip(np.ceil(np.asarray(xp, dtype=np.float64)).astype(np.int64), start, stop) - start
+    out[:firsts[0]] = fp[0]
+    for k in range(len(xp) - 1):
+        a, b = int(firsts[k]), int(firsts[k + 1])
+        if b > a:
+            slope = (fp[k + 1] - fp[k]) / (xp[k + 1] - xp[k])
+            segment = out[a:b]
+            np.multiply(np.arange(b - a, dtype=np.float32), np.float32(slope), out=segment)
+            segment += np.float32(fp[k] + slope * (start + a - xp[k]))
+    out[firsts[-1]:] = fp[-1]
+    return out
+
+
 def swept_lowpass(audio: np.ndarray, sample_rate: int, cutoff_at: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Low-pass ``audio`` with a cutoff (Hz) that follows ``cutoff_at(frames)`` (frame indices in,
     Hz out, both (n,)), block by block, on one filter instance that keeps its state between blocks

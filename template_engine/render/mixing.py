@@ -22,7 +22,7 @@ from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from sample_library.loudness import channel_map, integrated_loudness
 from sample_library.sampler import ClipFilter
 from sample_library.spans import Span
-from template_engine.render.dsp import peak, swept_lowpass
+from template_engine.render.dsp import peak, piecewise_linear, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
@@ -109,17 +109,23 @@ def set_width(audio: np.ndarray, target: float | None, spans: list[Span]) -> Non
     """Scale the side signal, in place, so the side/mid RMS ratio approaches ``target`` (limited to 0..2x)."""
     if target is None or audio.shape[0] != 2 or not spans:
         return
-    mid_power = sum(float(np.sum(np.square(audio[0, a:b] + audio[1, a:b], dtype=np.float64))) for a, b in spans)
-    side_power = sum(float(np.sum(np.square(audio[0, a:b] - audio[1, a:b], dtype=np.float64))) for a, b in spans)
+    mid_power = side_power = 0.0
+    for a, b in spans:
+        mid, side = audio[0, a:b] + audio[1, a:b], audio[0, a:b] - audio[1, a:b]
+        mid_power += float(np.einsum("i,i->", mid, mid))
+        side_power += float(np.einsum("i,i->", side, side))
     current = np.sqrt(side_power) / max(np.sqrt(mid_power), 1e-12)
     if current < 1e-4:
         return
     scale = float(np.clip(target / current, 0.0, 2.0))
     same, cross = np.float32((1 + scale) / 2), np.float32((1 - scale) / 2)
     for a, b in spans:
-        left, right = audio[0, a:b].copy(), audio[1, a:b]
-        audio[0, a:b] = same * left + cross * right
-        audio[1, a:b] = cross * left + same * right
+        left, right = audio[0, a:b], audio[1, a:b]
+        crossed = right * cross
+        right *= same
+        right += left * cross
+        left *= same
+        left += crossed
 
 
 def sidechain_gain(sample_rate: int, ducking: Ducking | None, kick_times: np.ndarray, seconds_per_beat: float,
@@ -152,9 +158,12 @@ class Automation:
                 continue
             if gain_db is None:
                 gain_db = np.zeros(stop - start, dtype=np.float32)
-            where = np.arange(lo - a, hi - a, dtype=np.float32) * np.float32(1 / max(b - a - 1, 1))
-            gain_db[lo - start:hi - start] = np.clip(np.interp(where, t, level), -12, 12)
-        return None if gain_db is None else np.exp(gain_db * np.float32(np.log(10) / 20))
+            gain_db[lo - start:hi - start] = piecewise_linear(a + t * max(b - a - 1, 1), level, lo, hi)
+        if gain_db is None:
+            return None
+        np.clip(gain_db, -12, 12, out=gain_db)
+        gain_db *= np.float32(np.log(10) / 20)
+        return np.exp(gain_db, out=gain_db)
 
     def sweep(self, audio: np.ndarray, sample_rate: int, spans: list[Span]) -> None:
         """Run the low-pass sweeps, in place, over the parts of ``spans`` they cover."""

@@ -15,13 +15,16 @@ from template_engine.render.dsp import peak
 @dataclass
 class SpanAudio:
     """(channels, frames) float32 audio that is exactly 0 outside ``spans`` (sorted, disjoint frame
-    ranges [start, stop)); ``pieces[i]`` is the audio of ``spans[i]``, shape (channels, stop - start)."""
+    ranges [start, stop)); ``pieces[i]`` times ``gain`` is the audio of ``spans[i]``, shape
+    (channels, stop - start). A gain change is kept as ``gain`` and applied as the audio is read,
+    so scaling a whole mix's tracks costs no pass over them."""
 
     channels: int
     frames: int
     spans: list[Span]
     pieces: list[np.ndarray]
     freed: bool = False
+    gain: np.float32 = np.float32(1.0)
 
     @classmethod
     def keep(cls, audio: np.ndarray, spans: list[Span]) -> SpanAudio:
@@ -38,18 +41,18 @@ class SpanAudio:
             raise RuntimeError("this track's audio was freed once its stem was written")
         out = np.zeros(self.shape, dtype=np.float32)
         for (a, b), piece in zip(self.spans, self.pieces):
-            out[:, a:b] = piece
+            np.multiply(piece, self.gain, out=out[:, a:b])
         return out
 
     def add_into(self, total: np.ndarray, gain: float = 1.0) -> None:
         """Add this audio times linear ``gain`` into (channels, frames) ``total``, in place."""
+        gain = np.float32(gain) * self.gain
         for (a, b), piece in zip(self.spans, self.pieces):
-            total[:, a:b] += piece if gain == 1.0 else piece * np.float32(gain)
+            total[:, a:b] += piece if gain == 1.0 else piece * gain
 
     def scale(self, factor: float) -> None:
-        """Multiply by ``factor``, in place."""
-        for piece in self.pieces:
-            piece *= np.float32(factor)
+        """Multiply by ``factor`` (positive)."""
+        self.gain = np.float32(self.gain * np.float32(factor))
 
     def free(self) -> None:
         """Let the audio go (its stem is written); it cannot be read again."""
@@ -57,7 +60,7 @@ class SpanAudio:
 
     def peak(self) -> float:
         """Largest absolute sample (0 for silence)."""
-        return max([peak(piece) for piece in self.pieces] + [0.0])
+        return max([peak(piece) for piece in self.pieces] + [0.0]) * float(self.gain)
 
 
 @dataclass
