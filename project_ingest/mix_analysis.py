@@ -48,16 +48,20 @@ def band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
 def segment_power_spectrum(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Frequencies (Hz) and mean power (arbitrary units) of the sounding WELCH_SEGMENT-frame segments
     of ``mono`` (frames,), each detrended to zero mean and Hann-windowed: shapes (WELCH_SEGMENT // 2 + 1,).
-    A signal shorter than one segment is zero-padded to one; the last partial segment is dropped."""
+    A signal shorter than one segment is zero-padded to one; the last partial segment is dropped.
+    The segments are windowed in one copy and their powers summed without an array of them."""
     if mono.size < WELCH_SEGMENT:
         mono = np.pad(mono, (0, WELCH_SEGMENT - mono.size))
-    segments = mono[: mono.size // WELCH_SEGMENT * WELCH_SEGMENT].astype(np.float32).reshape(-1, WELCH_SEGMENT)
-    heard = segments[segments.any(axis=1)]
-    if heard.size:
-        segments = heard
-    spectra = scipy.fft.rfft((segments - segments.mean(axis=1, keepdims=True)) * _hann(), axis=1)
-    power = (np.square(spectra.real) + np.square(spectra.imag)).mean(axis=0, dtype=np.float64)
-    return scipy.fft.rfftfreq(WELCH_SEGMENT, 1 / sample_rate), power
+    segments = np.asarray(mono[: mono.size // WELCH_SEGMENT * WELCH_SEGMENT], dtype=np.float32).reshape(-1, WELCH_SEGMENT)
+    heard = segments.any(axis=1)
+    if heard.any() and not heard.all():
+        segments = segments[heard]
+    windowed = segments - segments.mean(axis=1, keepdims=True)
+    windowed *= _hann()
+    spectra = scipy.fft.rfft(windowed, axis=1)
+    power = np.einsum("ij,ij->j", spectra.real, spectra.real, dtype=np.float64)
+    power += np.einsum("ij,ij->j", spectra.imag, spectra.imag, dtype=np.float64)
+    return scipy.fft.rfftfreq(WELCH_SEGMENT, 1 / sample_rate), power / spectra.shape[0]
 
 
 @lru_cache(maxsize=1)

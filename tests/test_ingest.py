@@ -230,3 +230,20 @@ def test_the_parsed_corpus_is_kept_and_follows_its_files(tiny_bundle, tmp_path):
     (bundle / "corpus" / SCORES_CACHE).unlink()
     (bundle / "corpus" / SCORES_CACHE / "in-the-way").mkdir(parents=True)  # unwritable, even for root
     assert load_corpus(bundle) == changed
+
+
+def test_the_long_term_spectrum_is_welchs_and_skips_silent_segments():
+    from scipy.signal import welch
+
+    from project_ingest.mix_analysis import WELCH_SEGMENT, segment_power_spectrum
+
+    rng = np.random.default_rng(5)
+    sound = (rng.standard_normal(40 * WELCH_SEGMENT) * np.linspace(0.1, 0.5, 40 * WELCH_SEGMENT)).astype(np.float32)
+    sound += 0.3 * np.sin(2 * np.pi * 1000.0 * np.arange(sound.size) / 44100).astype(np.float32)
+    freqs, power = segment_power_spectrum(sound, 44100)
+    _, want = welch(sound.astype(np.float64), 44100, window="hann", nperseg=WELCH_SEGMENT, noverlap=0, detrend="constant")
+    ratio = power[1:-1] / want[1:-1]  # welch doubles the one-sided bins but DC and Nyquist
+    assert np.allclose(ratio, ratio.mean(), rtol=1e-4)
+    assert abs(freqs[np.argmax(power)] - 1000.0) < 44100 / WELCH_SEGMENT
+    with_gaps = np.concatenate([np.zeros(7 * WELCH_SEGMENT, np.float32), sound, np.zeros(9 * WELCH_SEGMENT, np.float32)])
+    assert np.allclose(segment_power_spectrum(with_gaps, 44100)[1], power, rtol=1e-6)
