@@ -25,6 +25,7 @@ from sample_library.loudness import (
     level_spread_db,
     oversampled_envelope,
     true_peak_db,
+    window_sums,
 )
 from template_engine.cli import main
 from template_engine.render.master import (
@@ -241,3 +242,12 @@ def test_master_moves_the_tonal_balance_toward_the_artists_masters():
     assert np.abs(tone_correction_db(spectrum_db(bright, SR), target)).max() < 0.5  # a mix that already sounds like it is left alone
     _, plain = master(dull, SR, target_lufs=-10.0)
     assert plain.tone_before_db is None and "tone_distance_before_db" not in plain.to_dict()
+
+
+def test_window_sums_and_the_spread_are_taken_in_float64_over_float32_squares():
+    rng = np.random.default_rng(8)
+    values = rng.random(10 * 4410 + 17).astype(np.float32)
+    want = [values[i:i + 4410].astype(np.float64).sum() for i in range(0, values.size, 4410)]
+    assert np.allclose(window_sums(values, 4410), want, rtol=1e-12) and window_sums(values, 4410).size == 11
+    quiet_then_loud = np.concatenate([0.01 * rng.standard_normal((2, 4 * SR)), 0.1 * rng.standard_normal((2, 4 * SR))], axis=1)
+    assert level_spread_db(quiet_then_loud.astype(np.float32), SR, 1.0) == pytest.approx(20.0, abs=0.1)

@@ -40,6 +40,7 @@ from sample_library.loudness import (
     level_spread_db,
     oversampled_envelope,
     true_peak_db,
+    window_sums,
 )
 from template_engine.render.tone_match import match_tone, spectrum_db, tone_correction_db, tone_distance_db
 
@@ -221,13 +222,6 @@ def macro_gain_db(before: np.ndarray, after: np.ndarray, allowance_db: float) ->
     loud = live & (level >= np.quantile(level[live], 1 - LOUD_SHARE))
     gain = np.where(live, np.minimum(0.0, loss - loss[loud].mean() + allowance_db), 0.0)
     return np.minimum(scipy.ndimage.uniform_filter1d(gain, max(1, round(MACRO_SMOOTH_S / MACRO_WINDOW_S)), mode="nearest"), 0.0)
-
-
-def window_sums(values: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``values`` (n,) over consecutive windows of ``size``, the last one partial: (ceil(n / size),)."""
-    padded = np.zeros(-(-values.size // size) * size)
-    padded[: values.size] = values
-    return padded.reshape(-1, size).sum(axis=1)
 
 
 def per_frame(window_values: np.ndarray, size: int, frames: int) -> np.ndarray:
