@@ -3,13 +3,14 @@ library is glibc (elsewhere these calls do nothing).
 
 glibc's allocator gives each thread that allocates its own arena (up to 8 per core) and keeps freed
 blocks in them, so a batch that mixes on a pool of threads grew by 0.9 GB of freed-but-kept memory
-over ten candidates: the arenas are limited to two and what is free is handed back between
-candidates. And glibc maps every block over its mmap threshold (at most 32 MB, a fifth of a second
-of a song's track) afresh and unmaps it when freed, so each of a render's many full-length arrays
-had the kernel fault in and zero its pages again: 3.2 s of system time in a one-song render, 26 s in
-ten. Big blocks are taken from the heap instead, which is not trimmed while a candidate renders and
-grows ``TOP_PAD`` bytes at a time: 1.8 s and 16 s, ten candidates 85.5 s -> 79.9 s, their peak 1.35
-GB -> 1.48 GB (a 256 MB pad: 81.0 s, 1.67 GB).
+over ten candidates; and it maps every block over its mmap threshold (at most 32 MB, a fifth of a
+second of a song's track) afresh and unmaps it when freed, so each of a render's many full-length
+arrays had the kernel fault in and zero its pages again: 3.2 s of system time in a one-song render,
+26 s in ten. So the threads share the main arena, big blocks are taken from its heap (a thread's own
+arena cannot hold a block over 64 MB: it would map it afresh), the heap is not trimmed while a
+candidate renders and grows ``TOP_PAD`` bytes at a time, and what is free is handed back between
+candidates. Ten candidates: 85.5 s -> 74.3 s with the mix's other changes of that day, at a peak of
+1.34 GB (1.54 GB with two arenas).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ M_TRIM_THRESHOLD = -1  # mallopt's parameter numbers (glibc malloc.h)
 M_TOP_PAD = -2
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
-ARENAS = 2
+ARENAS = 1  # every thread allocates from the main arena
 NEVER = 2**31 - 1  # the largest value mallopt takes (an int): no block maps on its own, no trim
 TOP_PAD = 32 * 2**20
 
