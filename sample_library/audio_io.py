@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy
@@ -22,6 +22,16 @@ from sample_library.errors import InputError
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
 WRITE_BLOCK = 65536
 PCM24_SCALE = 8388608.0
+
+
+class BlockSource(Protocol):
+    """Audio of ``shape`` (channels, frames) read a block at a time: ``block(start, stop)`` is frames
+    ``start..stop`` as (channels, stop - start) float32, or None where they are silent."""
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def block(self, start: int, stop: int) -> np.ndarray | None: ...
 
 
 @contextmanager
@@ -112,39 +122,69 @@ def _audio_segment() -> Any:
     return AudioSegment
 
 
-def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, subtype: str = "PCM_24") -> None:
-    """Write ``audio`` (channels, frames) to ``path`` atomically (temporary file, then rename).
+def write_wav(path: str | Path, audio: np.ndarray | BlockSource, sample_rate: int, *, subtype: str = "PCM_24") -> None:
+    """Write ``audio`` (channels, frames), an array or a ``BlockSource``, to ``path`` atomically
+    (temporary file, then rename).
 
     24-bit WAV, the stems' format, is packed here with numpy into the standard library's ``wave``
-    writer: silent stretches become zero bytes without a conversion, which matters because a song's
-    stems are mostly silence and libsndfile converts every sample (80 ms per 3-minute stem, even of
-    zeros). Other formats and subtypes go through soundfile."""
+    writer, a block at a time: silent blocks become zero bytes without a conversion, which matters
+    because a song's stems are mostly silence and libsndfile converts every sample (80 ms per
+    3-minute stem, even of zeros), and a stem kept as its sounding pieces is never made whole. Other
+    formats and subtypes go through soundfile."""
     path = Path(path)
     fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
     if fmt == "FLAC" and subtype == "FLOAT":
         subtype = "PCM_24"
+    source = ArrayBlocks(audio) if isinstance(audio, np.ndarray) else audio
     with atomic_path(path) as tmp:
         if fmt == "WAV" and subtype == "PCM_24":
-            _write_pcm24(tmp, audio, sample_rate)
+            _write_pcm24(tmp, source, sample_rate)
             return
-        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=audio.shape[0],
+        whole = audio if isinstance(audio, np.ndarray) else whole_of(source)
+        with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=whole.shape[0],
                           subtype=subtype, format=fmt) as f:
-            frames = np.ascontiguousarray(audio.T)
+            frames = np.ascontiguousarray(whole.T)
             for start in range(0, frames.shape[0], WRITE_BLOCK):
                 f.write(frames[start:start + WRITE_BLOCK])
 
 
-def _write_pcm24(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """24-bit little-endian PCM WAV of (channels, frames) float audio, clipped to [-1, 1)."""
-    channels = audio.shape[0]
+def whole_of(source: BlockSource) -> np.ndarray:
+    """The (channels, frames) float32 array of ``source``."""
+    whole = np.zeros(source.shape, dtype=np.float32)
+    for start in range(0, whole.shape[1], WRITE_BLOCK):
+        part = source.block(start, min(start + WRITE_BLOCK, whole.shape[1]))
+        if part is not None:
+            whole[:, start:start + part.shape[1]] = part
+    return whole
+
+
+class ArrayBlocks:
+    """A (channels, frames) array read as a ``BlockSource``: a block of zeros reads as None."""
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio = audio
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.audio.shape[0], self.audio.shape[1]
+
+    def block(self, start: int, stop: int) -> np.ndarray | None:
+        part = self.audio[:, start:stop]
+        return part if part.any() else None
+
+
+def _write_pcm24(path: Path, source: BlockSource, sample_rate: int) -> None:
+    """24-bit little-endian PCM WAV of ``source``'s float audio, clipped to [-1, 1)."""
+    channels, frames = source.shape
     silence = bytes(WRITE_BLOCK * channels * 3)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(channels)
         out.setsampwidth(3)
         out.setframerate(sample_rate)
-        for start in range(0, audio.shape[1], WRITE_BLOCK):
-            block = audio[:, start:start + WRITE_BLOCK]
-            out.writeframesraw(pcm24_bytes(block) if block.any() else silence[:block.size * 3])
+        for start in range(0, frames, WRITE_BLOCK):
+            stop = min(start + WRITE_BLOCK, frames)
+            block = source.block(start, stop)
+            out.writeframesraw(silence[:(stop - start) * channels * 3] if block is None else pcm24_bytes(block))
 
 
 def pcm24_bytes(block: np.ndarray) -> bytes:

@@ -4,6 +4,7 @@ sweeps open the low-pass through their section and rides follow their level curv
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from project_ingest.mix_analysis import ducking_gain
 from sample_library.loudness import integrated_loudness
@@ -112,6 +113,29 @@ def test_piecewise_linear_reads_as_np_interp_at_every_frame():
         got = piecewise_linear(xp, fp, start, stop)
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, np.interp(np.arange(start, stop), xp, fp), atol=1e-4)
+
+
+def test_a_stem_written_a_block_at_a_time_is_the_file_of_its_whole_array(tmp_path):
+    from sample_library.audio_io import WRITE_BLOCK, write_wav
+    from template_engine.render.span_audio import SpanAudio, SummedAudio
+
+    rng = np.random.default_rng(9)
+    frames = 3 * WRITE_BLOCK + 99
+    tracks = []
+    for spans in ([(10, 500), (WRITE_BLOCK - 7, WRITE_BLOCK + 300)], [(2 * WRITE_BLOCK + 5, frames)]):
+        audio = np.zeros((2, frames), dtype=np.float32)
+        for a, b in spans:
+            audio[:, a:b] = rng.standard_normal((2, b - a)) * 0.3
+        kept = SpanAudio.keep(audio, spans)
+        kept.scale(0.7)
+        tracks.append(kept)
+    for name, stem in (("track", tracks[0]), ("group", SummedAudio(tracks))):
+        write_wav(tmp_path / f"{name}-blocks.wav", stem, SR)
+        write_wav(tmp_path / f"{name}-whole.wav", stem.dense(), SR)
+        assert (tmp_path / f"{name}-blocks.wav").read_bytes() == (tmp_path / f"{name}-whole.wav").read_bytes()
+    write_wav(tmp_path / "group.flac", SummedAudio(tracks), SR)
+    back, _ = sf.read(str(tmp_path / "group.flac"), dtype="float32", always_2d=True)
+    assert np.abs(back.T - SummedAudio(tracks).dense()).max() < 2 ** -22
 
 
 def test_a_track_kept_as_its_spans_is_the_track():

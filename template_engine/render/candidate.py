@@ -85,8 +85,9 @@ def dry_stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav
 def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, Stem]], sample_rate: int,
                 subtype: str = "PCM_24") -> list[Future]:
     """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
-    other suffix as WAV (``subtype``) or 24-bit FLAC. A stem kept as its spans or its tracks is made
-    whole on the writing thread, so only the files being written are whole at once. Returns the futures, in order."""
+    other suffix as WAV (``subtype``) or 24-bit FLAC. A stem kept as its spans or its tracks is
+    written a block at a time as a 24-bit WAV, and made whole on the writing thread for any other
+    file, so no more than the files being written are whole at once. Returns the futures, in order."""
     return [pool.submit(_write_one, path, audio, sample_rate, subtype) for path, audio in writes]
 
 
@@ -94,7 +95,7 @@ def _write_one(path: Path, audio: Stem, sample_rate: int, subtype: str) -> None:
     if path.suffix == ".mp3":
         write_mp3(path, whole(audio), sample_rate)
     else:
-        write_wav(path, whole(audio), sample_rate, subtype=subtype)
+        write_wav(path, audio, sample_rate, subtype=subtype)
 
 
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,

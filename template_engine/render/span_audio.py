@@ -44,6 +44,18 @@ class SpanAudio:
             np.multiply(piece, self.gain, out=out[:, a:b])
         return out
 
+    def block(self, start: int, stop: int) -> np.ndarray | None:
+        """Frames ``start..stop`` as (channels, stop - start) float32, or None where no span reaches
+        them (``sample_library.audio_io.BlockSource``: a stem is written a block at a time, never whole)."""
+        out = None
+        for (a, b), piece in zip(self.spans, self.pieces):
+            lo, hi = max(a, start), min(b, stop)
+            if hi > lo:
+                if out is None:
+                    out = np.zeros((self.channels, stop - start), dtype=np.float32)
+                np.multiply(piece[:, lo - a:hi - a], self.gain, out=out[:, lo - start:hi - start])
+        return out
+
     def add_into(self, total: np.ndarray, gain: float = 1.0) -> None:
         """Add this audio times linear ``gain`` into (channels, frames) ``total``, in place."""
         gain = np.float32(gain) * self.gain
@@ -72,6 +84,15 @@ class SummedAudio:
     @property
     def shape(self) -> tuple[int, int]:
         return self.members[0].shape
+
+    def block(self, start: int, stop: int) -> np.ndarray | None:
+        """The sum's frames ``start..stop``, or None where no member sounds (``SpanAudio.block``)."""
+        out = None
+        for member in self.members:
+            part = member.block(start, stop)
+            if part is not None:
+                out = part if out is None else np.add(out, part, out=out)
+        return out
 
     def dense(self) -> np.ndarray:
         """The (channels, frames) sum."""
