@@ -324,11 +324,13 @@ class MasterChain:
                    "max_reduction_db": float(reduction.max()),
                    "mean_reduction_db": float(np.mean(reduction[per_frame(before, size, out.shape[1]) > 0]))
                    if np.any(before > 0) else 0.0}
-        reduction *= -np.log(10) / 20
-        out *= np.exp(reduction).astype(np.float32)[None, :]
+        gain = reduction.astype(np.float32)
         del reduction
+        gain *= np.float32(-np.log(10) / 20)
+        out *= np.exp(gain, out=gain)[None, :]
+        del gain
         macro = macro_gain_db(before, window_sums(frame_powers(out), size), self.allowance_db)
-        out *= (10 ** (per_frame(macro, size, out.shape[1]) / 20))[None, :]
+        out *= per_frame(10 ** (macro / 20), size, out.shape[1])[None, :]
         return out, {**figures, "macro_db": float(macro.min())}
 
 
