@@ -168,6 +168,30 @@ def test_soft_clip_leaves_the_signal_under_its_knee_and_stays_under_its_ceiling(
     assert bent[0] == -12.0 and np.all(np.diff(bent) > 0) and bent.max() < -1.0
 
 
+def test_the_clipper_bends_its_runs_in_batches_on_threads_as_it_would_one_at_a_time():
+    from scipy.signal import resample_poly
+
+    from template_engine.render.master import CLIP_PAD_FRAMES, OVERSAMPLE, resampler_taps
+
+    mix = _beat_mix(seconds=6.0) * np.float32(3.0)
+    mix[:, 3] = mix[:, -2] = 1.4  # runs at both ends of the song
+    ceiling, knee = 10 ** (-1.0 / 20), 10 ** (-2.0 / 20)
+    want = mix.copy()
+    hot = np.flatnonzero(np.abs(mix).max(axis=0) > knee * 10 ** (-1 / 20))
+    breaks = np.flatnonzero(np.diff(hot) > 4 * CLIP_PAD_FRAMES)
+    runs = list(zip(hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, hot.size - 1]]))
+    assert len(runs) > 10
+    for first, last in runs:
+        a, b = max(first - 2 * CLIP_PAD_FRAMES, 0), min(last + 2 * CLIP_PAD_FRAMES + 1, mix.shape[1])
+        up = resample_poly(mix[:, a:b], OVERSAMPLE, 1, axis=-1, window=resampler_taps())
+        size = np.abs(up)
+        up = np.where(size > knee, np.sign(up) * (knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))), up)
+        down = resample_poly(up, 1, OVERSAMPLE, axis=-1, window=resampler_taps()).astype(np.float32)
+        lo, hi = max(first - CLIP_PAD_FRAMES, 0), min(last + CLIP_PAD_FRAMES + 1, mix.shape[1])
+        want[:, lo:hi] = down[:, lo - a:hi - a]
+    np.testing.assert_allclose(soft_clip(mix, -1.0), want, atol=1e-6)
+
+
 def test_template_master_writes_a_master_and_keeps_what_exists(tiny_bundle, tmp_path):
     root = tmp_path / "artists"
     shutil.copytree(tiny_bundle.path, root / "tiny")
