@@ -33,9 +33,8 @@ from template_engine.render.master import (
     master,
     peak_envelope_db,
     per_frame,
-    soft_clip,
-    soft_clip_db,
 )
+from template_engine.render.soft_clip import soft_clip, soft_clip_db
 
 SR = 44100
 
@@ -171,7 +170,7 @@ def test_soft_clip_leaves_the_signal_under_its_knee_and_stays_under_its_ceiling(
 def test_the_clipper_bends_its_runs_in_batches_on_threads_as_it_would_one_at_a_time():
     from scipy.signal import resample_poly
 
-    from template_engine.render.master import CLIP_PAD_FRAMES, OVERSAMPLE, resampler_taps
+    from template_engine.render.soft_clip import CLIP_PAD_FRAMES, OVERSAMPLE, resampler_taps
 
     mix = _beat_mix(seconds=6.0) * np.float32(3.0)
     mix[:, 3] = mix[:, -2] = 1.4  # runs at both ends of the song

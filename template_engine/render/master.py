@@ -21,9 +21,7 @@ measurement of the mastered audio at full resolution corrects what is left.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import scipy
@@ -31,7 +29,6 @@ import scipy
 from project_ingest.profile import MixProfile
 from sample_library.loudness import (
     LIVE_RANGE_DB,
-    OVERSAMPLE,
     SPREAD_WINDOW_S,
     block_powers,
     frame_powers,
@@ -43,7 +40,7 @@ from sample_library.loudness import (
     true_peak_db,
     window_sums,
 )
-from template_engine.render.threads import render_threads
+from template_engine.render.soft_clip import soft_clip, soft_clip_db
 from template_engine.render.tone_match import match_tone, spectrum_db, tone_correction_db, tone_distance_db
 
 DEFAULT_MASTER_LUFS = -9.0  # where the artist's masters were not measured
@@ -51,10 +48,6 @@ CEILING_MARGIN_DB = 0.1
 LOOKAHEAD_S = 0.0015
 RELEASE_DB_PER_S = 200.0  # 6 dB of reduction back in 30 ms: a mastering limiter's release
 LIMITER_BUDGET_DB = 4.5  # the limiter takes at most about this much; the clipper rounds off the rest
-CLIP_KNEE_DB = 1.0  # the clipper starts bending this far below its ceiling
-CLIP_PAD_FRAMES = 32
-CLIP_BATCH_FRAMES = 8192  # frames of touched runs bent at once (their 4x arrays stay in cache)
-CLIP_FIND_MARGIN = 10 ** (-1 / 20)  # base-rate samples this close under the knee may peak over it between samples
 MACRO_WINDOW_S = 0.4
 MACRO_SMOOTH_S = 2.0
 LOUD_SHARE = 0.2  # the loudest fifth of the sounding windows set the reference loss
@@ -122,68 +115,6 @@ def per_block(values: np.ndarray, size: int, reduce: str) -> np.ndarray:
     last partial block is dropped: shape (frames // size,)."""
     blocks = values[: values.size // size * size].reshape(-1, size)
     return blocks.max(axis=1) if reduce == "max" else blocks.mean(axis=1)
-
-
-@lru_cache(maxsize=1)
-def resampler_taps() -> np.ndarray:
-    """The low-pass at a quarter of the 4x rate that ``resample_poly`` designs for 4x up or down
-    (Kaiser-windowed sinc, 81 taps), designed once: the clipper resamples thousands of short spans."""
-    return scipy.signal.firwin(20 * OVERSAMPLE + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0))
-
-
-def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB, *, in_place: bool = False) -> np.ndarray:
-    """A copy of (channels, frames) ``audio`` whose samples above ``knee_db`` under ``ceiling_db`` (dBFS)
-    bend into a tanh that never reaches the ceiling. The bend runs at 4x the sample rate on the spans
-    around the samples it touches (``CLIP_PAD_FRAMES`` either side, which the resampler's edges need),
-    so its harmonics are filtered instead of folding back and the clipped peaks stay at the ceiling
-    between samples too; everywhere else the signal is untouched. The runs of touched samples are
-    bent in batches of about ``CLIP_BATCH_FRAMES`` on the render's threads: a batch reads and writes
-    only its own runs' frames, so the order does not matter. ``in_place`` bends float32 ``audio``
-    itself."""
-    ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
-    out = audio if in_place else audio.astype(np.float32, copy=True)
-    hot = np.flatnonzero(np.abs(out).max(axis=0) > knee * CLIP_FIND_MARGIN)
-    if hot.size == 0:
-        return out
-    breaks = np.flatnonzero(np.diff(hot) > 4 * CLIP_PAD_FRAMES)
-    batches: list[list[tuple[int, int]]] = [[]]
-    for first, last in zip(hot[np.r_[0, breaks + 1]].tolist(), hot[np.r_[breaks, hot.size - 1]].tolist()):
-        if sum(b - a for a, b in batches[-1]) >= CLIP_BATCH_FRAMES:
-            batches.append([])
-        batches[-1].append((first, last))
-    with ThreadPoolExecutor(max_workers=render_threads()) as pool:
-        list(pool.map(lambda runs: _bend_runs(out, runs, knee, ceiling), batches))
-    return out
-
-
-def _bend_runs(out: np.ndarray, runs: list[tuple[int, int]], knee: float, ceiling: float) -> None:
-    """``soft_clip``'s bend, in place, on the frames ``first..last`` of each of ``runs`` and
-    ``CLIP_PAD_FRAMES`` either side. Their spans (twice the pad either side) are resampled as one
-    array, each followed by silence wider than the resampler's reach and its 4x samples cut where
-    its frames end, which gives the samples of resampling each alone in a fraction of the calls."""
-    spans = [(max(first - 2 * CLIP_PAD_FRAMES, 0), min(last + 2 * CLIP_PAD_FRAMES + 1, out.shape[1])) for first, last in runs]
-    starts = np.cumsum([0] + [b - a + 2 * CLIP_PAD_FRAMES for a, b in spans]).tolist()
-    joined = np.zeros((out.shape[0], starts[-1]), dtype=np.float32)
-    for (a, b), at in zip(spans, starts):
-        joined[:, at:at + b - a] = out[:, a:b]
-    up = scipy.signal.resample_poly(joined, OVERSAMPLE, 1, axis=-1, window=resampler_taps())
-    for (a, b), at, end in zip(spans, starts, starts[1:]):
-        up[:, OVERSAMPLE * (at + b - a):OVERSAMPLE * end] = 0.0  # a span's 4x samples end where its frames do
-    size = np.abs(up)
-    bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
-    up = np.where(size > knee, np.sign(up) * bent, up)
-    down = scipy.signal.resample_poly(up, 1, OVERSAMPLE, axis=-1, window=resampler_taps()).astype(np.float32)
-    for (first, last), (a, _), at in zip(runs, spans, starts):
-        lo, hi = max(first - CLIP_PAD_FRAMES, 0), min(last + CLIP_PAD_FRAMES + 1, out.shape[1])
-        out[:, lo:hi] = down[:, at + lo - a:at + hi - a]
-
-
-def soft_clip_db(level_db: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB) -> np.ndarray:
-    """The level (dBFS) a peak of ``level_db`` leaves ``soft_clip`` at."""
-    ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
-    size = 10 ** (level_db / 20)
-    bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
-    return 20 * np.log10(np.where(size > knee, bent, size))
 
 
 def gain_reduction_db(peaks_db: np.ndarray, drive_db: float, ceiling_db: float, sample_rate: float,
