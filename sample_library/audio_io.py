@@ -26,12 +26,15 @@ PCM24_SCALE = 8388608.0
 
 class BlockSource(Protocol):
     """Audio of ``shape`` (channels, frames) read a block at a time: ``block(start, stop)`` is frames
-    ``start..stop`` as (channels, stop - start) float32, or None where they are silent."""
+    ``start..stop`` as (channels, stop - start) float32, or None where they are silent; ``dense()``
+    is the whole (channels, frames) array."""
 
     @property
     def shape(self) -> tuple[int, int]: ...
 
     def block(self, start: int, stop: int) -> np.ndarray | None: ...
+
+    def dense(self) -> np.ndarray: ...
 
 
 @contextmanager
@@ -140,22 +143,12 @@ def write_wav(path: str | Path, audio: np.ndarray | BlockSource, sample_rate: in
         if fmt == "WAV" and subtype == "PCM_24":
             _write_pcm24(tmp, source, sample_rate)
             return
-        whole = audio if isinstance(audio, np.ndarray) else whole_of(source)
+        whole = source.dense()
         with sf.SoundFile(str(tmp), "w", samplerate=sample_rate, channels=whole.shape[0],
                           subtype=subtype, format=fmt) as f:
             frames = np.ascontiguousarray(whole.T)
             for start in range(0, frames.shape[0], WRITE_BLOCK):
                 f.write(frames[start:start + WRITE_BLOCK])
-
-
-def whole_of(source: BlockSource) -> np.ndarray:
-    """The (channels, frames) float32 array of ``source``."""
-    whole = np.zeros(source.shape, dtype=np.float32)
-    for start in range(0, whole.shape[1], WRITE_BLOCK):
-        part = source.block(start, min(start + WRITE_BLOCK, whole.shape[1]))
-        if part is not None:
-            whole[:, start:start + part.shape[1]] = part
-    return whole
 
 
 class ArrayBlocks:
@@ -171,6 +164,9 @@ class ArrayBlocks:
     def block(self, start: int, stop: int) -> np.ndarray | None:
         part = self.audio[:, start:stop]
         return part if part.any() else None
+
+    def dense(self) -> np.ndarray:
+        return self.audio
 
 
 def _write_pcm24(path: Path, source: BlockSource, sample_rate: int) -> None:
