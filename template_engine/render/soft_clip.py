@@ -16,7 +16,7 @@ from template_engine.render.threads import render_threads
 
 CLIP_KNEE_DB = 1.0  # the clipper starts bending this far below its ceiling
 CLIP_PAD_FRAMES = 32
-CLIP_BATCH_FRAMES = 8192  # frames of touched runs bent at once (their 4x arrays stay in cache)
+CLIP_BATCH_FRAMES = 8192  # frames resampled at once, pads and gaps included (their 4x arrays stay in cache)
 CLIP_FIND_MARGIN = 10 ** (-1 / 20)  # base-rate samples this close under the knee may peak over it between samples
 
 
@@ -43,10 +43,13 @@ def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_D
         return out
     breaks = np.flatnonzero(np.diff(hot) > 4 * CLIP_PAD_FRAMES)
     batches: list[list[tuple[int, int]]] = [[]]
+    filled = 0  # frames the last batch resamples: its runs with their pads
     for first, last in zip(hot[np.r_[0, breaks + 1]].tolist(), hot[np.r_[breaks, hot.size - 1]].tolist()):
-        if sum(b - a for a, b in batches[-1]) >= CLIP_BATCH_FRAMES:
+        if filled >= CLIP_BATCH_FRAMES:
             batches.append([])
+            filled = 0
         batches[-1].append((first, last))
+        filled += last - first + 1 + 6 * CLIP_PAD_FRAMES
     with ThreadPoolExecutor(max_workers=render_threads()) as pool:
         list(pool.map(lambda runs: _bend_runs(out, runs, knee, ceiling), batches))
     return out
