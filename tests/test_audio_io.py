@@ -39,3 +39,23 @@ def test_a_corrupt_mp3_is_named_with_ffmpegs_reason_and_a_good_one_decodes(tmp_p
     write_mp3(tmp_path / "tone.mp3", tone, 44100)
     data, rate = _read_with_ffmpeg(tmp_path / "tone.mp3")
     assert rate == 44100 and data.shape[1] == 2 and abs(np.abs(data).max() - 0.5) < 0.02
+
+
+@pytest.mark.parametrize("channels, frames", [(1, 3 * WRITE_BLOCK + 123), (2, 3 * WRITE_BLOCK + 124), (2, 10)])
+def test_silent_blocks_skipped_over_read_back_as_the_bytes_wave_writes(tmp_path, channels, frames):
+    import io
+    import wave
+
+    from sample_library.audio_io import pcm24_bytes
+
+    audio = (np.random.default_rng(1).standard_normal((channels, frames)) * 0.3).astype(np.float32)
+    audio[:, :WRITE_BLOCK] = 0.0
+    audio[:, 2 * WRITE_BLOCK:] = 0.0
+    write_wav(tmp_path / "x.wav", audio, 44100)
+    reference = io.BytesIO()
+    with wave.open(reference, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(3)
+        out.setframerate(44100)
+        out.writeframes(pcm24_bytes(audio))
+    assert (tmp_path / "x.wav").read_bytes() == reference.getvalue()
