@@ -127,6 +127,35 @@ def test_same_seed_same_bytes_and_no_overwrite(trained_bundle, rendered, tmp_pat
         assert hashlib.sha256(f.read_bytes()).digest() == hashlib.sha256(other.read_bytes()).digest(), f.name
 
 
+def test_a_batch_encodes_each_mp3_beside_the_next_mix_and_keeps_what_it_finished(trained_bundle, tmp_path, monkeypatch):
+    from template_engine.render import candidate
+    from template_engine.render.candidate import read_song
+
+    folders = render_batch(trained_bundle, tmp_path / "two", RenderSettings(count=2, seed=5, bars=8), progress=False)
+    assert [f.parent for f in folders] == [tmp_path / "two"] * 2 and not list((tmp_path / "two").glob(".*"))
+    for folder in folders:
+        info = json.loads((folder / "render.json").read_text())
+        song, _ = read_song(folder, info)
+        mp3, rate = sf.read(str(folder / f"{folder.name}.mp3"), always_2d=True)
+        assert rate == info["sample_rate"] and abs(mp3.shape[0] - song.shape[1]) < 0.1 * rate
+        assert abs(integrated_loudness(mp3.T, rate) - info["master"]["integrated_lufs"]) < 0.3
+    calls = []
+
+    def full_at_the_second(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return written(*args, **kwargs)
+
+    written = candidate.write_midi_files
+    monkeypatch.setattr(candidate, "write_midi_files", full_at_the_second)
+    with pytest.raises(InputError, match="No space left"):
+        render_batch(trained_bundle, tmp_path / "full", RenderSettings(count=2, seed=5, bars=8), progress=False)
+    kept = sorted((tmp_path / "full").iterdir())
+    assert [p.name for p in kept] == [folders[0].name] and (kept[0] / f"{kept[0].name}.mp3").stat().st_size > 0
+    assert (kept[0] / "render.json").exists()
+
+
 def test_bass_ducks_at_kicks_by_profile_depth(trained_bundle):
     from project_ingest.mix_analysis import ducking_curve
     from project_ingest.score import BeatNote, Key, Score, Section

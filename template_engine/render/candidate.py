@@ -24,8 +24,8 @@ import json
 import platform
 import shutil
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -100,48 +100,69 @@ def _write_one(path: Path, audio: Stem, sample_rate: int, subtype: str) -> None:
 
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
                      formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE, stems_as: str = "wav",
-                     subtype: str = "PCM_24") -> dict[str, list[str]]:
+                     subtype: str = "PCM_24", encoder: Executor | None = None) -> tuple[dict[str, list[str]], list[Future]]:
     """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
-    ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder. The MP3
-    encode starts first, and the MIDI and the DAW project are written while the audio files are. Each
-    track's audio is let go once its stem is written (the groups, written first, are sums of them)."""
-    songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("wav", "flac", "mp3") if fmt in formats]
+    ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder, and the
+    files still being written: the MP3, when an ``encoder`` is given to encode it on (a batch lets
+    it run while the next song is mixed). The MP3 encode starts first, and the MIDI and the DAW
+    project are written while the audio files are. Each track's audio is let go once its stem is
+    written (the groups, written first, are sums of them)."""
+    songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("mp3", "flac", "wav") if fmt in formats]
     stems = stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
     dry = dry_stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
     stems += dry
-    files: dict[str, list[str]] = {"song": [path.name for path, _ in songs],
-                                   "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems], "midi": []}
+    files: dict[str, list[str]] = {"song": [path.name for path, _ in songs[::-1]],
+                                   "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems]}
     track_stems = [(label, path, None) for label, path, _ in stems[len(mixed.groups):len(stems) - len(dry)]]
-    with ThreadPoolExecutor(max_workers=render_threads()) as pool:
-        writes = songs[::-1] + [(path, audio) for _, path, audio in stems]
-        writing = write_audio(pool, writes, sample_rate, subtype)
-        roles = list(score.tracks)
-        write_midi(folder / "midi" / f"{base}_full.mid",
-                   score_to_midi(score, track_names={r: track_label(r) for r in roles}, roles=roles))
-        files["midi"].append(f"midi/{base}_full.mid")
-        for role in roles:
-            single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
-            write_midi(folder / "midi" / f"{base}_{track_label(role)}.mid",
-                       score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
-            files["midi"].append(f"midi/{base}_{track_label(role)}.mid")
-        projects = [(base, track_stems)]
-        if dry:
-            wet_only = [stem for stem in track_stems if stem[0] not in {label for label, _, _ in dry}]
-            projects.append((f"{base}_dry", [(label, path, mixed.chains[name]) for (label, path, _), name
-                                             in zip(dry, mixed.dry)] + wet_only))
-        files["dawproject"] = []
-        for name, project_stems in projects:
-            write_dawproject(folder / f"{name}.dawproject", score, title=title, artist=artist, stems=project_stems,
-                             sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
-            write_reaper_project(folder / f"{name}.rpp", score, stems=project_stems,
-                                 seconds=mastered.shape[1] / sample_rate, sample_rate=sample_rate)
-            files["dawproject"] += [f"{name}.dawproject", f"{name}.rpp"]
-        for done, (_, audio) in zip(writing, writes):
-            done.result()
-            if isinstance(audio, SpanAudio):
-                audio.free()
-    files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
-    return files
+    later = [(path, audio) for path, audio in songs if encoder is not None and path.suffix == ".mp3"]
+    encoding = [encoder.submit(_write_one, path, audio, sample_rate, subtype) for path, audio in later] if encoder else []
+    try:
+        with ThreadPoolExecutor(max_workers=render_threads()) as pool:
+            writes = songs[len(later):] + [(path, audio) for _, path, audio in stems]
+            writing = write_audio(pool, writes, sample_rate, subtype)
+            files["midi"] = write_midi_files(folder, base, score)
+            projects = [(base, track_stems)]
+            if dry:
+                wet_only = [stem for stem in track_stems if stem[0] not in {label for label, _, _ in dry}]
+                projects.append((f"{base}_dry", [(label, path, mixed.chains[name]) for (label, path, _), name
+                                                 in zip(dry, mixed.dry)] + wet_only))
+            files["dawproject"] = write_projects(folder, projects, score, title=title, artist=artist,
+                                                 sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+            for done, (_, audio) in zip(writing, writes):
+                done.result()
+                if isinstance(audio, SpanAudio):
+                    audio.free()
+        files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
+    except BaseException:
+        wait(encoding)  # nothing may still be writing into a folder its caller removes
+        raise
+    return files, encoding
+
+
+def write_midi_files(folder: Path, base: str, score: Score) -> list[str]:
+    """The song's MIDI, all tracks and each alone, in ``folder/midi``; returns their paths, relative to ``folder``."""
+    roles = list(score.tracks)
+    write_midi(folder / "midi" / f"{base}_full.mid", score_to_midi(score, track_names={r: track_label(r) for r in roles},
+                                                                  roles=roles))
+    written = [f"midi/{base}_full.mid"]
+    for role in roles:
+        single = Score(score.bpm, score.key, score.sections, {role: score.tracks[role]})
+        write_midi(folder / "midi" / f"{base}_{track_label(role)}.mid",
+                   score_to_midi(single, track_names={role: track_label(role)}, roles=[role]))
+        written.append(f"midi/{base}_{track_label(role)}.mid")
+    return written
+
+
+def write_projects(folder: Path, projects: list[tuple[str, list]], score: Score, *, title: str, artist: str,
+                   sample_rate: int, seconds: float) -> list[str]:
+    """A DAWproject and a Reaper project of each (name, stems) in ``projects``; returns their file names."""
+    written = []
+    for name, stems in projects:
+        write_dawproject(folder / f"{name}.dawproject", score, title=title, artist=artist, stems=stems,
+                         sample_rate=sample_rate, seconds=seconds)
+        write_reaper_project(folder / f"{name}.rpp", score, stems=stems, seconds=seconds, sample_rate=sample_rate)
+        written += [f"{name}.dawproject", f"{name}.rpp"]
+    return written
 
 
 def track_label(role: str) -> str:
@@ -224,32 +245,62 @@ def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
                     settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
                     mastered: tuple[np.ndarray, MasterReport], extra: dict | None = None) -> Path:
     """Export one mixed and mastered (``master_candidate``) candidate into ``folder`` through a staging
-    folder renamed into place; ``provenance`` is ``bundle_provenance(bundle)``. A write that fails (a
-    full disk, a folder that cannot be written) removes the staging folder and is an InputError naming
-    the output folder."""
+    folder renamed into place (``stage_candidate``, then its ``claim``); ``provenance`` is
+    ``bundle_provenance(bundle)``."""
+    return stage_candidate(bundle, folder, title, score, novelty, settings, index=index, provenance=provenance,
+                           mixed=mixed, mastered=mastered, extra=extra).claim()
+
+
+@dataclass
+class StagedCandidate:
+    """A candidate written into its ``staging`` folder but for the files still being written
+    (``pending``) and its render.json (``info``); ``claim`` finishes it as ``folder``."""
+
+    staging: Path
+    folder: Path
+    info: dict
+    pending: list[Future]
+    force: bool
+
+    def claim(self) -> Path:
+        """Wait for the pending files, write render.json and rename the staging folder into place;
+        returns the folder. A write that failed (a full disk) is an InputError naming the output
+        folder, and the staging folder is removed whatever happens."""
+        try:
+            for done in self.pending:
+                done.result()
+            write_json(self.staging / "render.json", self.info)
+            claim_folder(self.staging, self.folder, force=self.force)
+        except OSError as exc:
+            raise _unwritable(self.folder, exc) from None
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        return self.folder
+
+
+def stage_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
+                    settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
+                    mastered: tuple[np.ndarray, MasterReport], extra: dict | None = None,
+                    encoder: Executor | None = None) -> StagedCandidate:
+    """Write one candidate into a fresh staging folder beside ``folder``, its MP3 on ``encoder`` when
+    given (``export_candidate``). A write that fails (a full disk, a folder that cannot be written)
+    removes the staging folder and is an InputError naming the output folder."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     except OSError as exc:
         raise InputError(folder.parent, f"cannot be written ({exc.strerror or exc})") from None
-    try:
-        _write_staged(staging, bundle, folder, title, score, novelty, settings, index=index, provenance=provenance,
-                      mixed=mixed, mastered=mastered, extra=extra)
-    except OSError as exc:
-        raise InputError(folder.parent, f"cannot be written ({exc.strerror or exc}); nothing was left there") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
-
-
-def _write_staged(staging: Path, bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
-                  settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
-                  mastered: tuple[np.ndarray, MasterReport], extra: dict | None) -> None:
     song, report = mastered
-    staging.chmod(0o777 & ~current_umask())
-    files = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
-                             artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype,
-                             sample_rate=settings.sample_rate)
+    try:
+        staging.chmod(0o777 & ~current_umask())
+        files, pending = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
+                                          artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype,
+                                          sample_rate=settings.sample_rate, encoder=encoder)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _unwritable(folder, exc) from None
+        raise
     info = {
         "title": title, "artist": bundle.name, **provenance,
         "seed": settings.seed, "index": index, "settings": recorded_settings(settings),
@@ -262,8 +313,11 @@ def _write_staged(staging: Path, bundle: ArtistBundle, folder: Path, title: str,
         "files": files, "waveform": waveform_peaks(song), "versions": dict(library_versions()),
         "sample_rate": settings.sample_rate, **(extra or {}),
     }
-    write_json(staging / "render.json", info)
-    claim_folder(staging, folder, force=settings.force)
+    return StagedCandidate(staging, folder, info, pending, settings.force)
+
+
+def _unwritable(folder: Path, exc: OSError) -> InputError:
+    return InputError(folder.parent, f"cannot be written ({exc.strerror or exc}); nothing was left there")
 
 
 def recorded_settings(settings: RenderSettings) -> dict:
