@@ -5,7 +5,8 @@
 
 Each stage runs in its own process, so its peak memory (max RSS) is its own; the scientific modules
 the product loads on first use are imported before a stage starts, so its figures are throughput,
-not imports (start-up measures those in a fresh process of its own). Stages: sampler (notes
+not imports (start-up measures those in a fresh process of its own), and it collects reference
+cycles as the CLI does (``cli_context.COLLECT_AFTER``). Stages: sampler (notes
 per second into a 3-minute stereo buffer), sample import (files per second) and index queries (ms),
 ingest (x real time of stem audio), training (held-out loss after a fixed number of steps fine-tuned
 from the shipped base, from scratch, and the bigram baseline), start-up (seconds from a fresh process to
@@ -19,6 +20,7 @@ batch of candidates end to end through ``render_batch``. Figures, not tests.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import multiprocessing
 import os
@@ -409,6 +411,11 @@ LOADED_ON_FIRST_USE = ("scipy.signal", "scipy.ndimage", "scipy.fft", "scipy.stat
 
 
 def _run_stage(stage_name: str, quick: bool, work: str) -> tuple[str, float]:
+    """One stage's line and its process's peak memory (MB), with the modules loaded on first use
+    imported first and reference cycles collected as every command of the CLI collects them."""
+    from template_engine.cli_context import COLLECT_AFTER
+
+    gc.set_threshold(COLLECT_AFTER, 10, 10)
     for module in LOADED_ON_FIRST_USE:
         importlib.import_module(module)
     line = globals()[stage_name](Plan(quick, Path(work)))
