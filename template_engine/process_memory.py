@@ -8,9 +8,9 @@ second of a song's track) afresh and unmaps it when freed, so each of a render's
 arrays had the kernel fault in and zero its pages again: 3.2 s of system time in a one-song render,
 26 s in ten. So the threads share the main arena, big blocks are taken from its heap (a thread's own
 arena cannot hold a block over 64 MB: it would map it afresh), the heap is not trimmed while a
-batch renders and grows ``TOP_PAD`` bytes at a time, and what is free is handed back once the model
-has written the songs (``release_free_memory``). Ten candidates: 85.5 s -> 74.3 s with the mix's
-other changes of that day, at a peak of 1.34 GB (1.54 GB with two arenas).
+candidate renders and grows ``TOP_PAD`` bytes at a time, and what is free is handed back between
+candidates. Ten candidates: 85.5 s -> 74.3 s with the mix's other changes of that day, at a peak of
+1.34 GB (1.54 GB with two arenas).
 """
 
 from __future__ import annotations

@@ -99,13 +99,10 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
 
     A song's MP3 encodes (ffmpeg, about 0.7 s of a core for two minutes) while the next song is
     mixed, where the cores have room, and its folder is renamed into place once the next song is
-    written (the last one at the end): ten songs 59.8 -> 58.2 s (four runs each, interleaved). Mixing
-    the whole next song while the last one was written was measured and not kept: it held two songs'
-    tracks at once (2.0 GB at the peak against 1.3 GB) and was no faster. What a written candidate
-    freed stays with the allocator for the next one (``tune_malloc_for_render``): handing it back
-    to the system after each candidate had the next one's arrays faulted in afresh (system time
-    9.0-9.5 -> 6.6-6.7 s for ten, 58.4 -> 57.6 s end to end, four runs each, interleaved, at the
-    same peak of 1.31-1.34 GB)."""
+    written (the last one at the end): ten songs 59.8 -> 58.2 s (four runs each, interleaved). Mixing the whole next song
+    while the last one was written was measured and not kept: it held two songs' tracks at once
+    (2.0 GB at the peak against 1.3 GB) and was no faster. What a written candidate freed is
+    handed back to the system before the next one is mixed."""
     provenance = bundle_provenance(bundle)
     folders: list[Path] = []
     waiting: StagedCandidate | None = None
@@ -116,6 +113,7 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
                 previous, waiting = waiting, stage(bundle, library, job, settings, provenance, encoder)
                 if previous is not None:
                     folders.append(previous.claim())
+                release_free_memory()
                 bar.update(2)
         finally:
             if waiting is not None:
