@@ -99,10 +99,10 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
 
     A song's MP3 encodes (ffmpeg, about 0.7 s of a core for two minutes) while the next song is
     mixed, where the cores have room, and its folder is renamed into place once the next song is
-    written (the last one at the end): ten songs 59.8 -> 58.2 s (four runs each, interleaved). Mixing the whole next song
-    while the last one was written was measured and not kept: it held two songs' tracks at once
-    (2.0 GB at the peak against 1.3 GB) and was no faster. What a written candidate freed is
-    handed back to the system before the next one is mixed."""
+    written (the last one at the end): ten songs 59.8 -> 58.2 s (four runs each, interleaved).
+    Mixing the whole next song while the last one was written was measured and not kept: it held
+    two songs' tracks at once (2.0 GB at the peak against 1.3 GB) and was no faster. What a written
+    candidate freed is handed back to the system before the next one is mixed."""
     provenance = bundle_provenance(bundle)
     folders: list[Path] = []
     waiting: StagedCandidate | None = None

@@ -291,28 +291,31 @@ def stage_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
     except OSError as exc:
         raise InputError(folder.parent, f"cannot be written ({exc.strerror or exc})") from None
     song, report = mastered
+    pending: list[Future] = []
     try:
         staging.chmod(0o777 & ~current_umask())
         files, pending = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
                                           artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype,
                                           sample_rate=settings.sample_rate, encoder=encoder)
+        info = {
+            "title": title, "artist": bundle.name, **provenance,
+            "seed": settings.seed, "index": index, "settings": recorded_settings(settings),
+            "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
+            "sections": [s.to_dict() for s in score.sections],
+            "roles": {r: len(n) for r, n in score.tracks.items()},
+            "samples": mixed.kit, "played_by": mixed.played_by,
+            "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
+            "novelty": novelty,
+            "master": report.to_dict(),
+            "files": files, "waveform": waveform_peaks(song), "versions": dict(library_versions()),
+            "sample_rate": settings.sample_rate, **(extra or {}),
+        }
     except BaseException as exc:
+        wait(pending)  # an MP3 still encoding into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError):
             raise _unwritable(folder, exc) from None
         raise
-    info = {
-        "title": title, "artist": bundle.name, **provenance,
-        "seed": settings.seed, "index": index, "settings": recorded_settings(settings),
-        "bpm": score.bpm, "key": str(score.key), "bars": score.bars,
-        "sections": [s.to_dict() for s in score.sections],
-        "roles": {r: len(n) for r, n in score.tracks.items()},
-        "samples": mixed.kit, "played_by": mixed.played_by, "track_gains_db": {k: round(v, 2) for k, v in mixed.gains_db.items()},
-        "novelty": novelty,
-        "master": report.to_dict(),
-        "files": files, "waveform": waveform_peaks(song), "versions": dict(library_versions()),
-        "sample_rate": settings.sample_rate, **(extra or {}),
-    }
     return StagedCandidate(staging, folder, info, pending, settings.force)
 
 
