@@ -36,7 +36,7 @@ def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_D
     bent in batches of about ``CLIP_BATCH_FRAMES`` on the render's threads: a batch reads and writes
     only its own runs' frames, so the order does not matter. ``in_place`` bends float32 ``audio``
     itself."""
-    ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
+    ceiling, knee = _levels(ceiling_db, knee_db)
     out = audio if in_place else audio.astype(np.float32, copy=True)
     hot = np.flatnonzero(np.abs(out).max(axis=0) > knee * CLIP_FIND_MARGIN)
     if hot.size == 0:
@@ -69,8 +69,7 @@ def _bend_runs(out: np.ndarray, runs: list[tuple[int, int]], knee: float, ceilin
     for (a, b), at, end in zip(spans, starts, starts[1:]):
         up[:, OVERSAMPLE * (at + b - a):OVERSAMPLE * end] = 0.0  # a span's 4x samples end where its frames do
     size = np.abs(up)
-    bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
-    up = np.where(size > knee, np.sign(up) * bent, up)
+    up = np.where(size > knee, np.sign(up) * _bent(size, knee, ceiling), up)
     down = scipy.signal.resample_poly(up, 1, OVERSAMPLE, axis=-1, window=resampler_taps()).astype(np.float32)
     for (first, last), (a, _), at in zip(runs, spans, starts):
         lo, hi = max(first - CLIP_PAD_FRAMES, 0), min(last + CLIP_PAD_FRAMES + 1, out.shape[1])
@@ -79,7 +78,16 @@ def _bend_runs(out: np.ndarray, runs: list[tuple[int, int]], knee: float, ceilin
 
 def soft_clip_db(level_db: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_DB) -> np.ndarray:
     """The level (dBFS) a peak of ``level_db`` leaves ``soft_clip`` at."""
-    ceiling, knee = 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
+    ceiling, knee = _levels(ceiling_db, knee_db)
     size = 10 ** (level_db / 20)
-    bent = knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
-    return 20 * np.log10(np.where(size > knee, bent, size))
+    return 20 * np.log10(np.where(size > knee, _bent(size, knee, ceiling), size))
+
+
+def _levels(ceiling_db: float, knee_db: float) -> tuple[float, float]:
+    """The clipper's ceiling and the level where its knee starts, linear."""
+    return 10 ** (ceiling_db / 20), 10 ** ((ceiling_db - knee_db) / 20)
+
+
+def _bent(size: np.ndarray, knee: float, ceiling: float) -> np.ndarray:
+    """Where a magnitude ``size`` (linear) over ``knee`` lands on the tanh that approaches ``ceiling``."""
+    return knee + (ceiling - knee) * np.tanh(np.maximum(size - knee, 0) / (ceiling - knee))
