@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 from functools import lru_cache
 
 M_TRIM_THRESHOLD = -1  # mallopt's parameter numbers (glibc malloc.h)
@@ -26,6 +27,8 @@ M_ARENA_MAX = -8
 ARENAS = 1  # every thread allocates from the main arena
 NEVER = 2**31 - 1  # the largest value mallopt takes (an int): no block maps on its own, no trim
 TOP_PAD = 32 * 2**20
+PREFAULT_MAX_BYTES = 2**30
+_tuned = False  # whether tune_malloc_for_render took every setting in this process
 
 
 @lru_cache(maxsize=1)
@@ -35,9 +38,14 @@ def _glibc() -> ctypes.CDLL | None:
         return None
     try:
         libc = ctypes.CDLL(name)
-        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
     except OSError:
         return None
+    if not all(hasattr(libc, f) for f in ("mallopt", "malloc_trim", "malloc", "memset", "free")):
+        return None
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.memset.restype, libc.memset.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    libc.free.restype, libc.free.argtypes = None, [ctypes.c_void_p]
+    return libc
 
 
 def tune_malloc_for_render(arenas: int = ARENAS) -> bool:
@@ -47,8 +55,10 @@ def tune_malloc_for_render(arenas: int = ARENAS) -> bool:
     libc = _glibc()
     if libc is None:
         return False
+    global _tuned
     settings = ((M_ARENA_MAX, arenas), (M_MMAP_THRESHOLD, NEVER), (M_TRIM_THRESHOLD, NEVER), (M_TOP_PAD, TOP_PAD))
-    return all([bool(libc.mallopt(parameter, value)) for parameter, value in settings])
+    _tuned = all([bool(libc.mallopt(parameter, value)) for parameter, value in settings])
+    return _tuned
 
 
 def release_free_memory() -> None:
@@ -56,3 +66,40 @@ def release_free_memory() -> None:
     libc = _glibc()
     if libc:
         libc.malloc_trim(0)
+
+
+class PrefaultedMemory:
+    """A block of ``nbytes`` (at most ``PREFAULT_MAX_BYTES``) taken from the allocator and written
+    once on a background thread while the process does other work, then freed (``hand_over``): the
+    arrays allocated next are cut from pages already in memory instead of faulting in fresh ones.
+
+    On this 2-core VM, the fresh pages of a render's first mix and master cost 1.0-1.4 s of system
+    time, as two threads faulted them in among their work; the same pages written in one sweep
+    take 0.3 s, and while the model writes the songs a core is mostly idle. ``memset`` runs without
+    the GIL. Where the allocator was not tuned (``tune_malloc_for_render``) a freed block this size
+    would be unmapped at once, so nothing is done."""
+
+    def __init__(self, nbytes: int) -> None:
+        self._block: int | None = None
+        self._thread: threading.Thread | None = None
+        libc = _glibc()
+        if libc is not None and _tuned and nbytes > 0:
+            self._thread = threading.Thread(target=self._touch, args=(libc, min(nbytes, PREFAULT_MAX_BYTES)),
+                                            name="prefault", daemon=True)
+            self._thread.start()
+
+    def _touch(self, libc: ctypes.CDLL, nbytes: int) -> None:
+        block = libc.malloc(nbytes)
+        if block:
+            libc.memset(block, 0, nbytes)
+            self._block = block
+
+    def hand_over(self) -> None:
+        """Wait for the block to be written, then free it to the allocator (which keeps it mapped)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        libc = _glibc()
+        if self._block is not None and libc is not None:
+            libc.free(self._block)
+            self._block = None

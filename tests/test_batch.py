@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from template_engine.cli import main
@@ -183,3 +184,19 @@ def test_a_worker_gets_its_share_of_the_cores_for_generation():
             "print(' '.join(str(i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas'))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.split() and set(run.stdout.split()) == {"1"}
+
+
+def test_a_batch_expects_the_artists_median_song_or_the_bars_asked_for():
+    from project_ingest.score import BeatNote, Key, Score, Section
+    from template_engine.render.batch import likely_song
+
+    def song(bars, bpm, roles):
+        return Score(bpm, Key(0, "minor"), [Section("drop", 0, bars, 1.0)],
+                     {role: [BeatNote(0, 1, 36, 100)] for role in roles})
+
+    corpus = [("a", song(64, 120, ["kick", "bass"])), ("b", song(96, 128, ["kick", "bass", "lead"])),
+              ("c", song(128, 140, ["kick", "bass", "lead", "pad"]))]
+    assert likely_song(corpus, RenderSettings()) == (pytest.approx(96 * 4 * 60 / 128), 3)
+    assert likely_song(corpus, RenderSettings(bars=32)) == (pytest.approx(32 * 4 * 60 / 128), 3)
+    assert likely_song(corpus, RenderSettings(bars=32, bpm=160)) == (pytest.approx(48.0), 3)
+    assert likely_song([], RenderSettings()) == (0.0, 0)

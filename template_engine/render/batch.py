@@ -11,21 +11,22 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.corpus import load_corpus
-from project_ingest.score import Score
+from project_ingest.score import BEATS_PER_BAR, Score
 from sample_library.errors import InputError
 from sample_library.library import SampleLibrary
 from sample_library.processes import map_on_ray
 from template_engine.model.artist_catalogue import ArtistCatalogue
 from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import generate_songs
-from template_engine.process_memory import release_free_memory, tune_malloc_for_render
+from template_engine.process_memory import PrefaultedMemory, release_free_memory, tune_malloc_for_render
 from template_engine.render.candidate import StagedCandidate, folder_name, master_candidate, stage_candidate
 from template_engine.render.gallery import write_gallery
-from template_engine.render.mix import mix_song
+from template_engine.render.mix import mix_memory_bytes, mix_song
 from template_engine.render.settings import RenderSettings
 
 KIT_SEED_STRIDE = 1000  # candidates of one batch seed get kit seeds seed * stride + index
@@ -52,8 +53,13 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
     try:
         bar.set_postfix_str("writing MIDI")
-        songs = write_songs(bundle, settings)
-        release_free_memory()
+        corpus = load_corpus(bundle.path)
+        warm = PrefaultedMemory(mix_memory_bytes(*likely_song(corpus, settings), settings.sample_rate))
+        try:
+            songs = write_songs(bundle, settings, corpus)
+            release_free_memory()
+        finally:
+            warm.hand_over()
         bar.update(1)
         jobs = name_candidates(bundle, Path(out_dir), settings, songs)
         if ray_address:
@@ -68,14 +74,26 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     return folders
 
 
-def write_songs(bundle: ArtistBundle, settings: RenderSettings) -> list[tuple[Score, dict]]:
-    """Every song's notes in one pass of the model, with its novelty figures; the model is let go on return."""
+def write_songs(bundle: ArtistBundle, settings: RenderSettings, corpus: list[tuple[str, Score]]) -> list[tuple[Score, dict]]:
+    """Every song's notes in one pass of the model (the artist's ``corpus`` its material), with its
+    novelty figures; the model is let go on return."""
     model, tok = load_decoder(bundle)
-    corpus = load_corpus(bundle.path)
     batch = generate_songs(model, tok, corpus, count=settings.count, seed=settings.seed, bpm=settings.bpm,
                            key=settings.parsed_key(), bars=settings.bars, sampling=settings.sampling, form=bundle.form,
                            learned=ArtistCatalogue.of_bundle(bundle.path, tok, corpus))
     return [(s.score, asdict(s.novelty)) for s in batch.songs]
+
+
+def likely_song(corpus: list[tuple[str, Score]], settings: RenderSettings) -> tuple[float, int]:
+    """The length (s) and number of tracks a batch's songs will likely have, before they are written:
+    the artist's median song, or ``settings.bars`` at its tempo (or the artist's median tempo)."""
+    scores = [score for _, score in corpus]
+    if not scores:
+        return 0.0, 0
+    bpm = settings.bpm or float(np.median([s.bpm for s in scores]))
+    seconds = settings.bars * BEATS_PER_BAR * 60 / bpm if settings.bars else \
+        float(np.median([s.bars * BEATS_PER_BAR * 60 / s.bpm for s in scores]))
+    return seconds, int(np.median([len(s.tracks) for s in scores]))
 
 
 def name_candidates(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings,

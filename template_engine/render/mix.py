@@ -33,6 +33,7 @@ HEADROOM_PEAK = 10 ** (-3 / 20)  # pre-master stems peak at -3 dBFS at most, so 
 REVERB_RETURN = "reverb_return"
 MAX_REVERB_SEND = 0.5
 OWN_DECAY_S = 0.25  # reverb tails this short are the sample's own decay, not a send
+PEAK_TRACKS_PER_ROLE = 1.1  # a mix and its master hold about this many whole stereo tracks a role at their peak
 
 
 @dataclass
@@ -122,6 +123,13 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
                      instruments={role: inst for role, inst, _ in played},
                      dry={n: t.dry for n, t in tracks.items() if t.dry is not None},
                      chains={n: t.chain.scaled(headroom_db) for n, t in tracks.items() if t.chain is not None})
+
+
+def mix_memory_bytes(seconds: float, roles: int, sample_rate: int = SAMPLE_RATE) -> int:
+    """About the memory (bytes) mixing and mastering a song of ``seconds`` and ``roles`` tracks takes
+    at its peak: its tracks where they sound, the groups and the mix, and the arrays in flight
+    (measured: 745 MB for 14 roles of a 138-s song, 1.08 whole float32 tracks a role)."""
+    return int(PEAK_TRACKS_PER_ROLE * roles * (seconds + TAIL_SECONDS) * sample_rate * 2 * 4)
 
 
 def instrument_for(library: SampleLibrary, role: str, kit: Kit, sample_rate: int, seed: int) -> Instrument:
