@@ -18,7 +18,7 @@ import scipy
 
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, BeatNote, Section, step_in_bar
 from sample_library.loudness import integrated_loudness
-from sample_library.spans import sounding_spans
+from sample_library.spans import Span, sounding_spans
 
 DUCK_POINTS_PER_BEAT = 64
 DUCK_PRE_POINTS = 8
@@ -69,17 +69,25 @@ def _hann() -> np.ndarray:
     return scipy.signal.get_window("hann", WELCH_SEGMENT).astype(np.float32)
 
 
-def crest_factor_db(audio: np.ndarray, sample_rate: int) -> float:
-    """Peak over RMS (dB) of the stem where it plays (50 ms frames within 40 dB of the loudest)."""
+def crest_factor_db(audio: np.ndarray, sample_rate: int, spans: list[Span] | None = None) -> float:
+    """Peak over RMS (dB) of the stem where it plays (50 ms frames within 40 dB of the loudest); with
+    ``spans`` (frame ranges on the 100 ms grid of ``sounding_spans``), of those parts of ``audio``
+    as if they were joined, without joining them."""
     hop = int(0.05 * sample_rate)
-    kept = audio[:, : audio.shape[1] // hop * hop]
-    frames = np.einsum("ij,ij->j", kept, kept).reshape(-1, hop).mean(axis=1) / audio.shape[0]
+    pieces = [audio] if spans is None else [audio[:, a:b] for a, b in spans]
+    frames = np.concatenate([_frame_powers(piece, hop) for piece in pieces] + [np.zeros(0, audio.dtype)]) / audio.shape[0]
     if frames.size == 0 or frames.max() <= 0:
         return 0.0
     active = frames > frames.max() * 1e-4
     rms = np.sqrt(frames[active].mean())
-    peak = max(float(audio.max()), -float(audio.min()))
+    peak = max(max(float(piece.max()), -float(piece.min())) for piece in pieces)
     return float(20 * np.log10(peak / max(rms, 1e-12)))
+
+
+def _frame_powers(audio: np.ndarray, hop: int) -> np.ndarray:
+    """Mean square (summed over channels) of each whole ``hop``-frame frame of (channels, frames) ``audio``."""
+    kept = audio[:, : audio.shape[1] // hop * hop]
+    return np.einsum("ij,ij->j", kept, kept).reshape(-1, hop).mean(axis=1)
 
 
 def stereo_width(audio: np.ndarray) -> float:

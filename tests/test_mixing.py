@@ -50,6 +50,18 @@ def test_chain_on_spans_equals_chain_on_whole_track():
     assert abs(integrated_loudness(on_spans, SR, spans=spans) - integrated_loudness(on_whole, SR)) < 0.01
 
 
+def test_crest_factor_of_spans_is_that_of_the_spans_joined():
+    from project_ingest.mix_analysis import crest_factor_db
+
+    audio = _sparse_track(seed=3)
+    audio[:, -SR // 3:] = 0.05  # a span that runs to the end, off the frame grid
+    spans = sounding_spans(audio, SR)
+    joined = np.concatenate([audio[:, a:b] for a, b in spans], axis=1)
+    assert len(spans) == 3 and spans[-1][1] == audio.shape[1]
+    assert crest_factor_db(audio, SR, spans) == crest_factor_db(joined, SR)
+    assert crest_factor_db(audio, SR, spans[:1]) != crest_factor_db(joined, SR)
+
+
 @pytest.mark.parametrize("change", [0.5, 1.5])
 def test_width_reaches_the_learned_side_to_mid_ratio_and_keeps_the_mid(change):
     from project_ingest.mix_analysis import stereo_width

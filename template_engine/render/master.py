@@ -40,6 +40,7 @@ from sample_library.loudness import (
     true_peak_db,
     window_sums,
 )
+from template_engine.render.dsp import peak
 from template_engine.render.soft_clip import soft_clip, soft_clip_db
 from template_engine.render.tone_match import match_tone, spectrum_db, tone_correction_db, tone_distance_db
 
@@ -272,9 +273,9 @@ class MasterChain:
         out = mix * np.float32(10 ** (drive / 20))
         size = int(round(MACRO_WINDOW_S * self.sample_rate))
         before = window_sums(frame_powers(out), size)
-        loudest = float(np.abs(out).max())
+        loudest = peak(out)
         soft_clip(out, self.clip_ceiling_db, in_place=True)
-        clipped_peak = float(np.abs(out).max())
+        clipped_peak = peak(out)
         reduction = gain_reduction_db(peak_envelope_db(out), 0.0, self.limit_db, self.sample_rate)
         figures = {"clip_db": max(0.0, 20 * np.log10(max(loudest, 1e-9) / max(clipped_peak, 1e-9))),
                    "max_reduction_db": float(reduction.max()),
@@ -321,11 +322,11 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
         del out
         out, stages = chain.apply(mix, drive)
         loud = integrated_loudness(out, sample_rate)
-    peak = true_peak_db(out)
-    if peak > ceiling_dbtp:
-        out *= np.float32(10 ** ((ceiling_dbtp - 0.05 - peak) / 20))
-        peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
-    return out, MasterReport(loudness=loud, true_peak=peak, target_loudness=target_lufs, ceiling=ceiling_dbtp,
+    true_peak = true_peak_db(out)
+    if true_peak > ceiling_dbtp:
+        out *= np.float32(10 ** ((ceiling_dbtp - 0.05 - true_peak) / 20))
+        true_peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
+    return out, MasterReport(loudness=loud, true_peak=true_peak, target_loudness=target_lufs, ceiling=ceiling_dbtp,
                              gain_db=float(drive), spread_before_db=level_spread_db(mix, sample_rate, spread_window_s),
                              spread_after_db=level_spread_db(out, sample_rate, spread_window_s), tone_before_db=tone_before,
                              tone_after_db=None if tone_db is None else tone_distance_db(spectrum_db(out, sample_rate), tone_db),

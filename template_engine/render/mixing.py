@@ -93,7 +93,7 @@ def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: floa
     more than the compressor's release, so each starts afresh."""
     if target_crest_db is None or not spans:
         return None
-    crest = crest_factor_db(np.concatenate([audio[:, a:b] for a, b in spans], axis=1), sample_rate)
+    crest = crest_factor_db(audio, sample_rate, spans)
     if crest <= target_crest_db + 2:
         return None
     peak_db = 20 * np.log10(max(peak_of(audio, spans), 1e-12))

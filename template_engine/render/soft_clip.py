@@ -38,7 +38,7 @@ def soft_clip(audio: np.ndarray, ceiling_db: float, knee_db: float = CLIP_KNEE_D
     itself."""
     ceiling, knee = _levels(ceiling_db, knee_db)
     out = audio if in_place else audio.astype(np.float32, copy=True)
-    hot = np.flatnonzero(np.abs(out).max(axis=0) > knee * CLIP_FIND_MARGIN)
+    hot = np.flatnonzero(np.maximum(out.max(axis=0), -out.min(axis=0)) > knee * CLIP_FIND_MARGIN)
     if hot.size == 0:
         return out
     breaks = np.flatnonzero(np.diff(hot) > 4 * CLIP_PAD_FRAMES)
