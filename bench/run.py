@@ -223,7 +223,7 @@ def bench_render(plan: Plan) -> str:
     from sample_library.library import SampleLibrary
     from template_engine.model.decoder import load_decoder
     from template_engine.model.generate import generate_songs
-    from template_engine.process_memory import PrefaultedMemory, release_free_memory, tune_malloc_for_render
+    from template_engine.process_memory import PrefaultedMemory, tune_malloc_for_render
     from template_engine.render.batch import likely_song
     from template_engine.render.candidate import export_candidate, stem_files, write_audio
     from template_engine.render.master import master
@@ -235,10 +235,8 @@ def bench_render(plan: Plan) -> str:
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_decoder(bundle)
     corpus = load_corpus(bundle.path)
-    warm = PrefaultedMemory(mix_memory_bytes(*likely_song(corpus, RenderSettings(bpm=128, bars=96))))
-    song = generate_songs(model, tok, corpus, count=1, seed=3, bpm=128, key=None, bars=96).songs[0].score
-    release_free_memory()
-    warm.hand_over()
+    with PrefaultedMemory(mix_memory_bytes(*likely_song(corpus, RenderSettings(bpm=128, bars=96)))):
+        song = generate_songs(model, tok, corpus, count=1, seed=3, bpm=128, key=None, bars=96).songs[0].score
     seconds = song.bars * 4 * 60 / song.bpm
     with SampleLibrary(bundle.samples_dir) as library:
         start = time.perf_counter()

@@ -75,7 +75,9 @@ def crest_factor_db(audio: np.ndarray, sample_rate: int, spans: list[Span] | Non
     as if they were joined, without joining them."""
     hop = int(0.05 * sample_rate)
     pieces = [audio] if spans is None else [audio[:, a:b] for a, b in spans]
-    frames = np.concatenate([_frame_powers(piece, hop) for piece in pieces] + [np.zeros(0, audio.dtype)]) / audio.shape[0]
+    if not pieces:
+        return 0.0
+    frames = np.concatenate([_frame_powers(piece, hop) for piece in pieces]) / audio.shape[0]
     if frames.size == 0 or frames.max() <= 0:
         return 0.0
     active = frames > frames.max() * 1e-4

@@ -28,8 +28,8 @@ import numpy as np
 from template_engine.process_memory import PrefaultedMemory, tune_malloc_for_render
 if sys.argv[1] == "tuned":
     assert tune_malloc_for_render()
-warm = PrefaultedMemory(64 * 2**20)
-warm.hand_over()
+with PrefaultedMemory(64 * 2**20):
+    pass
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 track = np.ones((2, 8 * 2**20), dtype=np.float32)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)

@@ -54,12 +54,8 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     try:
         bar.set_postfix_str("writing MIDI")
         corpus = load_corpus(bundle.path)
-        warm = PrefaultedMemory(mix_memory_bytes(*likely_song(corpus, settings), settings.sample_rate))
-        try:
+        with PrefaultedMemory(mix_memory_bytes(*likely_song(corpus, settings), settings.sample_rate)):
             songs = write_songs(bundle, settings, corpus)
-            release_free_memory()
-        finally:
-            warm.hand_over()
         bar.update(1)
         jobs = name_candidates(bundle, Path(out_dir), settings, songs)
         if ray_address:

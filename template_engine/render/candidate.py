@@ -114,11 +114,12 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs[::-1]],
                                    "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems]}
     track_stems = [(label, path, None) for label, path, _ in stems[len(mixed.groups):len(stems) - len(dry)]]
-    later = [(path, audio) for path, audio in songs if encoder is not None and path.suffix == ".mp3"]
-    encoding = [encoder.submit(_write_one, path, audio, sample_rate, subtype) for path, audio in later] if encoder else []
+    encoding = [encoder.submit(_write_one, path, audio, sample_rate, subtype)
+                for path, audio in songs if path.suffix == ".mp3"] if encoder is not None else []
     try:
         with ThreadPoolExecutor(max_workers=render_threads()) as pool:
-            writes = songs[len(later):] + [(path, audio) for _, path, audio in stems]
+            writes = [(path, audio) for path, audio in songs if encoder is None or path.suffix != ".mp3"]
+            writes += [(path, audio) for _, path, audio in stems]
             writing = write_audio(pool, writes, sample_rate, subtype)
             files["midi"] = write_midi_files(folder, base, score)
             projects = [(base, track_stems)]
