@@ -30,9 +30,10 @@ from project_ingest.discovery import LENGTH_TOLERANCE_SECONDS, Problem, ProjectI
 from project_ingest.form import learn_form
 from project_ingest.harvest_song import SongHarvest, harvest_report, harvest_song
 from project_ingest.midi_io import score_to_midi, write_midi
-from project_ingest.mix_analysis import band_levels_db, bar_levels_db, measure_role, section_levels_db
+from project_ingest.mix_analysis import bar_levels_db, measure_role, section_levels_db
 from project_ingest.profile import STEMS_SUM, aggregate_profile
 from project_ingest.score import BEATS_PER_BAR, BeatNote, Key, Score, Section
+from project_ingest.spectrum import band_levels_db
 from project_ingest.tempo import estimate_tempo
 from sample_library.audio_io import read_audio, resample, to_stereo
 from sample_library.errors import InputError

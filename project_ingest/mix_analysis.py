@@ -17,6 +17,7 @@ import numpy as np
 import scipy
 
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, BeatNote, Section, step_in_bar
+from project_ingest.spectrum import band_levels_db
 from sample_library.loudness import integrated_loudness
 from sample_library.spans import Span, sounding_spans
 
@@ -25,48 +26,6 @@ DUCK_PRE_POINTS = 8
 AUTOMATION_POINTS = 16
 MAX_DUCK_ATTACK_BEATS = 0.25
 MIN_DUCK_DB = 2.0  # a smaller dip is the part's own movement, not a sidechain anyone hears
-BAND_CENTRES = 1000.0 * 2.0 ** (np.arange(-16, 13) / 3.0)  # 25 Hz .. 16 kHz, third octaves
-WELCH_SEGMENT = 4096
-
-
-def band_levels_db(mono: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Long-term third-octave band levels (dB), mean over bands removed: shape (29,).
-
-    The spectrum is Welch's average of Hann-windowed 4096-frame segments (no overlap, each segment's
-    mean removed), up to a constant factor, which the mean removal takes away; for the same reason
-    silent segments, which add nothing but a constant factor, are not transformed."""
-    freqs, power = segment_power_spectrum(mono, sample_rate)
-    out = np.empty(BAND_CENTRES.size)
-    for i, fc in enumerate(BAND_CENTRES):
-        lo, hi = fc / 2 ** (1 / 6), min(fc * 2 ** (1 / 6), sample_rate / 2)
-        sel = (freqs >= lo) & (freqs < hi)
-        band = power[sel].mean() if sel.any() else np.interp(fc, freqs, power)
-        out[i] = 10 * np.log10(band + 1e-20)
-    return out - out.mean()
-
-
-def segment_power_spectrum(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (Hz) and mean power (arbitrary units) of the sounding WELCH_SEGMENT-frame segments
-    of ``mono`` (frames,), each detrended to zero mean and Hann-windowed: shapes (WELCH_SEGMENT // 2 + 1,).
-    A signal shorter than one segment is zero-padded to one; the last partial segment is dropped.
-    The segments are windowed in one copy and their powers summed without an array of them."""
-    if mono.size < WELCH_SEGMENT:
-        mono = np.pad(mono, (0, WELCH_SEGMENT - mono.size))
-    segments = np.asarray(mono[: mono.size // WELCH_SEGMENT * WELCH_SEGMENT], dtype=np.float32).reshape(-1, WELCH_SEGMENT)
-    heard = segments.any(axis=1)
-    if heard.any() and not heard.all():
-        segments = segments[heard]
-    windowed = segments - segments.mean(axis=1, keepdims=True)
-    windowed *= _hann()
-    spectra = scipy.fft.rfft(windowed, axis=1)
-    power = np.einsum("ij,ij->j", spectra.real, spectra.real, dtype=np.float64)
-    power += np.einsum("ij,ij->j", spectra.imag, spectra.imag, dtype=np.float64)
-    return scipy.fft.rfftfreq(WELCH_SEGMENT, 1 / sample_rate), power / spectra.shape[0]
-
-
-@lru_cache(maxsize=1)
-def _hann() -> np.ndarray:
-    return scipy.signal.get_window("hann", WELCH_SEGMENT).astype(np.float32)
 
 
 def crest_factor_db(audio: np.ndarray, sample_rate: int, spans: list[Span] | None = None) -> float:

@@ -27,6 +27,7 @@ import numpy as np
 
 from project_ingest import mix_analysis as mx
 from project_ingest.score import STEPS_PER_BAR
+from project_ingest.spectrum import BAND_CENTRES
 
 PROFILE_SCHEMA_VERSION = 1
 STEMS_SUM = "sum of stems"  # a song's master figures measured on its stems, for want of a mix file
@@ -49,7 +50,7 @@ def aggregate_profile(songs: list[dict]) -> dict:
     for role, figs in sorted(per_role.items()):
         entry = {
             "relative_loudness_db": _median([f["relative_loudness_db"] for f in figs]),
-            "eq_db": {"bands_hz": [round(float(b), 1) for b in mx.BAND_CENTRES],
+            "eq_db": {"bands_hz": [round(float(b), 1) for b in BAND_CENTRES],
                       "db": [round(float(v), 2) for v in np.median(np.array([f["eq_db"] for f in figs]), axis=0)],
                       "n": len(figs)},
             "crest_db": _median([f["crest_db"] for f in figs]),
@@ -77,7 +78,7 @@ def _master_spectrum(masters: list[dict]) -> dict | None:
     spectra = [m["eq_db"] for m in masters if m.get("eq_db")]
     if not spectra:
         return None
-    return {"bands_hz": [round(float(b), 1) for b in mx.BAND_CENTRES],
+    return {"bands_hz": [round(float(b), 1) for b in BAND_CENTRES],
             "db": [round(float(v), 2) for v in np.median(np.array(spectra), axis=0)], "n": len(spectra)}
 
 

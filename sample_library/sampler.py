@@ -73,12 +73,6 @@ class Performance:
         clips = [clip_filter(c) if clip_filter is not None else (c, 0) for c in self.clips]
         return _sum_placed(clips, self.notes, np.zeros((2, length), dtype=np.float32))
 
-    def place_mono(self, length: int) -> np.ndarray:
-        """The notes' channel mean summed into ``length`` frames, unfiltered: (length,) float32, what a
-        spectrum measurement of the track needs at half the cost of ``place``."""
-        clips = [(c.mean(axis=0), 0) for c in self.clips]
-        return _sum_placed(clips, self.notes, np.zeros(length, dtype=np.float32))
-
 
 def _sum_placed(clips: list[tuple[np.ndarray, int]], notes: list[tuple[int, int, float]], out: np.ndarray) -> np.ndarray:
     """Add every note's (clip, offset) at its start frame times its gain into ``out`` (..., frames)."""

@@ -235,7 +235,7 @@ def test_the_parsed_corpus_is_kept_and_follows_its_files(tiny_bundle, tmp_path):
 def test_the_long_term_spectrum_is_welchs_and_skips_silent_segments():
     from scipy.signal import welch
 
-    from project_ingest.mix_analysis import WELCH_SEGMENT, segment_power_spectrum
+    from project_ingest.spectrum import WELCH_SEGMENT, segment_power_spectrum
 
     rng = np.random.default_rng(5)
     sound = (rng.standard_normal(40 * WELCH_SEGMENT) * np.linspace(0.1, 0.5, 40 * WELCH_SEGMENT)).astype(np.float32)

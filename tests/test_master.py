@@ -250,7 +250,7 @@ def test_window_values_reach_every_frame_as_a_linear_interpolation_between_windo
 def test_master_moves_the_tonal_balance_toward_the_artists_masters():
     from pedalboard import HighShelfFilter, Pedalboard
 
-    from project_ingest.mix_analysis import band_levels_db
+    from project_ingest.spectrum import band_levels_db
     from template_engine.render.tone_match import MAX_TONE_DB, spectrum_db, tone_correction_db, tone_distance_db
 
     bright = (np.random.default_rng(3).standard_normal((2, 20 * SR)) * 0.05).astype(np.float32)

@@ -184,3 +184,21 @@ def test_an_eq_clip_filter_is_the_linear_phase_convolution_of_a_note_or_a_whole_
     assert filtered.dtype == np.float32 and filtered.shape == (2, frames + fir.size - 1) and shift == -(fir.size // 2)
     for channel in range(2):
         np.testing.assert_allclose(filtered[channel], convolve(clip[channel].astype(np.float64), fir), rtol=0, atol=2e-4)
+
+
+def test_a_tracks_spectrum_from_its_distinct_clips_is_that_of_the_placed_track():
+    from project_ingest.spectrum import band_levels_db
+    from sample_library.sampler import Performance
+
+    rng = np.random.default_rng(7)
+    t = np.arange(int(0.3 * SR)) / SR
+    kick = np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.08)
+    kick[:64] += rng.standard_normal(64) * 0.8  # the click: all its treble is in its first 1.5 ms
+    hat = rng.standard_normal(int(0.05 * SR)) * np.exp(-np.arange(int(0.05 * SR)) / (0.01 * SR))
+    clips = [np.stack([c, c]).astype(np.float32) for c in (kick, 0.3 * hat)]
+    beat = int(0.5 * SR)
+    notes = [(i % 2, i * beat // 2 + int(rng.integers(0, 400)), float(rng.uniform(0.5, 1.0))) for i in range(400)]
+    perf = Performance(clips=clips, notes=notes)
+    placed = perf.place(100 * SR + SR).mean(axis=0)
+    from_clips = mixing.performance_band_levels_db(perf, SR)
+    np.testing.assert_allclose(from_clips, band_levels_db(placed, SR), atol=0.5)  # the clicks' treble too

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.form import SOUNDING_SHARE, FormStats
-from project_ingest.mix_analysis import BAND_CENTRES
+from project_ingest.spectrum import BAND_CENTRES
 from template_engine.evaluate.charts import bar_chart, figure, legend, line_chart, page, section_strip, write_page
 
 

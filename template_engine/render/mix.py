@@ -152,7 +152,8 @@ def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], 
                    mixing.velocity_shaped(n.velocity, step_in_bar(n.start), prof.velocity_by_position))
               for n in notes]
     perf = inst.perform(events, frames)
-    correction = mixing.eq_correction_db(perf.place_mono(frames), sr, list(prof.eq_db)) if prof.eq_db else None
+    correction = (mixing.eq_correction_db(mixing.performance_band_levels_db(perf, sr), list(prof.eq_db))
+                  if prof.eq_db else None)
     dry = perf.place(frames) if keep_dry else None
     audio = perf.place(frames, None if correction is None else mixing.fir_clip_filter(mixing.eq_fir(correction, sr)))
     spans = sounding_spans(audio, sr)

@@ -16,11 +16,12 @@ import numpy as np
 import scipy
 from pedalboard import Compressor, Pedalboard, Reverb
 
-from project_ingest.mix_analysis import BAND_CENTRES, as_floats, band_levels_db, crest_factor_db, ducking_gain
+from project_ingest.mix_analysis import as_floats, crest_factor_db, ducking_gain
 from project_ingest.profile import Ducking, SectionAutomation
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
+from project_ingest.spectrum import BAND_CENTRES, WELCH_SEGMENT, segment_freqs, sound_power_spectrum, spectrum_band_levels_db
 from sample_library.loudness import channel_map, integrated_loudness
-from sample_library.sampler import ClipFilter
+from sample_library.sampler import ClipFilter, Performance
 from sample_library.spans import Span
 from template_engine.render.dsp import peak, piecewise_linear, swept_lowpass
 
@@ -41,11 +42,26 @@ def velocity_shaped(velocity: int, step: int, means: tuple[float | None, ...] | 
     return min(max(round((1 - amount) * velocity + amount * mean), 1), 127)
 
 
-def eq_correction_db(mono: np.ndarray, sample_rate: int, target_db: list[float]) -> np.ndarray:
-    """The EQ (dB per third-octave band of ``BAND_CENTRES``) that moves the rendered track ``mono``
-    (frames,) to the learned curve ``target_db``, limited to +-9 dB around a 0 dB median."""
-    correction = np.clip(np.array(target_db) - band_levels_db(mono, sample_rate), -MAX_EQ_DB, MAX_EQ_DB)
+def eq_correction_db(measured_db: np.ndarray, target_db: list[float]) -> np.ndarray:
+    """The EQ (dB per third-octave band of ``BAND_CENTRES``) that moves a track whose band levels are
+    ``measured_db`` to the learned curve ``target_db``, limited to +-9 dB around a 0 dB median."""
+    correction = np.clip(np.array(target_db) - measured_db, -MAX_EQ_DB, MAX_EQ_DB)
     return correction - np.median(correction)
+
+
+def performance_band_levels_db(perf: Performance, sample_rate: int) -> np.ndarray:
+    """The long-term band levels (dB, ``band_levels_db``) of the track ``perf`` places, from its
+    distinct clips: each clip's spectrum (channel mean) weighted by the squared gains of its notes.
+    Where notes do not overlap within a segment this is the placed track's spectrum; a 3-minute
+    track is 20 times longer than its distinct clips (a drum track is a handful of hits)."""
+    weights = np.zeros(len(perf.clips))
+    for which, _, gain in perf.notes:
+        weights[which] += gain * gain
+    power = np.zeros(WELCH_SEGMENT // 2 + 1)
+    for weight, clip in zip(weights.tolist(), perf.clips):
+        if weight > 0:
+            power += weight * sound_power_spectrum(clip.mean(axis=0))
+    return spectrum_band_levels_db(segment_freqs(sample_rate), power, sample_rate)
 
 
 def eq_fir(correction: np.ndarray, sample_rate: int) -> np.ndarray:

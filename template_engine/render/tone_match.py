@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy
 
-from project_ingest.mix_analysis import band_levels_db
+from project_ingest.spectrum import band_levels_db
 from template_engine.render.mixing import eq_fir, fir_clip_filter
 
 MAX_TONE_DB = 3.0  # a matching EQ moves no band further than this

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from project_ingest.mix_analysis import BAND_CENTRES
+from project_ingest.spectrum import BAND_CENTRES
 from template_engine.render.mixing import CompressorSettings
 
 OCTAVE_Q = 1.41  # a bell one octave wide
