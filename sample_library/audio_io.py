@@ -114,8 +114,9 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
-def _audio_segment() -> Any:
-    """pydub's AudioSegment, using the ffmpeg that ships inside the imageio-ffmpeg wheel."""
+def mp3_segment_class() -> Any:
+    """pydub's AudioSegment, using the ffmpeg that ships inside the imageio-ffmpeg wheel (imported on
+    first use: a render loads it while its songs are written)."""
     import imageio_ffmpeg
 
     with warnings.catch_warnings():
@@ -254,7 +255,7 @@ def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate:
     The MP3 is the listening copy next to the 24-bit WAV (the master), so LAME runs at its fast
     quality setting (``-q 7``), 2.5x faster than its default at 320 kbit/s."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").T.copy()
-    seg = _audio_segment()(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
+    seg = mp3_segment_class()(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
     with atomic_path(Path(path)) as tmp:
         seg.export(str(tmp), format="mp3", bitrate=bitrate, tags={"encoder": "artist-templates"},
                    parameters=["-fflags", "+bitexact", "-map_metadata", "-1", "-compression_level", "7"])

@@ -16,3 +16,8 @@ class InputError(ValueError):
         self.what = str(what)
         self.problem = problem
         super().__init__(f"{self.what}: {problem}")
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        """Pickled as its two parts (a render's songs are written in another process, which sends
+        back what it raised)."""
+        return type(self), (self.what, self.problem)

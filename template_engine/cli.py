@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from project_ingest.bundle import list_artists, write_json
 from sample_library.errors import InputError
@@ -19,6 +20,7 @@ from template_engine.cli_context import MappedGroup, artists_root, find_bundle, 
 from template_engine.cli_master import master
 from template_engine.cli_model import build_demo_if_needed, pretrain, train
 
+tqdm.monitor_interval = 0  # no bar needs its monitor thread, and a render forks only a process that runs no other thread
 
 @click.group(cls=MappedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="artist-templates")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import threading
 from functools import lru_cache
 
 M_TRIM_THRESHOLD = -1  # mallopt's parameter numbers (glibc malloc.h)
@@ -68,43 +67,21 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
 
 
-class PrefaultedMemory:
-    """While its ``with`` block runs, a block of ``nbytes`` (at most ``PREFAULT_MAX_BYTES``) is taken
-    from the allocator and written once on a background thread; on leaving, what the ``with`` block
-    freed is handed back to the system (``release_free_memory``) and then the written block is freed
-    to the allocator, which keeps it mapped: the arrays allocated next are cut from pages already in
-    memory instead of faulting in fresh ones.
+def prefault_heap(nbytes: int) -> None:
+    """Take a block of ``nbytes`` (at most ``PREFAULT_MAX_BYTES``) from the allocator, write it once
+    and free it: the allocator keeps it mapped, so the arrays allocated next are cut from pages
+    already in memory instead of faulting in fresh ones.
 
     On this 2-core VM, the fresh pages of a render's first mix and master cost 1.0-1.4 s of system
     time, as two threads faulted them in among their work; the same pages written in one sweep
-    take 0.3 s, and while the model writes the songs a core is mostly idle. ``memset`` runs without
-    the GIL. Where the allocator was not tuned (``tune_malloc_for_render``) a freed block this size
-    would be unmapped at once, so nothing is written."""
-
-    def __init__(self, nbytes: int) -> None:
-        self._nbytes = min(nbytes, PREFAULT_MAX_BYTES)
-        self._block: int | None = None
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> PrefaultedMemory:
-        libc = _glibc()
-        if libc is not None and _tuned and self._nbytes > 0:
-            self._thread = threading.Thread(target=self._touch, args=(libc, self._nbytes), name="prefault", daemon=True)
-            self._thread.start()
-        return self
-
-    def _touch(self, libc: ctypes.CDLL, nbytes: int) -> None:
-        block = libc.malloc(nbytes)
-        if block:
-            libc.memset(block, 0, nbytes)
-            self._block = block
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        release_free_memory()
-        libc = _glibc()
-        if self._block is not None and libc is not None:
-            libc.free(self._block)
-            self._block = None
+    (``memset``) take 0.3 s, which a render spends while its songs are written in another process.
+    Where the allocator was not tuned (``tune_malloc_for_render``) a freed block this size would be
+    unmapped at once, so nothing is written."""
+    libc = _glibc()
+    nbytes = min(nbytes, PREFAULT_MAX_BYTES)
+    if libc is None or not _tuned or nbytes <= 0:
+        return
+    block = libc.malloc(nbytes)
+    if block:
+        libc.memset(block, 0, nbytes)
+        libc.free(block)

@@ -6,6 +6,7 @@ golden render built on it are the same on a busy machine as on an idle one."""
 from pathlib import Path
 
 import pytest
+from tqdm import tqdm
 
 from project_ingest.bundle import ArtistBundle
 from project_ingest.ingest import ingest
@@ -16,6 +17,7 @@ from template_engine.render.batch import render_batch
 from template_engine.render.settings import RenderSettings
 
 TINY_TRAIN_STEPS = 200
+tqdm.monitor_interval = 0  # as the command line sets it: renders fork the process that writes the notes
 
 
 @pytest.fixture(scope="session")

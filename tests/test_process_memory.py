@@ -25,11 +25,10 @@ print(faults_of_one_array())
 FAULTS_AFTER_PREFAULTING = """
 import resource, sys
 import numpy as np
-from template_engine.process_memory import PrefaultedMemory, tune_malloc_for_render
+from template_engine.process_memory import prefault_heap, tune_malloc_for_render
 if sys.argv[1] == "tuned":
     assert tune_malloc_for_render()
-with PrefaultedMemory(64 * 2**20):
-    pass
+prefault_heap(64 * 2**20)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 track = np.ones((2, 8 * 2**20), dtype=np.float32)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
