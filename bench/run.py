@@ -223,20 +223,22 @@ def bench_render(plan: Plan) -> str:
     from sample_library.library import SampleLibrary
     from template_engine.model.decoder import load_decoder
     from template_engine.model.generate import generate_songs
-    from template_engine.process_memory import PrefaultedMemory, tune_malloc_for_render
-    from template_engine.render.batch import likely_song
+    from template_engine.process_memory import release_free_memory, tune_malloc_for_render
+    from template_engine.render.batch import prepare_to_mix
     from template_engine.render.candidate import export_candidate, stem_files, write_audio
     from template_engine.render.master import master
-    from template_engine.render.mix import SAMPLE_RATE, mix_memory_bytes, mix_song
+    from template_engine.render.mix import SAMPLE_RATE, mix_song
     from template_engine.render.settings import RenderSettings
     from template_engine.render.threads import render_threads
 
-    tune_malloc_for_render()  # as a render process does, with its memory written while the model writes
+    tune_malloc_for_render()  # as a render process does
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
     model, tok = load_decoder(bundle)
     corpus = load_corpus(bundle.path)
-    with PrefaultedMemory(mix_memory_bytes(*likely_song(corpus, RenderSettings(bpm=128, bars=96)))):
-        song = generate_songs(model, tok, corpus, count=1, seed=3, bpm=128, key=None, bars=96).songs[0].score
+    song = generate_songs(model, tok, corpus, count=1, seed=3, bpm=128, key=None, bars=96).songs[0].score
+    del model
+    release_free_memory()  # a render writes the notes in another process, and meanwhile prepares this one
+    prepare_to_mix(bundle, RenderSettings(bpm=128, bars=96), corpus)
     seconds = song.bars * 4 * 60 / song.bpm
     with SampleLibrary(bundle.samples_dir) as library:
         start = time.perf_counter()

@@ -6,13 +6,13 @@ import io
 import os
 import subprocess
 import tempfile
-import warnings
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import scipy
@@ -97,12 +97,10 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     """Decode ``path`` with the ffmpeg inside the imageio-ffmpeg wheel into a temporary 32-bit float
     WAV: (frames, channels) float32 and the rate. ffmpeg's own last complaint names a bad file's fault."""
-    import imageio_ffmpeg
-
     fd, tmp = tempfile.mkstemp(suffix=".wav")
     os.close(fd)
     try:
-        done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path),
+        done = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path),
                                "-vn", "-c:a", "pcm_f32le", tmp], capture_output=True, text=True, check=False)
         said = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         if done.returncode != 0 or not os.path.getsize(tmp):
@@ -114,17 +112,13 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
-def mp3_segment_class() -> Any:
-    """pydub's AudioSegment, using the ffmpeg that ships inside the imageio-ffmpeg wheel (imported on
-    first use: a render loads it while its songs are written)."""
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The path of the ffmpeg that ships inside the imageio-ffmpeg wheel (found on first use: a render
+    finds it while its songs are written)."""
     import imageio_ffmpeg
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
-        from pydub import AudioSegment
-
-    AudioSegment.converter = imageio_ffmpeg.get_ffmpeg_exe()
-    return AudioSegment
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def write_wav(path: str | Path, audio: np.ndarray | BlockSource, sample_rate: int, *, subtype: str = "PCM_24") -> None:
@@ -250,15 +244,21 @@ def pack_stereo_int24(ints: np.ndarray) -> bytes:
 
 
 def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate: str = "320k") -> None:
-    """Encode ``audio`` (channels, frames) as MP3 through pydub and ffmpeg, atomically.
+    """Encode ``audio`` (channels, frames) as MP3 with ffmpeg's LAME, atomically.
 
     The MP3 is the listening copy next to the 24-bit WAV (the master), so LAME runs at its fast
-    quality setting (``-q 7``), 2.5x faster than its default at 320 kbit/s."""
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").T.copy()
-    seg = mp3_segment_class()(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=audio.shape[0])
+    quality setting (``-compression_level 7``), 2.5x faster than its default at 320 kbit/s. Its
+    16-bit samples reach ffmpeg through a pipe: pydub's export wrote them to a temporary WAV for
+    ffmpeg and copied its output from another (1.0-1.2 s against 0.86 s for a 3-minute song)."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").T.tobytes()
     with atomic_path(Path(path)) as tmp:
-        seg.export(str(tmp), format="mp3", bitrate=bitrate, tags={"encoder": "artist-templates"},
-                   parameters=["-fflags", "+bitexact", "-map_metadata", "-1", "-compression_level", "7"])
+        done = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "s16le", "-ar", str(sample_rate),
+                               "-ac", str(audio.shape[0]), "-i", "pipe:0", "-b:a", bitrate, "-fflags", "+bitexact",
+                               "-map_metadata", "-1", "-compression_level", "7", "-metadata", "encoder=artist-templates",
+                               "-id3v2_version", "4", "-f", "mp3", str(tmp)], input=pcm, capture_output=True, check=False)
+        if done.returncode != 0:
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            raise RuntimeError(f"ffmpeg could not encode {path}: {said[-1] if said else f'exit status {done.returncode}'}")
 
 
 def resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:

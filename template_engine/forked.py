@@ -27,15 +27,16 @@ T = TypeVar("T")
 class ForkedCall(Generic[T]):
     """``function(*args)`` started in a forked child on entering the ``with`` block; ``result()``
     waits for its return value, or raises what it raised (pickled back, so exceptions must pickle).
-    Leaving the block early ends the child."""
+    Leaving the block early ends the child. With ``fork`` off the call runs here, in ``result()``."""
 
-    def __init__(self, function: Callable[..., T], *args: Any) -> None:
+    def __init__(self, function: Callable[..., T], *args: Any, fork: bool = True) -> None:
         self._call = (function, args)
+        self._fork = fork
         self._child: BaseProcess | None = None
         self._receive: Connection | None = None
 
     def __enter__(self) -> ForkedCall[T]:
-        if can_fork():
+        if self._fork and can_fork():
             context = multiprocessing.get_context("fork")
             self._receive, send = context.Pipe(duplex=False)
             self._child = context.Process(target=_run_and_send, args=(send, *self._call), name="forked-call")

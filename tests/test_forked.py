@@ -41,11 +41,13 @@ with ForkedCall(pid_and_sum, [4, 5]) as call:
     print("threaded", can_fork(), call.result() == (os.getpid(), 9))
 release.set()
 other.join()
+with ForkedCall(pid_and_sum, [7], fork=False) as call:
+    print("kept", call.result() == (os.getpid(), 7))
 """
 
 
-def test_a_forked_call_returns_and_raises_as_here_and_runs_here_beside_threads():
+def test_a_forked_call_returns_and_raises_as_here_and_runs_here_beside_threads_or_when_asked():
     run = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split("\n")[:4] == ["forked True 6", "raised model/config.json is_not_a_model_config",
-                                          "died True", "threaded False True"]
+    assert run.stdout.split("\n")[:5] == ["forked True 6", "raised model/config.json is_not_a_model_config",
+                                          "died True", "threaded False True", "kept True"]
