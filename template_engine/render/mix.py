@@ -84,9 +84,10 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
     The roles' chains are independent until the sum, so they run on a thread pool (numpy, scipy's
     FFTs and pedalboard release the GIL): the roles that send to the shared reverb first, then the
     reverb, which runs while the other roles play. Each track keeps only its sounding spans
-    (``SpanAudio``), so a whole track lives only while its chain runs; this thread sums each group
-    (``Mixdown``) as soon as its tracks are played, and the groups are kept as their tracks
-    (``SummedAudio``). Every sum is in a fixed order, so the mix is the same whatever the scheduling.
+    (``SpanAudio``), so a whole track lives only while its chain runs; each group is summed on the
+    pool as soon as its tracks are played (``sum_group``), this thread adds the groups into the mix
+    (``Mixdown``), and the groups are kept as their tracks (``SummedAudio``). Every sum is in a fixed
+    order, so the mix is the same whatever the scheduling.
     A queued task waits only on tasks queued before it, so the pool cannot deadlock. ``anchor_song`` starts the kit from that
     song's sounds (``select_kit``). ``keep_dry`` also keeps each role's dry track and chain.
     """
@@ -98,22 +99,19 @@ def mix_song(score: Score, library: SampleLibrary, profile: MixProfile, *, seed:
                         sample_rate=sample_rate)
     played = [(role, instrument_for(library, role, kit, sample_rate, seed), notes) for role, notes in score.tracks.items()]
     sends = {role: reverb_send(profile.role(role)) for role, _, _ in played}
-    mixdown = Mixdown(np.zeros((2, timing.frames), dtype=np.float32))
     with ThreadPoolExecutor(max_workers=render_threads()) as pool:
         playing = {role: pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
                    for role, inst, notes in played if sends[role]}
-        returning = pool.submit(reverb_bus, [(playing[role], sends[role]) for role in playing], timing)
+        playing[REVERB_RETURN] = pool.submit(reverb_bus, [(playing[role], sends[role]) for role in playing], timing)
         playing |= {role: pool.submit(play_role, score, role, inst, notes, profile.role(role), timing, keep_dry)
                     for role, inst, notes in played if not sends[role]}
-        done: dict[str, PlayedTrack] = {}
+        order = [role for role, _, _ in played] + [REVERB_RETURN]
+        summing = {group: pool.submit(sum_group, [playing[name] for name in order if group_of(name) == group])
+                   for group in GROUP_ORDER}
+        mixdown = Mixdown(np.zeros((2, timing.frames), dtype=np.float32))
         for group in GROUP_ORDER:
-            members = [role for role, _, _ in played if group_of(role) == group]
-            done.update((role, playing[role].result()) for role in members)
-            if group == group_of(REVERB_RETURN) and (wet := returning.result()) is not None:
-                done[REVERB_RETURN] = PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, sample_rate)), 0.0)
-                members.append(REVERB_RETURN)
-            mixdown.add(group, [done[name].audio for name in members])
-    tracks = {name: done[name] for name in [role for role, _, _ in played] + [REVERB_RETURN] if name in done}
+            mixdown.add(group, summing[group].result())
+        tracks = {name: track for name in order if (track := playing[name].result()) is not None}
     premaster = mixdown.premaster
     groups, peak_sample = mixdown.groups, max(mixdown.peak, peak(premaster))
     headroom_db = leave_headroom([t.audio for t in tracks.values()], premaster, peak_sample)
@@ -199,13 +197,37 @@ def dry_track(dry: np.ndarray, chain: TrackChain, automation: mixing.Automation,
     return kept, chain.for_dry_stem(trim_db)
 
 
-def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> np.ndarray | None:
-    """The shared reverb's return (2, frames) for the sending tracks (futures of ``PlayedTrack``,
-    each with its linear send level), or None when nothing sends."""
+def reverb_bus(playing: list[tuple[Future, float]], timing: SongTiming) -> PlayedTrack | None:
+    """The shared reverb's return, kept where it sounds, for the sending tracks (futures of
+    ``PlayedTrack``, each with its linear send level), or None when nothing sends."""
     bus = np.zeros((2, timing.frames), dtype=np.float32)
     for future, level in playing:
         future.result().audio.add_into(bus, level)
-    return mixing.reverb_return(bus, timing.sample_rate) if np.any(bus) else None
+    if not np.any(bus):
+        return None
+    wet = mixing.reverb_return(bus, timing.sample_rate)
+    return PlayedTrack(SpanAudio.keep(wet, sounding_spans(wet, timing.sample_rate)), 0.0)
+
+
+def sum_group(members: list[Future]) -> GroupSum | None:
+    """A stem group from its tracks (futures of ``PlayedTrack`` or None, in the mix's order): their
+    sum, made whole on a worker thread, or None when none sounds."""
+    tracks = [track.audio for future in members if (track := future.result()) is not None]
+    if not tracks:
+        return None
+    summed = SummedAudio(tracks)
+    total = summed.dense()
+    loudest = peak(total)
+    return GroupSum(summed, total, loudest) if loudest > 0 else None
+
+
+@dataclass
+class GroupSum:
+    """A stem group: its tracks, their sum (2, frames) and its largest absolute sample."""
+
+    summed: SummedAudio
+    total: np.ndarray
+    peak: float
 
 
 @dataclass
@@ -218,17 +240,13 @@ class Mixdown:
     groups: dict[str, SummedAudio] = field(default_factory=dict)
     peak: float = 0.0
 
-    def add(self, group: str, members: list[SpanAudio]) -> None:
-        """Add ``group``, made of ``members``, to the mix (nothing when it is silent)."""
-        if not members:
+    def add(self, group: str, summed: GroupSum | None) -> None:
+        """Add ``group`` to the mix (nothing when it is silent)."""
+        if summed is None:
             return
-        summed = SummedAudio(members)
-        total = summed.dense()
-        loudest = peak(total)
-        if loudest > 0:
-            self.groups[group] = summed
-            self.peak = max(self.peak, loudest)
-            self.premaster += total
+        self.groups[group] = summed.summed
+        self.peak = max(self.peak, summed.peak)
+        self.premaster += summed.total
 
 
 def leave_headroom(tracks: list[SpanAudio], premaster: np.ndarray, peak: float) -> float:

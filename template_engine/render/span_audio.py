@@ -17,19 +17,22 @@ class SpanAudio:
     """(channels, frames) float32 audio that is exactly 0 outside ``spans`` (sorted, disjoint frame
     ranges [start, stop)); ``pieces[i]`` times ``gain`` is the audio of ``spans[i]``, shape
     (channels, stop - start). A gain change is kept as ``gain`` and applied as the audio is read,
-    so scaling a whole mix's tracks costs no pass over them."""
+    so scaling a whole mix's tracks costs no pass over them; the pieces' largest absolute sample is
+    read once, as they are kept (``raw_peak``)."""
 
     channels: int
     frames: int
     spans: list[Span]
     pieces: list[np.ndarray]
+    raw_peak: float
     freed: bool = False
     gain: np.float32 = np.float32(1.0)
 
     @classmethod
     def keep(cls, audio: np.ndarray, spans: list[Span]) -> SpanAudio:
         """The pieces of (channels, frames) ``audio`` within ``spans``, copied (the rest is dropped)."""
-        return cls(audio.shape[0], audio.shape[1], list(spans), [audio[:, a:b].copy() for a, b in spans])
+        pieces = [audio[:, a:b].copy() for a, b in spans]
+        return cls(audio.shape[0], audio.shape[1], list(spans), pieces, max([peak(piece) for piece in pieces] + [0.0]))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -72,7 +75,7 @@ class SpanAudio:
 
     def peak(self) -> float:
         """Largest absolute sample (0 for silence)."""
-        return max([peak(piece) for piece in self.pieces] + [0.0]) * float(self.gain)
+        return self.raw_peak * float(self.gain)
 
 
 @dataclass
