@@ -32,17 +32,29 @@ def crest_factor_db(audio: np.ndarray, sample_rate: int, spans: list[Span] | Non
     """Peak over RMS (dB) of the stem where it plays (50 ms frames within 40 dB of the loudest); with
     ``spans`` (frame ranges on the 100 ms grid of ``sounding_spans``), of those parts of ``audio``
     as if they were joined, without joining them."""
+    return crest_db(*peak_and_rms(audio, sample_rate, spans))
+
+
+def crest_db(peak: float, rms: float | np.floating) -> float:
+    """Peak over RMS (dB) from a stem's largest absolute sample and RMS level; 0 for silence."""
+    return float(20 * np.log10(peak / max(rms, 1e-12))) if rms > 0 else 0.0
+
+
+def peak_and_rms(audio: np.ndarray, sample_rate: int,
+                 spans: list[Span] | None = None) -> tuple[float, float | np.floating]:
+    """The largest absolute sample and the RMS level (linear, in the audio's precision) of the stem
+    where it plays, as ``crest_factor_db`` reads them (its 50 ms frames within 40 dB of the loudest,
+    within ``spans`` when given); the RMS is 0 for silence."""
     hop = int(0.05 * sample_rate)
     pieces = [audio] if spans is None else [audio[:, a:b] for a, b in spans]
     if not pieces:
-        return 0.0
+        return 0.0, 0.0
+    peak = max(max(float(piece.max()), -float(piece.min())) for piece in pieces)
     frames = np.concatenate([_frame_powers(piece, hop) for piece in pieces]) / audio.shape[0]
     if frames.size == 0 or frames.max() <= 0:
-        return 0.0
+        return peak, 0.0
     active = frames > frames.max() * 1e-4
-    rms = np.sqrt(frames[active].mean())
-    peak = max(max(float(piece.max()), -float(piece.min())) for piece in pieces)
-    return float(20 * np.log10(peak / max(rms, 1e-12)))
+    return peak, np.sqrt(frames[active].mean())
 
 
 def _frame_powers(audio: np.ndarray, hop: int) -> np.ndarray:

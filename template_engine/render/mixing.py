@@ -16,14 +16,14 @@ import numpy as np
 import scipy
 from pedalboard import Compressor, Pedalboard, Reverb
 
-from project_ingest.mix_analysis import as_floats, crest_factor_db, ducking_gain
+from project_ingest.mix_analysis import as_floats, crest_db, ducking_gain, peak_and_rms
 from project_ingest.profile import Ducking, SectionAutomation
 from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from project_ingest.spectrum import BAND_CENTRES, WELCH_SEGMENT, segment_freqs, sound_power_spectrum, spectrum_band_levels_db
 from sample_library.loudness import channel_map, integrated_loudness
 from sample_library.sampler import ClipFilter, Performance
 from sample_library.spans import Span
-from template_engine.render.dsp import peak, piecewise_linear, swept_lowpass
+from template_engine.render.dsp import piecewise_linear, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
 MAX_EQ_DB = 9.0
@@ -109,10 +109,11 @@ def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: floa
     more than the compressor's release, so each starts afresh."""
     if target_crest_db is None or not spans:
         return None
-    crest = crest_factor_db(audio, sample_rate, spans)
+    loudest, rms = peak_and_rms(audio, sample_rate, spans)
+    crest = crest_db(loudest, rms)
     if crest <= target_crest_db + 2:
         return None
-    peak_db = 20 * np.log10(max(peak_of(audio, spans), 1e-12))
+    peak_db = 20 * np.log10(max(loudest, 1e-12))
     settings = CompressorSettings(threshold_db=float(peak_db - (crest - target_crest_db) * 1.5))
     comp = Pedalboard([Compressor(threshold_db=settings.threshold_db, ratio=settings.ratio,
                                   attack_ms=settings.attack_ms, release_ms=settings.release_ms)])
@@ -234,11 +235,6 @@ def level_gain_db(audio: np.ndarray, sample_rate: int, relative_db: float | None
     if relative_db is None or loud <= -69:
         return 0.0
     return float(np.clip(MIX_REFERENCE_LUFS + relative_db - loud, -40, 30))
-
-
-def peak_of(audio: np.ndarray, spans: list[Span]) -> float:
-    """Largest absolute sample of (channels, frames) ``audio`` within ``spans``."""
-    return max([peak(audio[:, a:b]) for a, b in spans] + [0.0])
 
 
 def reverb_return(sends: np.ndarray, sample_rate: int) -> np.ndarray:
