@@ -62,7 +62,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
         bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
         try:
             bar.set_postfix_str("writing MIDI")
-            provenance = prepare_to_mix(bundle, settings, corpus)
+            provenance = bundle_provenance(bundle) if ray_address else prepare_to_mix(bundle, settings, corpus)
             songs = written.result()
             bar.update(1)
             jobs = name_candidates(bundle, Path(out_dir), settings, songs)
