@@ -26,6 +26,7 @@ LIVE_RANGE_DB = 30.0  # windows this far under the loudest one are silence, not 
 SPREAD_WINDOW_S = 2.0
 LUFS_RANGE = (-30.0, -3.0)  # the integrated loudness a master may be asked for
 FILTER_BLOCK = 65536
+IDENTITY_PROBE = 4096  # frames of two channels compared before the whole of them
 DENORMAL_GUARD = 1e-20  # a -400 dB offset that keeps the filters' state out of subnormal numbers
 
 
@@ -199,7 +200,8 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
     With ``spans`` (frame ranges [start, stop) outside which ``audio`` is silent, each with room for
     the K-weighting's tail), only the spans are filtered, on the calling thread (the mixer calls this
     from its own pool, one role per thread), and summed over 100 ms steps (a 400 ms block is four of
-    them) with no frame-length array; the silence between them is gated out."""
+    them) with no frame-length array; the silence between them is gated out. A span whose two channels
+    are the same samples (a mono part) is filtered once and its powers doubled: the same sums."""
     if audio.shape[1] < int(BLOCK_SECONDS * sample_rate):
         return ABSOLUTE_GATE_LUFS
     if spans is None:
@@ -208,8 +210,21 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
     sums = np.zeros(-(-audio.shape[1] // step))
     ba = k_weighting_ba(sample_rate)
     for a, b in spans:
-        add_step_sums(sums, k_weighted_squares(audio[:, a:b], ba), a, step)
+        part = audio[:, a:b]
+        if identical_channels(part):
+            squares = k_weighted_squares(part[:1], ba)
+            squares *= 2
+        else:
+            squares = k_weighted_squares(part, ba)
+        add_step_sums(sums, squares, a, step)
     return gated_loudness(blocks_of_steps(sums, audio.shape[1], sample_rate))
+
+
+def identical_channels(audio: np.ndarray) -> bool:
+    """Whether (channels, frames) ``audio`` is two channels of the same samples (the first frames are
+    compared first, so a stereo part is told apart without a pass over it)."""
+    return (audio.shape[0] == 2 and np.array_equal(audio[0, :IDENTITY_PROBE], audio[1, :IDENTITY_PROBE])
+            and np.array_equal(audio[0], audio[1]))
 
 
 def true_peak_db(audio: np.ndarray) -> float:

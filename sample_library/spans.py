@@ -21,7 +21,7 @@ def sounding_spans(audio: np.ndarray, sample_rate: int, tail_s: float = SPAN_TAI
     size = int(round(SPAN_BLOCK_S * sample_rate))
     whole = frames // size
     blocks = audio[:, :whole * size].reshape(audio.shape[0], whole, size)
-    heard = ((blocks.max(axis=2) != 0) | (blocks.min(axis=2) != 0)).any(axis=0)
+    heard = blocks.any(axis=2).any(axis=0)
     if frames > whole * size:
         heard = np.append(heard, bool(np.any(audio[:, whole * size:])))
     edges = np.flatnonzero(np.diff(np.concatenate([[0], heard.astype(np.int8), [0]])))

@@ -83,6 +83,18 @@ def test_loudness_on_any_spans_equals_loudness_of_the_whole():
     assert abs(integrated_loudness(audio, SR, spans=spans) - integrated_loudness(audio, SR)) < 0.01
 
 
+def test_a_mono_part_held_as_two_channels_is_measured_as_both():
+    rng = np.random.default_rng(3)
+    audio = np.zeros((2, SR * 4), dtype=np.float32)
+    audio[:, 5000:SR * 2] = rng.standard_normal(SR * 2 - 5000) * 0.2  # the same samples in both channels
+    audio[:, SR * 3:] = rng.standard_normal((2, SR)) * 0.05  # stereo
+    spans = [(0, SR * 2 + SR // 2), (SR * 3, audio.shape[1])]
+    want = pyloudnorm.Meter(SR).integrated_loudness(audio.T.astype(np.float64))
+    assert abs(integrated_loudness(audio, SR, spans=spans) - want) < 0.01
+    assert abs(integrated_loudness(audio[:, :SR * 2], SR, spans=[(0, SR * 2)])
+               - pyloudnorm.Meter(SR).integrated_loudness(audio[:, :SR * 2].T.astype(np.float64))) < 0.01
+
+
 def test_true_peak_finds_the_peak_between_samples():
     t = np.arange(SR) / SR
     quarter_rate_sine = np.sin(2 * np.pi * SR / 4 * t + np.pi / 4).astype(np.float32)[None, :].repeat(2, axis=0)
