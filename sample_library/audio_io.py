@@ -196,11 +196,11 @@ def wav_header(channels: int, sample_width: int, sample_rate: int, frames: int) 
     return header
 
 
-def pcm24_bytes(block: np.ndarray) -> bytes:
+def pcm24_bytes(block: np.ndarray) -> np.ndarray:
     """Interleaved 24-bit little-endian PCM of (channels, n) float audio, clipped to [-1, 1): 3 n
-    channels bytes. The scaling and rounding run on each channel's contiguous row; a stereo block is
-    interleaved as it is packed (``pack_stereo_int24``), which reads the rows once instead of
-    transposing them first (a third faster)."""
+    channels bytes, as a uint8 array (a file writes it as it is, with no copy into ``bytes``). The
+    scaling and rounding run on each channel's contiguous row; a stereo block is interleaved as it
+    is packed (``pack_stereo_int24``), which reads the rows once instead of transposing them first."""
     scaled = np.multiply(block, np.float32(PCM24_SCALE))
     np.clip(scaled, -PCM24_SCALE, PCM24_SCALE - 1, out=scaled)
     ints = np.empty(block.shape, dtype=np.int32)
@@ -210,37 +210,35 @@ def pcm24_bytes(block: np.ndarray) -> bytes:
     return pack_int24(np.ascontiguousarray(ints.T).ravel())
 
 
-def pack_int24(ints: np.ndarray) -> bytes:
-    """Little-endian 3-byte PCM of ``ints`` (n,) int32 in the 24-bit range: 3n bytes. Every four
+def pack_int24(ints: np.ndarray) -> np.ndarray:
+    """Little-endian 3-byte PCM of ``ints`` (n,) int32 in the 24-bit range: (3n,) uint8. Every four
     samples are packed into three 32-bit words with shifts (contiguous, unlike a byte-strided copy)."""
     n = ints.size
     v = np.zeros(-(-n // 4) * 4, dtype=np.uint32)
     v[:n] = ints.view(np.uint32) & np.uint32(0xFFFFFF)
     v = v.reshape(-1, 4)
-    words = np.empty((v.shape[0], 3), dtype=np.uint32)
+    words = np.empty((v.shape[0], 3), dtype="<u4")
     words[:, 0] = v[:, 0] | (v[:, 1] << 24)
     words[:, 1] = (v[:, 1] >> 8) | (v[:, 2] << 16)
     words[:, 2] = (v[:, 2] >> 16) | (v[:, 3] << 8)
-    return words.astype("<u4", copy=False).tobytes()[:3 * n]
+    return words.reshape(-1).view(np.uint8)[:3 * n]
 
 
-def pack_stereo_int24(ints: np.ndarray) -> bytes:
-    """``pack_int24`` of the interleaved samples of (2, n) int32 ``ints`` (masked in place to their low
-    24 bits): 6n bytes. Two frames (left, right, left, right) make three 32-bit words."""
-    n = ints.shape[1]
-    if n % 2:
-        ints = np.concatenate([ints, np.zeros((2, 1), dtype=np.int32)], axis=1)
-    v = ints.view(np.uint32)
-    v &= np.uint32(0xFFFFFF)
-    left0, right0, left1, right1 = v[0, 0::2], v[1, 0::2], v[0, 1::2], v[1, 1::2]
-    words = np.empty((v.shape[1] // 2, 3), dtype=np.uint32)
-    np.left_shift(right0, 24, out=words[:, 0])
-    words[:, 0] |= left0
-    np.left_shift(left1, 16, out=words[:, 1])
-    words[:, 1] |= right0 >> 8
-    np.left_shift(right1, 8, out=words[:, 2])
-    words[:, 2] |= left1 >> 16
-    return words.astype("<u4", copy=False).tobytes()[:6 * n]
+STEREO_FRAME_24 = np.dtype([("low", "<u4"), ("high", "<u2")])  # six bytes: left's three and right's low one, right's high two
+
+
+def pack_stereo_int24(ints: np.ndarray) -> np.ndarray:
+    """``pack_int24`` of the interleaved samples of (2, n) int32 ``ints``: (6n,) uint8. Each frame is
+    a 32-bit word (the left sample's three bytes, then the right's low byte) and a 16-bit one (the
+    right's two high bytes) of a packed six-byte record: two contiguous shifts per frame, twice as
+    fast as packing pairs of frames into three words."""
+    left, right = ints.view(np.uint32)
+    frames = np.empty(ints.shape[1], dtype=STEREO_FRAME_24)
+    low = np.left_shift(right, 24)
+    low |= left & np.uint32(0xFFFFFF)
+    frames["low"] = low
+    frames["high"] = (right >> 8).astype(np.uint16)
+    return frames.view(np.uint8)
 
 
 def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate: str = "320k") -> None:
