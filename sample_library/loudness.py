@@ -221,10 +221,13 @@ def integrated_loudness(audio: np.ndarray, sample_rate: int,
 
 
 def identical_channels(audio: np.ndarray) -> bool:
-    """Whether (channels, frames) ``audio`` is two channels of the same samples (the first frames are
-    compared first, so a stereo part is told apart without a pass over it)."""
-    return (audio.shape[0] == 2 and np.array_equal(audio[0, :IDENTITY_PROBE], audio[1, :IDENTITY_PROBE])
-            and np.array_equal(audio[0], audio[1]))
+    """Whether (channels, frames) ``audio`` is two channels of the same samples: one channel read twice
+    (a broadcast view), or two equal ones (the first frames are compared first, so a stereo part is
+    told apart without a pass over it)."""
+    if audio.shape[0] != 2:
+        return False
+    return audio.strides[0] == 0 or (np.array_equal(audio[0, :IDENTITY_PROBE], audio[1, :IDENTITY_PROBE])
+                                     and np.array_equal(audio[0], audio[1]))
 
 
 def true_peak_db(audio: np.ndarray) -> float:

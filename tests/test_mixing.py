@@ -202,3 +202,23 @@ def test_a_tracks_spectrum_from_its_distinct_clips_is_that_of_the_placed_track()
     placed = perf.place(100 * SR + SR).mean(axis=0)
     from_clips = mixing.performance_band_levels_db(perf, SR)
     np.testing.assert_allclose(from_clips, band_levels_db(placed, SR), atol=0.5)  # the clicks' treble too
+
+
+def test_a_mono_part_mixed_as_one_channel_is_the_stereo_track():
+    from sample_library.sampler import Performance
+    from template_engine.render.span_audio import SpanAudio
+
+    rng = np.random.default_rng(11)
+    tone = (np.sin(2 * np.pi * 110 * np.arange(SR // 2) / SR) * np.exp(-np.arange(SR // 2) / SR * 4)).astype(np.float32)
+    notes = [(0, int(i * SR * 0.75) + int(rng.integers(0, 300)), float(rng.uniform(0.4, 1.0))) for i in range(12)]
+    mono = Performance(clips=[np.stack([tone, tone])], notes=notes)
+    one, two = mono.place(10 * SR, mono_as_one=True), mono.place(10 * SR)
+    assert one.shape == (1, 10 * SR) and np.array_equal(np.broadcast_to(one, two.shape), two)
+    spans = sounding_spans(two, SR)
+    assert sounding_spans(one, SR) == spans
+    assert mixing.level_gain_db(one, SR, -6.0, spans) == mixing.level_gain_db(two, SR, -6.0, spans)
+    kept = SpanAudio.keep(one, spans, channels=2)
+    assert kept.shape == (2, 10 * SR) and np.array_equal(kept.dense(), two)
+    assert np.array_equal(kept.block(SR, 2 * SR), two[:, SR:2 * SR])
+    wide = Performance(clips=[np.stack([tone, 0.5 * tone])], notes=notes)
+    assert wide.place(10 * SR, mono_as_one=True).shape == (2, 10 * SR)

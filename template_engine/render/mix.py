@@ -152,8 +152,9 @@ def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], 
     perf = inst.perform(events, frames)
     correction = (mixing.eq_correction_db(mixing.performance_band_levels_db(perf, sr), list(prof.eq_db))
                   if prof.eq_db else None)
-    dry = perf.place(frames) if keep_dry else None
-    audio = perf.place(frames, None if correction is None else mixing.fir_clip_filter(mixing.eq_fir(correction, sr)))
+    dry = perf.place(frames, mono_as_one=True) if keep_dry else None
+    audio = perf.place(frames, None if correction is None else mixing.fir_clip_filter(mixing.eq_fir(correction, sr)),
+                       mono_as_one=True)
     spans = sounding_spans(audio, sr)
     compressor = mixing.compress_to_crest(audio, sr, prof.crest_db, spans)
     mixing.set_width(audio, prof.width, spans)
@@ -169,7 +170,7 @@ def play_role(score: Score, role: str, inst: Instrument, notes: list[BeatNote], 
     for a, b in spans:
         duck = mixing.sidechain_gain(sr, prof.sidechain, timing.kicks, spb, a, b) if ducks else None
         audio[:, a:b] *= level if duck is None else duck * level
-    played = PlayedTrack(SpanAudio.keep(audio, spans), gain_db)
+    played = PlayedTrack(SpanAudio.keep(audio, spans, channels=2), gain_db)
     if dry is not None:
         chain = TrackChain(level_db=gain_db, compressor=compressor,
                            eq_bands=() if correction is None else octave_bands(correction, sr))
@@ -191,7 +192,7 @@ def dry_track(dry: np.ndarray, chain: TrackChain, automation: mixing.Automation,
             gain *= part
     if ride is not None or duck is not None:
         chain = replace(chain, envelope=volume_envelope(gain, sr, spb, chain.level_db))
-    kept = SpanAudio.keep(dry, sounding_spans(dry, sr))
+    kept = SpanAudio.keep(dry, sounding_spans(dry, sr), channels=2)
     trim_db = min(0.0, 20 * float(np.log10(HEADROOM_PEAK / max(kept.peak(), 1e-9))))
     kept.scale(np.float32(10 ** (trim_db / 20)))
     return kept, chain.for_dry_stem(trim_db)

@@ -231,8 +231,9 @@ def _sweep_cutoff(t: np.ndarray, brightness_oct: np.ndarray, frames: int) -> Cal
 
 
 def level_gain_db(audio: np.ndarray, sample_rate: int, relative_db: float | None, spans: list[Span]) -> float:
-    """Gain (dB) that sets the role's loudness ``relative_db`` from the mix reference (0 when unknown)."""
-    loud = integrated_loudness(audio, sample_rate, spans=spans)
+    """Gain (dB) that sets the role's loudness ``relative_db`` from the mix reference (0 when unknown);
+    ``audio`` is (2, frames), or (1, frames) for a mono part played on both channels."""
+    loud = integrated_loudness(np.broadcast_to(audio, (2, audio.shape[1])), sample_rate, spans=spans)
     if relative_db is None or loud <= -69:
         return 0.0
     return float(np.clip(MIX_REFERENCE_LUFS + relative_db - loud, -40, 30))

@@ -16,7 +16,8 @@ from template_engine.render.dsp import peak
 class SpanAudio:
     """(channels, frames) float32 audio that is exactly 0 outside ``spans`` (sorted, disjoint frame
     ranges [start, stop)); ``pieces[i]`` times ``gain`` is the audio of ``spans[i]``, shape
-    (channels, stop - start). A gain change is kept as ``gain`` and applied as the audio is read,
+    (channels, stop - start), or (1, stop - start) for a mono part, read as that one channel in
+    every channel. A gain change is kept as ``gain`` and applied as the audio is read,
     so scaling a whole mix's tracks costs no pass over them; the pieces' largest absolute sample is
     read once, as they are kept (``raw_peak``)."""
 
@@ -29,10 +30,12 @@ class SpanAudio:
     gain: np.float32 = np.float32(1.0)
 
     @classmethod
-    def keep(cls, audio: np.ndarray, spans: list[Span]) -> SpanAudio:
-        """The pieces of (channels, frames) ``audio`` within ``spans``, copied (the rest is dropped)."""
+    def keep(cls, audio: np.ndarray, spans: list[Span], channels: int | None = None) -> SpanAudio:
+        """The pieces of (channels, frames) ``audio`` within ``spans``, copied (the rest is dropped);
+        ``channels``, when given, is how many channels a one-channel ``audio`` (a mono part) is read as."""
         pieces = [audio[:, a:b].copy() for a, b in spans]
-        return cls(audio.shape[0], audio.shape[1], list(spans), pieces, max([peak(piece) for piece in pieces] + [0.0]))
+        return cls(channels or audio.shape[0], audio.shape[1], list(spans), pieces,
+                   max([peak(piece) for piece in pieces] + [0.0]))
 
     @property
     def shape(self) -> tuple[int, int]:
