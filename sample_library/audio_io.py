@@ -26,14 +26,14 @@ PCM24_SCALE = 8388608.0
 
 
 class BlockSource(Protocol):
-    """Audio of ``shape`` (channels, frames) read a block at a time: ``block(start, stop)`` is frames
-    ``start..stop`` as (channels, stop - start) float32, or None where they are silent; ``dense()``
-    is the whole (channels, frames) array."""
+    """Audio of ``shape`` (channels, frames) read a block at a time: ``block(start, stop, scale)`` is
+    frames ``start..stop`` times ``scale`` as a new (channels, stop - start) float32 array, or None
+    where they are silent; ``dense()`` is the whole (channels, frames) array."""
 
     @property
     def shape(self) -> tuple[int, int]: ...
 
-    def block(self, start: int, stop: int) -> np.ndarray | None: ...
+    def block(self, start: int, stop: int, scale: float = 1.0) -> np.ndarray | None: ...
 
     def dense(self) -> np.ndarray: ...
 
@@ -157,9 +157,9 @@ class ArrayBlocks:
     def shape(self) -> tuple[int, int]:
         return self.audio.shape[0], self.audio.shape[1]
 
-    def block(self, start: int, stop: int) -> np.ndarray | None:
+    def block(self, start: int, stop: int, scale: float = 1.0) -> np.ndarray | None:
         part = self.audio[:, start:stop]
-        return part if part.any() else None
+        return np.multiply(part, np.float32(scale)) if part.any() else None
 
     def dense(self) -> np.ndarray:
         return self.audio
@@ -174,10 +174,10 @@ def _write_pcm24(path: Path, source: BlockSource, sample_rate: int) -> None:
         f.write(wav_header(channels, 3, sample_rate, frames))
         data = f.tell()
         for start in range(0, frames, WRITE_BLOCK):
-            block = source.block(start, min(start + WRITE_BLOCK, frames))
+            block = source.block(start, min(start + WRITE_BLOCK, frames), PCM24_SCALE)
             if block is not None:
                 f.seek(data + start * channels * 3)
-                f.write(pcm24_bytes(block))
+                f.write(scaled_pcm24_bytes(block))
         f.truncate(data + frames * channels * 3)
 
 
@@ -201,11 +201,17 @@ def pcm24_bytes(block: np.ndarray) -> np.ndarray:
     channels bytes, as a uint8 array (a file writes it as it is, with no copy into ``bytes``). The
     scaling and rounding run on each channel's contiguous row; a stereo block is interleaved as it
     is packed (``pack_stereo_int24``), which reads the rows once instead of transposing them first."""
-    scaled = np.multiply(block, np.float32(PCM24_SCALE))
+    return scaled_pcm24_bytes(np.multiply(block, np.float32(PCM24_SCALE)))
+
+
+def scaled_pcm24_bytes(scaled: np.ndarray) -> np.ndarray:
+    """``pcm24_bytes`` of audio already multiplied by ``PCM24_SCALE`` (a block source scales its
+    block as it reads it, in the same pass), clipped in place. The scaling is by a power of two, so
+    the samples are those of scaling after the read."""
     np.clip(scaled, -PCM24_SCALE, PCM24_SCALE - 1, out=scaled)
-    ints = np.empty(block.shape, dtype=np.int32)
+    ints = np.empty(scaled.shape, dtype=np.int32)
     np.rint(scaled, out=ints, casting="unsafe")
-    if block.shape[0] == 2:
+    if scaled.shape[0] == 2:
         return pack_stereo_int24(ints)
     return pack_int24(np.ascontiguousarray(ints.T).ravel())
 

@@ -50,16 +50,19 @@ class SpanAudio:
             np.multiply(piece, self.gain, out=out[:, a:b])
         return out
 
-    def block(self, start: int, stop: int) -> np.ndarray | None:
-        """Frames ``start..stop`` as (channels, stop - start) float32, or None where no span reaches
-        them (``sample_library.audio_io.BlockSource``: a stem is written a block at a time, never whole)."""
+    def block(self, start: int, stop: int, scale: float = 1.0) -> np.ndarray | None:
+        """Frames ``start..stop`` times ``scale`` as (channels, stop - start) float32, or None where no
+        span reaches them (``sample_library.audio_io.BlockSource``: a stem is written a block at a
+        time, never whole). A block within one span is written in one pass, with no zeros first."""
         out = None
+        gain = self.gain * np.float32(scale)
         for (a, b), piece in zip(self.spans, self.pieces):
             lo, hi = max(a, start), min(b, stop)
             if hi > lo:
                 if out is None:
-                    out = np.zeros((self.channels, stop - start), dtype=np.float32)
-                np.multiply(piece[:, lo - a:hi - a], self.gain, out=out[:, lo - start:hi - start])
+                    inside = lo == start and hi == stop
+                    out = (np.empty if inside else np.zeros)((self.channels, stop - start), dtype=np.float32)
+                np.multiply(piece[:, lo - a:hi - a], gain, out=out[:, lo - start:hi - start])
         return out
 
     def add_into(self, total: np.ndarray, gain: float = 1.0) -> None:
@@ -91,11 +94,11 @@ class SummedAudio:
     def shape(self) -> tuple[int, int]:
         return self.members[0].shape
 
-    def block(self, start: int, stop: int) -> np.ndarray | None:
-        """The sum's frames ``start..stop``, or None where no member sounds (``SpanAudio.block``)."""
+    def block(self, start: int, stop: int, scale: float = 1.0) -> np.ndarray | None:
+        """The sum's frames ``start..stop`` times ``scale``, or None where no member sounds (``SpanAudio.block``)."""
         out = None
         for member in self.members:
-            part = member.block(start, stop)
+            part = member.block(start, stop, scale)
             if part is not None:
                 out = part if out is None else np.add(out, part, out=out)
         return out
