@@ -102,10 +102,8 @@ def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     try:
         done = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path),
                                "-vn", "-c:a", "pcm_f32le", tmp], capture_output=True, text=True, check=False)
-        said = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         if done.returncode != 0 or not os.path.getsize(tmp):
-            reason = said[-1].split(": ", 1)[-1] if said else f"ffmpeg exit status {done.returncode}"
-            raise InputError(path, f"cannot decode audio ({reason})")
+            raise InputError(path, f"cannot decode audio ({ffmpeg_complaint(done)})")
         data, sr = sf.read(tmp, dtype="float32", always_2d=True)
     finally:
         os.unlink(tmp)
@@ -119,6 +117,14 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def ffmpeg_complaint(done: subprocess.CompletedProcess) -> str:
+    """What a failed ffmpeg run said last on stderr (text or bytes), without the path it names
+    first (the caller's error names the file), or its exit status when it said nothing."""
+    stderr = done.stderr.decode(errors="replace") if isinstance(done.stderr, bytes) else done.stderr
+    said = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return said[-1].split(": ", 1)[-1] if said else f"ffmpeg exit status {done.returncode}"
 
 
 def write_wav(path: str | Path, audio: np.ndarray | BlockSource, sample_rate: int, *, subtype: str = "PCM_24") -> None:
@@ -261,8 +267,7 @@ def write_mp3(path: str | Path, audio: np.ndarray, sample_rate: int, *, bitrate:
                                "-map_metadata", "-1", "-compression_level", "7", "-metadata", "encoder=artist-templates",
                                "-id3v2_version", "4", "-f", "mp3", str(tmp)], input=pcm, capture_output=True, check=False)
         if done.returncode != 0:
-            said = done.stderr.decode(errors="replace").strip().splitlines()
-            raise RuntimeError(f"ffmpeg could not encode {path}: {said[-1] if said else f'exit status {done.returncode}'}")
+            raise RuntimeError(f"ffmpeg could not encode {path}: {ffmpeg_complaint(done)}")
 
 
 def resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
