@@ -229,7 +229,7 @@ def bench_render(plan: Plan) -> str:
     from template_engine.render.master import master
     from template_engine.render.mix import SAMPLE_RATE, mix_song
     from template_engine.render.settings import RenderSettings
-    from template_engine.render.threads import render_threads
+    from template_engine.threads import render_threads
 
     tune_malloc_for_render()  # as a render process does
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")

@@ -178,7 +178,7 @@ def test_a_worker_gets_its_share_of_the_cores_for_generation():
     """A worker process started fresh (as the batch's spawned workers are) limits the BLAS library
     that generation's matrix products run on to cores // workers threads."""
     workers = os.cpu_count() or 1
-    code = ("from template_engine.render.threads import share_cores\n"
+    code = ("from template_engine.threads import share_cores\n"
             f"share_cores({workers})\n"
             "from threadpoolctl import threadpool_info\n"
             "print(' '.join(str(i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas'))")

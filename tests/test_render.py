@@ -177,7 +177,7 @@ def test_the_mix_is_the_same_on_one_thread_as_on_four(trained_bundle, monkeypatc
     from project_ingest.corpus import load_corpus
     from sample_library.library import SampleLibrary
     from template_engine.render.mix import mix_song
-    from template_engine.render.threads import THREADS_ENV
+    from template_engine.threads import THREADS_ENV
 
     _, score = load_corpus(trained_bundle.path)[0]
     mixes = []

@@ -46,7 +46,7 @@ from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
 from template_engine.render.sfz import write_kit
 from template_engine.render.span_audio import SpanAudio, Stem, whole
-from template_engine.render.threads import render_threads
+from template_engine.threads import render_threads
 
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"

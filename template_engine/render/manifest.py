@@ -35,7 +35,7 @@ from sample_library.errors import InputError
 from sample_library.processes import RAY_RETRIES, ray_session
 from template_engine.render.gallery import write_gallery
 from template_engine.render.settings import RenderSettings
-from template_engine.render.threads import share_cores
+from template_engine.threads import share_cores
 
 OPTION_TYPES = {f.name: f.type for f in dataclasses.fields(RenderSettings)}
 MARKERS = ".batch"

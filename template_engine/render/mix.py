@@ -23,8 +23,8 @@ from sample_library.spans import sounding_spans
 from template_engine.render import mixing
 from template_engine.render.dsp import peak
 from template_engine.render.span_audio import SpanAudio, SummedAudio
-from template_engine.render.threads import render_threads
 from template_engine.render.track_chain import TrackChain, octave_bands, volume_envelope
+from template_engine.threads import render_threads
 
 SAMPLE_RATE = 44100
 TAIL_SECONDS = 2.0

@@ -12,7 +12,7 @@ import numpy as np
 import scipy
 
 from sample_library.loudness import OVERSAMPLE
-from template_engine.render.threads import render_threads
+from template_engine.threads import render_threads
 
 CLIP_KNEE_DB = 1.0  # the clipper starts bending this far below its ceiling
 CLIP_PAD_FRAMES = 32
