@@ -21,6 +21,8 @@ from template_engine.model.config import ROTARY_BASE, ModelConfig
 from template_engine.model.tokens import ArtistTokenizer
 
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's
+MIN_EXPONENT = -80.0  # softmax weights below exp(-80) are raised to it: no float32 weight is ever subnormal (an x86
+# core takes ~100 cycles on each), and a weight that small moves no float32 sum it is added to
 
 
 class KVCache:
@@ -139,9 +141,13 @@ class Decoder:
         keys[:, :, :, start:end] = key.transpose(0, 2, 3, 1)
         values[:, :, start:end] = qkv[:, :, 2].transpose(0, 2, 1, 3)
         scores = np.matmul(query.transpose(0, 2, 1, 3), keys[:, :, :, :end]) * np.float32(1 / math.sqrt(head_dim))
-        if time > 1:
-            scores = np.where(np.tri(time, end, k=start, dtype=bool), scores, np.float32(-np.inf))
-        scores = np.exp(scores - np.maximum.reduce(scores, axis=-1, keepdims=True))
+        causal = np.tri(time, end, k=start, dtype=bool) if time > 1 else None
+        if causal is not None:
+            scores = np.where(causal, scores, np.float32(-np.inf))
+        scores -= np.maximum.reduce(scores, axis=-1, keepdims=True)
+        scores = np.exp(np.maximum(scores, np.float32(MIN_EXPONENT), out=scores), out=scores)
+        if causal is not None:
+            scores *= causal
         scores /= np.add.reduce(scores, axis=-1, keepdims=True)
         mixed = np.matmul(scores, values[:, :, :end]).transpose(0, 2, 1, 3).reshape(batch * time, width)
         return (mixed @ layer.proj).reshape(batch, time, width)
