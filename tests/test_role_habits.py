@@ -15,7 +15,7 @@ from template_engine.model.dataset import song_phrases
 from template_engine.model.decoder import load_decoder
 from template_engine.model.generate import PhraseWriter, follow_chords, over_progression
 from template_engine.model.phrases import PhraseJob, SamplingSettings, write_phrases
-from template_engine.model.role_habits import Habits, artist_phrases, learn_habits, role_tokens
+from template_engine.model.role_habits import UNKNOWN_PHRASE_NOTES, Habits, artist_phrases, learn_habits, role_tokens
 from template_engine.model.tokens import Phrase, advance, allowed_mask, start_state
 
 
@@ -237,3 +237,16 @@ def test_a_part_written_anew_over_the_theme_keeps_near_the_themes_register():
     job = PhraseJob(2, "main", Phrase("breakdown", 0.3, "main", 0, "major", {"chords": [], "kick": [], "pad": []}))
     assert over_progression(job, source, ("pad",)).registers == {"chords": (60, 67)}
     assert over_progression(job, source, ()).registers == {"chords": (60, 67), "pad": (48, 55)}
+
+
+def test_the_notes_a_phrase_holds_are_learned_per_section_type(trained_bundle):
+    """The arp in eighths in the build's phrases (32 notes) and sixteenths in the drop's (64): a phrase
+    to write expects each role's notes of its section type, their mean over the song in a section
+    type the artist has none of, and a role the artist never plays its default; read back the same."""
+    _, tok = load_decoder(trained_bundle)
+    habits = Habits.learn(tok, [_arp_song()])
+    assert habits.expected_notes("build", ["arp"]) == 32
+    assert habits.expected_notes("drop", ["arp"]) == 64
+    assert habits.expected_notes("breakdown", ["arp"]) == 48
+    assert habits.expected_notes("drop", ["arp", "lead"]) == 64 + UNKNOWN_PHRASE_NOTES
+    assert Habits.from_dict(tok, habits.to_dict()).phrase_notes == habits.phrase_notes

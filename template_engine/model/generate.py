@@ -200,8 +200,8 @@ def follow_chords(writer: PhraseWriter, phrases: list[Phrase], written: list[Tra
     """Write again, in place in ``written``, the roles the artist keeps on the chords that come before
     the chords in the role order (the bass), on the tones of the chords written after them, hearing
     the tracks before them as the first pass wrote them. A new part that lifts a line of the
-    catalogue is written again (another seed, then hotter); one that still does keeps the first
-    pass's part. Returns the tokens sampled."""
+    catalogue, or leaves out a role the first pass played, is written again (another seed, then
+    hotter); one that still does keeps the first pass's part. Returns the tokens sampled."""
     habits = writer.sampling.habits
     if habits is None:
         return 0
@@ -216,11 +216,12 @@ def follow_chords(writer: PhraseWriter, phrases: list[Phrase], written: list[Tra
         parts, more = write_phrases(writer.model, writer.tok, again, seed=seed + attempt, sampling=sampling)
         sampled += more
         parts = [{r: w[r] for r in before if w.get(r)} for w in parts]
-        lifted = copied_lines(parts, writer.lines)
-        for i, part, lifts in zip(redo, parts, lifted):
-            if not lifts:
+        retries = [lifts or any(written[i].get(r) and not part.get(r) for r in before)
+                   for i, part, lifts in zip(redo, parts, copied_lines(parts, writer.lines))]
+        for i, part, retry in zip(redo, parts, retries):
+            if not retry:
                 written[i].update(part)
-        redo = [i for i, lifts in zip(redo, lifted) if lifts]
+        redo = [i for i, retry in zip(redo, retries) if retry]
     return sampled
 
 

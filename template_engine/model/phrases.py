@@ -1,5 +1,5 @@
-"""Writing phrases: every phrase of a batch written by the model in one batched, grammar-masked,
-KV-cached pass. A track given with notes is fed to the model as it is, so the tracks written after it
+"""Writing phrases: the phrases of a call written by the model in batched, grammar-masked, KV-cached
+passes, two at once on two cores. A track given with notes is fed to the model as it is, so the tracks written after it
 in the role order hear it (a regenerated part, or a section written over the song's progression)."""
 
 from __future__ import annotations
@@ -7,15 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from project_ingest.form import bar_tones, phrase_bars
 from project_ingest.score import BeatNote, Key
 from sample_library.roles import ROLES
+from template_engine.forked import ForkedCall, can_fork
 from template_engine.model.chord_tones import CHORD_ROLE
 from template_engine.model.decoder import Decoder
 from template_engine.model.plan import SongPlan
 from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask, start_state
+from template_engine.threads import render_threads
 
 MAX_TRACK_TOKENS = 400
 
@@ -65,8 +68,9 @@ class PhraseJob:
 @dataclass
 class _Row:
     """One phrase being written: roles still to write, tokens queued to feed, the grammar state of the
-    track being written, the tokens so far, once its chords are written, their tones per bar, and
-    the lowest and highest pitch the track being written has played (or keeps near)."""
+    track being written, the tokens so far, once its chords are written, their tones per bar, the
+    lowest and highest pitch the track being written has played (or keeps near), and the phrase's
+    own random stream."""
 
     phrase: Phrase
     roles: list[str]
@@ -78,10 +82,11 @@ class _Row:
     done: bool = False
     chords: np.ndarray | None = None
     heard: tuple[int, int] | None = None
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
     @classmethod
-    def start(cls, tok: ArtistTokenizer, phrase: Phrase) -> _Row:
-        row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase))
+    def start(cls, tok: ArtistTokenizer, phrase: Phrase, rng: np.random.Generator) -> _Row:
+        row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase), rng=rng)
         if chords := phrase.tracks.get(CHORD_ROLE) or phrase.harmony:
             row.chords = bar_tones(chords, PHRASE_BARS)
         row.next_track(tok)
@@ -136,16 +141,73 @@ def phrase_jobs(plan: SongPlan, key: Key) -> list[PhraseJob]:
 
 def write_phrases(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], *, seed: int,
                   sampling: SamplingSettings) -> tuple[list[Tracks], int]:
-    """Write the empty tracks of every phrase in one batched pass; returns role -> notes (beats) per
-    phrase and the number of tokens the model sampled.
+    """Write the empty tracks of every phrase; returns role -> notes (beats) per phrase and the number
+    of tokens the model sampled.
 
     A track that already has notes is kept as given, and its tokens are fed to the model (so a track
     written later in the role order hears it), which is how one track is regenerated in place.
-    Where every phrase of the batch has given tokens queued, they are fed together in one step.
-    Finished phrases leave the model's batch once a quarter of its rows are done.
+    Phrase ``i`` draws from its own random stream (``seed``, ``i``), so what it writes does not hang
+    on the phrases beside it. The phrases are written in two batches of about equal work
+    (``split_work``): where this process may use two cores, one batch in a forked process on one
+    core while this one writes the other on the other, else one after the other here.
     """
-    rng = np.random.default_rng(seed)
-    rows = [_Row.start(tok, ph) for ph in phrases]
+    rngs = [np.random.default_rng([seed, i]) for i in range(len(phrases))]
+    groups = split_work([expected_tokens(ph, sampling) for ph in phrases])
+    if len(groups) == 1:
+        return _write_batch(model, tok, phrases, rngs, sampling)
+    aside, here = groups
+    on_two_cores = render_threads() > 1 and can_fork()
+    with ForkedCall(_write_on_one_core, model, tok, [phrases[i] for i in aside], [rngs[i] for i in aside], sampling,
+                    fork=on_two_cores) as other:
+        with threadpool_limits(1 if on_two_cores else None, user_api="blas"):
+            written_here, sampled_here = _write_batch(model, tok, [phrases[i] for i in here], [rngs[i] for i in here],
+                                                      sampling)
+        written_aside, sampled_aside = other.result()
+    written: list[Tracks] = [{} for _ in phrases]
+    for group, batch in zip(groups, (written_aside, written_here)):
+        for i, tracks in zip(group, batch):
+            written[i] = tracks
+    return written, sampled_here + sampled_aside
+
+
+def expected_tokens(phrase: Phrase, sampling: SamplingSettings) -> float:
+    """How much a phrase has to write, for ``split_work``: the artist's notes in its empty tracks
+    (``Habits.expected_notes``), else the number of its empty tracks."""
+    empty = [r for r, notes in phrase.tracks.items() if not notes]
+    if sampling.habits is None:
+        return float(len(empty))
+    return sampling.habits.expected_notes(phrase.section, empty)
+
+
+def split_work(work: list[float]) -> list[list[int]]:
+    """Indices of ``work`` (one figure per phrase) in two batches of about equal time, the batch of the
+    longest phrase first; one batch for fewer than two phrases. A batch's steps number its longest
+    phrase's tokens, and each step costs about as much again per phrase in it (its sampling and
+    bookkeeping), so a batch costs its longest phrase plus all of them; the phrases go, longest
+    first, into the batch that costs less with them."""
+    if len(work) < 2:
+        return [list(range(len(work)))]
+    groups: list[list[int]] = [[], []]
+    for i in sorted(range(len(work)), key=lambda i: -work[i]):
+        cost = [max([work[j] for j in g] + [work[i]]) + sum(work[j] for j in g) + work[i] for g in groups]
+        groups[int(cost[1] < cost[0])].append(i)
+    return [sorted(g) for g in groups if g]
+
+
+def _write_on_one_core(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], rngs: list[np.random.Generator],
+                       sampling: SamplingSettings) -> tuple[list[Tracks], int]:
+    """``_write_batch`` with the matrix products on one thread (the forked writer: two writers each on
+    its own core, not each with a thread per core)."""
+    with threadpool_limits(1, user_api="blas"):
+        return _write_batch(model, tok, phrases, rngs, sampling)
+
+
+def _write_batch(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], rngs: list[np.random.Generator],
+                 sampling: SamplingSettings) -> tuple[list[Tracks], int]:
+    """``write_phrases`` of one batch in one grammar-masked, KV-cached pass, each phrase drawing
+    from its generator in ``rngs``. Where every phrase has given tokens queued, they are fed together
+    in one step; finished phrases leave the model's batch once a quarter of its rows are done."""
+    rows = [_Row.start(tok, ph, rng) for ph, rng in zip(phrases, rngs)]
     live = list(range(len(rows)))  # the phrase in each row of the model's batch
     sampled = 0
     cache, pos = model.cache(len(rows)), 0
@@ -157,7 +219,7 @@ def write_phrases(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], *
         chosen = np.full((len(live), width), tok.song_end, dtype=np.int64)
         if need:
             sampled += len(need)
-            chosen[need, 0] = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling, rng)
+            chosen[need, 0] = sample_next(tok, [rows[live[k]] for k in need], last_logits[need], sampling)
         for k, i in enumerate(live):
             for c in range(width):
                 if not rows[i].done:
@@ -173,8 +235,7 @@ def write_phrases(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], *
     return [{**tok.decode_phrase(r.out), **{role: ns for role, ns in r.phrase.tracks.items() if ns}} for r in rows], sampled
 
 
-def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: np.ndarray, sampling: SamplingSettings,
-                rng: np.random.Generator) -> np.ndarray:
+def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: np.ndarray, sampling: SamplingSettings) -> np.ndarray:
     """The next token (rows,) of each row from its logits (rows, vocab), masked to what keeps its track
     valid and, where ``sampling`` gives them, to the artist's habits (``Habits.restrict``); a track
     that has grown to ``MAX_TRACK_TOKENS`` may only end."""
@@ -192,12 +253,13 @@ def sample_next(tok: ArtistTokenizer, rows: list[_Row], logits: np.ndarray, samp
     temps = np.array([role_temp.get(r.role, sampling.temperature) for r in rows], np.float32)[:, None]
     if sampling.density != 1.0:
         logits[:, tok.track_end] -= np.float32(np.log(max(sampling.density, 1e-3)))
-    return _sample_top_p(logits / np.maximum(temps, np.float32(MIN_TEMPERATURE)), sampling.top_p, rng)
+    draws = np.array([r.rng.random() for r in rows])
+    return _sample_top_p(logits / np.maximum(temps, np.float32(MIN_TEMPERATURE)), sampling.top_p, draws)
 
 
-def _sample_top_p(logits: np.ndarray, top_p: float, rng: np.random.Generator) -> np.ndarray:
+def _sample_top_p(logits: np.ndarray, top_p: float, uniform: np.ndarray) -> np.ndarray:
     """One draw (rows,) per row of ``logits`` (rows, vocab) from the smallest set of tokens whose
-    probability reaches ``top_p``."""
+    probability reaches ``top_p``, made by each row's number in ``uniform`` (rows,), from [0, 1)."""
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     order = np.argsort(-probs, axis=1, kind="stable")
@@ -205,6 +267,6 @@ def _sample_top_p(logits: np.ndarray, top_p: float, rng: np.random.Generator) ->
     cumulative = np.cumsum(ranked, axis=1)
     ranked[(cumulative - ranked) > top_p] = 0.0
     cumulative = np.cumsum(ranked, axis=1)
-    draw = rng.random(len(ranked)) * cumulative[:, -1]
+    draw = uniform * cumulative[:, -1]
     pick = np.minimum((cumulative < draw[:, None]).sum(axis=1), ranked.shape[1] - 1)
     return order[np.arange(len(order)), pick]

@@ -27,6 +27,8 @@ from template_engine.model.tokens import ArtistTokenizer, GrammarState, Phrase
 MIN_SHARE = 0.01
 MIN_SECTION_NOTES = 32
 NOTE_SPACING = 16.0  # beats between the notes tokenised one after another, longer than any phrase's note
+ANY_SECTION = ""  # ``phrase_notes``'s key for every section type together
+UNKNOWN_PHRASE_NOTES = 16.0  # a role the artist never plays: a phrase of quarter notes
 
 
 @dataclass
@@ -76,6 +78,18 @@ def section_habits(phrases: list[tuple[int, Phrase]]) -> dict[str, dict[str, Rol
             for kind, habits in by_kind.items()}
 
 
+def phrase_notes(phrases: list[Phrase]) -> dict[str, dict[str, float]]:
+    """Per section type, and over all of them (``ANY_SECTION``), each role's mean number of notes in
+    the phrases that play it."""
+    counts: dict[str, dict[str, list[int]]] = {}
+    for ph in phrases:
+        for role, notes in ph.tracks.items():
+            if notes:
+                for kind in (ph.section, ANY_SECTION):
+                    counts.setdefault(kind, {}).setdefault(role, []).append(len(notes))
+    return {kind: {role: float(np.mean(n)) for role, n in by_role.items()} for kind, by_role in counts.items()}
+
+
 def role_tokens(tok: ArtistTokenizer, habits: dict[str, RoleHabit]) -> np.ndarray:
     """Boolean (len(ROLES), tok.vocab_size): the tokens each role may be written with. A BPE token
     is kept for a role when all its onsets, and for a pitched role all its pitches and note lengths,
@@ -121,7 +135,8 @@ class Habits:
     (``section_tokens``, the same shape, the role's own row elsewhere); for the roles kept on the
     chords, the chord tones of each bar (``tones``); and per pitched role the widest span
     (``role_spans``) its notes keep within, with each token's lowest and highest pitch
-    (``pitch_range``, (2, vocab); 999 and -1 where it has none)."""
+    (``pitch_range``, (2, vocab); 999 and -1 where it has none); and how many notes a phrase of
+    each role holds (``phrase_notes``)."""
 
     role_tokens: np.ndarray
     section_tokens: dict[str, np.ndarray]
@@ -129,6 +144,7 @@ class Habits:
     tones: PieceTones
     spans: np.ndarray
     pitch_range: np.ndarray
+    phrase_notes: dict[str, dict[str, float]]
 
     @classmethod
     def learn(cls, tok: ArtistTokenizer, songs: list[Score]) -> Habits:
@@ -136,28 +152,35 @@ class Habits:
         habits = learn_habits(phrases)
         by_section = {kind: role_tokens(tok, {**habits, **own}) for kind, own in section_habits(phrases).items()}
         return cls.of(tok, role_tokens(tok, habits), by_section, chord_roles([ph for _, ph in phrases]),
-                      role_spans(habits))
+                      role_spans(habits), phrase_notes([ph for _, ph in phrases]))
 
     @classmethod
     def of(cls, tok: ArtistTokenizer, tokens: np.ndarray, section_tokens: dict[str, np.ndarray],
-           chord_roles: frozenset[str], spans: np.ndarray) -> Habits:
+           chord_roles: frozenset[str], spans: np.ndarray, notes: dict[str, dict[str, float]]) -> Habits:
         """The habits with what ``tok`` alone decides (its tokens' chord tones and pitch ranges)."""
         pitch_range = np.array([[999], [-1]], dtype=np.int64).repeat(tok.vocab_size, axis=1)
         pitch_range[:, :tok.n_bpe] = tok.pitch_lo, tok.pitch_hi
-        return cls(tokens, section_tokens, chord_roles, PieceTones.of(tok), spans, pitch_range)
+        return cls(tokens, section_tokens, chord_roles, PieceTones.of(tok), spans, pitch_range, notes)
 
     def to_dict(self) -> dict:
         """What was learned from the artist's songs, as JSON (``from_dict``)."""
         return {"role_tokens": packed(self.role_tokens),
                 "section_tokens": {kind: packed(t) for kind, t in self.section_tokens.items()},
-                "chord_roles": sorted(self.chord_roles), "spans": self.spans.tolist()}
+                "chord_roles": sorted(self.chord_roles), "spans": self.spans.tolist(), "phrase_notes": self.phrase_notes}
 
     @classmethod
     def from_dict(cls, tok: ArtistTokenizer, d: dict) -> Habits:
         shape = (len(ROLES), tok.vocab_size)
         return cls.of(tok, unpacked(d["role_tokens"], shape),
                       {kind: unpacked(t, shape) for kind, t in d["section_tokens"].items()},
-                      frozenset(d["chord_roles"]), np.array(d["spans"], dtype=np.int64))
+                      frozenset(d["chord_roles"]), np.array(d["spans"], dtype=np.int64),
+                      {kind: {role: float(n) for role, n in notes.items()} for kind, notes in d["phrase_notes"].items()})
+
+    def expected_notes(self, section: str, roles: list[str]) -> float:
+        """The notes the artist plays in a phrase of a ``section`` type in ``roles``: each role's mean
+        there, else over every section, else ``UNKNOWN_PHRASE_NOTES``."""
+        here, anywhere = self.phrase_notes.get(section, {}), self.phrase_notes.get(ANY_SECTION, {})
+        return float(sum(here.get(r, anywhere.get(r, UNKNOWN_PHRASE_NOTES)) for r in roles))
 
     def restrict(self, mask: np.ndarray, sections: list[str], states: list[GrammarState],
                  chords: list[np.ndarray | None], heard: list[tuple[int, int] | None]) -> np.ndarray:
