@@ -1,6 +1,7 @@
 """Writing phrases: the phrases of a call written by the model in batched, grammar-masked, KV-cached
-passes, two at once on two cores. A track given with notes is fed to the model as it is, so the tracks written after it
-in the role order hear it (a regenerated part, or a section written over the song's progression)."""
+passes, two at once on two cores. A track given with notes is fed to the model as it is, so the
+tracks written after it in the role order hear it (a regenerated part, or a section written over
+the song's progression)."""
 
 from __future__ import annotations
 
@@ -67,14 +68,15 @@ class PhraseJob:
 
 @dataclass
 class _Row:
-    """One phrase being written: roles still to write, tokens queued to feed, the grammar state of the
-    track being written, the tokens so far, once its chords are written, their tones per bar, the
-    lowest and highest pitch the track being written has played (or keeps near), and the phrase's
-    own random stream."""
+    """One phrase being written: roles still to write, tokens queued to feed, the phrase's own random
+    stream, the grammar state of the track being written, the tokens so far, once its chords are
+    written, their tones per bar, and the lowest and highest pitch the track being written has
+    played (or keeps near)."""
 
     phrase: Phrase
     roles: list[str]
     queue: list[int]
+    rng: np.random.Generator
     role: str | None = None
     state: GrammarState | None = None
     track_len: int = 0
@@ -82,11 +84,10 @@ class _Row:
     done: bool = False
     chords: np.ndarray | None = None
     heard: tuple[int, int] | None = None
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
     @classmethod
     def start(cls, tok: ArtistTokenizer, phrase: Phrase, rng: np.random.Generator) -> _Row:
-        row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase), rng=rng)
+        row = cls(phrase, [r for r in ROLES if r in phrase.tracks], tok.condition_ids(phrase), rng)
         if chords := phrase.tracks.get(CHORD_ROLE) or phrase.harmony:
             row.chords = bar_tones(chords, PHRASE_BARS)
         row.next_track(tok)

@@ -59,6 +59,7 @@ def render_batch(bundle: ArtistBundle, out_dir: Path, settings: RenderSettings, 
     tune_malloc_for_render()
     corpus = load_corpus(bundle.path)
     with ForkedCall(write_songs, bundle, settings, corpus, fork=settings.count <= MAX_SONGS_WRITTEN_ASIDE) as written:
+        tqdm.monitor_interval = 0  # no monitor thread beside the bar: the phrase writer forks a process of one thread
         bar = tqdm(total=settings.count * 2 + 1, desc=f"rendering {bundle.name}", unit="step", disable=not progress)
         try:
             bar.set_postfix_str("writing MIDI")
