@@ -11,6 +11,7 @@ from tqdm import tqdm
 from project_ingest.bundle import ArtistBundle
 from project_ingest.ingest import ingest
 from template_engine.demo.projects import TINY, build_demo_material
+from template_engine.forked import ForkedCall
 from template_engine.model.config import ModelConfig
 from template_engine.model.train import TrainSettings, train
 from template_engine.render.batch import render_batch
@@ -18,6 +19,23 @@ from template_engine.render.settings import RenderSettings
 
 TINY_TRAIN_STEPS = 200
 tqdm.monitor_interval = 0  # as the command line sets it: renders fork the process that writes the notes
+
+
+@pytest.fixture
+def forked_batches(monkeypatch) -> list[bool]:
+    """Whether each call of the phrase writer that split its phrases forked its second batch, in order."""
+    import template_engine.model.phrases as phrases_module
+
+    children: list[bool] = []
+
+    class Recorded(ForkedCall):
+        def __enter__(self):
+            entered = super().__enter__()
+            children.append(self._child is not None)
+            return entered
+
+    monkeypatch.setattr(phrases_module, "ForkedCall", Recorded)
+    return children
 
 
 @pytest.fixture(scope="session")

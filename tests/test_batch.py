@@ -186,29 +186,19 @@ def test_a_worker_gets_its_share_of_the_cores_for_generation():
     assert run.stdout.split() and set(run.stdout.split()) == {"1"}
 
 
-def test_a_batch_with_its_progress_bar_writes_its_phrases_on_two_cores(trained_bundle, tmp_path, monkeypatch):
+def test_a_batch_with_its_progress_bar_writes_its_phrases_on_two_cores(trained_bundle, tmp_path, monkeypatch,
+                                                                     forked_batches):
     """Two songs' phrases are written in this process, under the progress bar. Called from Python,
     where tqdm starts a monitor thread beside a bar by default, the render turns it off, so the
     writer still forks its second batch (a process with another thread never forks)."""
     from tqdm import tqdm
 
-    import template_engine.model.phrases as phrases_module
-    from template_engine.forked import ForkedCall
     from template_engine.threads import THREADS_ENV
 
-    children: list[bool] = []
-
-    class Recorded(ForkedCall):
-        def __enter__(self):
-            entered = super().__enter__()
-            children.append(self._child is not None)
-            return entered
-
-    monkeypatch.setattr(phrases_module, "ForkedCall", Recorded)
     monkeypatch.setenv(THREADS_ENV, "2")
     monkeypatch.setattr(tqdm, "monitor_interval", 10)
     render_batch(trained_bundle, tmp_path, RenderSettings(count=2, seed=1, bars=8, formats=("wav",)), progress=True)
-    assert children and all(children)
+    assert forked_batches and all(forked_batches)
 
 
 def test_a_batch_expects_the_artists_median_song_or_the_bars_asked_for():
