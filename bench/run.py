@@ -224,12 +224,12 @@ def bench_render(plan: Plan) -> str:
     from template_engine.model.decoder import load_decoder
     from template_engine.model.generate import generate_songs
     from template_engine.process_memory import release_free_memory, tune_malloc_for_render
+    from template_engine.render.audio_files import ForkedWrites, write_audio
     from template_engine.render.batch import prepare_to_mix
-    from template_engine.render.candidate import export_candidate, stem_files, write_audio
+    from template_engine.render.candidate import export_candidate, stem_files
     from template_engine.render.master import master
     from template_engine.render.mix import SAMPLE_RATE, mix_song
     from template_engine.render.settings import RenderSettings
-    from template_engine.threads import render_threads
 
     tune_malloc_for_render()  # as a render process does
     bundle = ArtistBundle.load(plan.work / "artists" / "bench")
@@ -244,9 +244,9 @@ def bench_render(plan: Plan) -> str:
         start = time.perf_counter()
         mixed = mix_song(song, library, bundle.mix_profile, seed=0)
         mixed_at = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=render_threads()) as pool:
-            for done in write_audio(pool, [(path, audio) for _, path, audio in
-                                           stem_files(plan.work / "stems-only", "bench", mixed)], SAMPLE_RATE):
+        with ForkedWrites([(path, audio) for _, path, audio in stem_files(plan.work / "stems-only", "bench", mixed)],
+                          SAMPLE_RATE) as shared, ThreadPoolExecutor(max_workers=shared.threads) as pool:
+            for done in write_audio(pool, shared.here, SAMPLE_RATE):
                 done.result()
         stems_at = time.perf_counter()
         mastered, _ = master(mixed.premaster, SAMPLE_RATE, target_lufs=-9.0)

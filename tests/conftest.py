@@ -3,7 +3,9 @@
 The model trains a fixed number of steps (the time budget never binds), so every fixture and the
 golden render built on it are the same on a busy machine as on an idle one."""
 
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from tqdm import tqdm
@@ -22,20 +24,39 @@ tqdm.monitor_interval = 0  # as the command line sets it: renders fork the proce
 
 
 @pytest.fixture
-def forked_batches(monkeypatch) -> list[bool]:
+def record_forks(monkeypatch) -> Callable[[ModuleType], list[bool]]:
+    """``record(module)`` replaces ``module``'s ``ForkedCall`` with one that records, in the list it
+    returns, whether each call entered forked a child, in order."""
+
+    def record(module: ModuleType) -> list[bool]:
+        children: list[bool] = []
+
+        class Recorded(ForkedCall):
+            def __enter__(self):
+                entered = super().__enter__()
+                children.append(self._child is not None)
+                return entered
+
+        monkeypatch.setattr(module, "ForkedCall", Recorded)
+        return children
+
+    return record
+
+
+@pytest.fixture
+def forked_batches(record_forks) -> list[bool]:
     """Whether each call of the phrase writer that split its phrases forked its second batch, in order."""
     import template_engine.model.phrases as phrases_module
 
-    children: list[bool] = []
+    return record_forks(phrases_module)
 
-    class Recorded(ForkedCall):
-        def __enter__(self):
-            entered = super().__enter__()
-            children.append(self._child is not None)
-            return entered
 
-    monkeypatch.setattr(phrases_module, "ForkedCall", Recorded)
-    return children
+@pytest.fixture
+def forked_writes(record_forks) -> list[bool]:
+    """Whether each candidate export that shared its audio files with a forked copy forked it, in order."""
+    import template_engine.render.audio_files as audio_files_module
+
+    return record_forks(audio_files_module)
 
 
 @pytest.fixture(scope="session")

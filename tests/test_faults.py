@@ -238,7 +238,7 @@ def test_evaluate_skips_a_damaged_candidate_and_reports_the_rest(trained_bundle,
 def test_a_full_disk_or_an_unwritable_out_is_named_and_leaves_nothing(trained_bundle, tmp_path, monkeypatch):
     import errno
 
-    from template_engine.render import candidate
+    from template_engine.render import audio_files
 
     root = tmp_path / "artists"
     shutil.copytree(trained_bundle.path, root / "tiny")
@@ -249,7 +249,7 @@ def test_a_full_disk_or_an_unwritable_out_is_named_and_leaves_nothing(trained_bu
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(candidate, "write_wav", full)
+    monkeypatch.setattr(audio_files, "write_wav", full)
     args = ["--artists-dir", str(root), "--quiet", "render", "--artist", "tiny", "--count", "1", "--bars", "4",
             "--format", "wav", "--out", str(out)]
     result = CliRunner().invoke(main, args)

@@ -9,6 +9,7 @@ task with ``--ray``), and write the gallery.
 from __future__ import annotations
 
 import importlib
+import os
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from template_engine.render.candidate import StagedCandidate, folder_name, maste
 from template_engine.render.gallery import write_gallery
 from template_engine.render.mix import mix_memory_bytes, mix_song
 from template_engine.render.settings import RenderSettings
+from template_engine.threads import share_cores
 
 KIT_SEED_STRIDE = 1000  # candidates of one batch seed get kit seeds seed * stride + index
 MAX_SONGS_WRITTEN_ASIDE = 1  # one song's notes leave a core idle (mostly one row at a time), written in a
@@ -166,8 +168,11 @@ def stage(bundle: ArtistBundle, library: SampleLibrary, job: CandidateJob, setti
 
 
 def finish_at(bundle_path: str, job: CandidateJob, settings: RenderSettings, provenance: dict[str, str | None]) -> Path:
-    """One candidate (``stage``, then its ``claim``) in a Ray task: the bundle read from its (shared) path."""
+    """One candidate (``stage``, then its ``claim``) in a Ray task: the bundle read from its (shared) path.
+    A task holds one of its node's cores, so its render pools get one thread (``share_cores``) and it
+    never forks (a Ray worker runs threads of its own)."""
     tune_malloc_for_render()
+    share_cores(os.cpu_count() or 1)
     bundle = ArtistBundle.load(Path(bundle_path))
     with SampleLibrary(bundle.samples_dir) as library:
         return stage(bundle, library, job, settings, provenance).claim()

@@ -36,8 +36,9 @@ import soundfile as sf
 from project_ingest.bundle import ArtistBundle, safe_song_name, write_json
 from project_ingest.midi_io import read_midi, score_to_midi, write_midi
 from project_ingest.score import BEATS_PER_BAR, Key, Score, Section
-from sample_library.audio_io import current_umask, write_mp3, write_wav
+from sample_library.audio_io import current_umask
 from sample_library.errors import InputError
+from template_engine.render.audio_files import ForkedWrites, write_audio, write_one
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
 from template_engine.render.master import MasterReport, macro_allowance_db, master, target_lufs_for
@@ -45,8 +46,7 @@ from template_engine.render.mix import SAMPLE_RATE, MixResult, group_of
 from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
 from template_engine.render.sfz import write_kit
-from template_engine.render.span_audio import SpanAudio, Stem, whole
-from template_engine.threads import render_threads
+from template_engine.render.span_audio import SpanAudio, Stem
 
 CEILING_DBTP = -1.0
 GROUP_STEMS = Path("stems") / "groups"
@@ -82,22 +82,6 @@ def dry_stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav
             for name, audio in mixed.dry.items()]
 
 
-def write_audio(pool: ThreadPoolExecutor, writes: list[tuple[Path, Stem]], sample_rate: int,
-                subtype: str = "PCM_24") -> list[Future]:
-    """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
-    other suffix as WAV (``subtype``) or 24-bit FLAC. A stem kept as its spans or its tracks is
-    written a block at a time as a 24-bit WAV, and made whole on the writing thread for any other
-    file, so no more than the files being written are whole at once. Returns the futures, in order."""
-    return [pool.submit(_write_one, path, audio, sample_rate, subtype) for path, audio in writes]
-
-
-def _write_one(path: Path, audio: Stem, sample_rate: int, subtype: str) -> None:
-    if path.suffix == ".mp3":
-        write_mp3(path, whole(audio), sample_rate)
-    else:
-        write_wav(path, audio, sample_rate, subtype=subtype)
-
-
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
                      formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE, stems_as: str = "wav",
                      subtype: str = "PCM_24", encoder: Executor | None = None) -> tuple[dict[str, list[str]], list[Future]]:
@@ -105,8 +89,9 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder, and the
     files still being written: the MP3, when an ``encoder`` is given to encode it on (a batch lets
     it run while the next song is mixed). The MP3 encode starts first, and the MIDI and the DAW
-    project are written while the audio files are. Each track's audio is let go once its stem is
-    written (the groups, written first, are sums of them)."""
+    project are written while the audio files are: about half of those in a forked copy of this
+    process where it may fork (``ForkedWrites``, before the encoder's thread starts). Each track's
+    audio is let go once its stem is written (the groups, written first, are sums of them)."""
     songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("mp3", "flac", "wav") if fmt in formats]
     stems = stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
     dry = dry_stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
@@ -114,25 +99,30 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs[::-1]],
                                    "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems]}
     track_stems = [(label, path, None) for label, path, _ in stems[len(mixed.groups):len(stems) - len(dry)]]
-    encoding = [encoder.submit(_write_one, path, audio, sample_rate, subtype)
-                for path, audio in songs if path.suffix == ".mp3"] if encoder is not None else []
+    writes = [(path, audio) for path, audio in songs if encoder is None or path.suffix != ".mp3"]
+    writes += [(path, audio) for _, path, audio in stems]
+    encoding: list[Future] = []
     try:
-        with ThreadPoolExecutor(max_workers=render_threads()) as pool:
-            writes = [(path, audio) for path, audio in songs if encoder is None or path.suffix != ".mp3"]
-            writes += [(path, audio) for _, path, audio in stems]
-            writing = write_audio(pool, writes, sample_rate, subtype)
-            files["midi"] = write_midi_files(folder, base, score)
-            projects = [(base, track_stems)]
-            if dry:
-                wet_only = [stem for stem in track_stems if stem[0] not in {label for label, _, _ in dry}]
-                projects.append((f"{base}_dry", [(label, path, mixed.chains[name]) for (label, path, _), name
-                                                 in zip(dry, mixed.dry)] + wet_only))
-            files["dawproject"] = write_projects(folder, projects, score, title=title, artist=artist,
-                                                 sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
-            for done, (_, audio) in zip(writing, writes):
-                done.result()
-                if isinstance(audio, SpanAudio):
-                    audio.free()
+        with ForkedWrites(writes, sample_rate, subtype) as shared:
+            encoding = [encoder.submit(write_one, path, audio, sample_rate, subtype)
+                        for path, audio in songs if path.suffix == ".mp3"] if encoder is not None else []
+            with ThreadPoolExecutor(max_workers=shared.threads) as pool:
+                writing = write_audio(pool, shared.here, sample_rate, subtype)
+                files["midi"] = write_midi_files(folder, base, score)
+                projects = [(base, track_stems)]
+                if dry:
+                    wet_only = [stem for stem in track_stems if stem[0] not in {label for label, _, _ in dry}]
+                    projects.append((f"{base}_dry", [(label, path, mixed.chains[name]) for (label, path, _), name
+                                                     in zip(dry, mixed.dry)] + wet_only))
+                files["dawproject"] = write_projects(folder, projects, score, title=title, artist=artist,
+                                                     sample_rate=sample_rate, seconds=mastered.shape[1] / sample_rate)
+                for done, (_, audio) in zip(writing, shared.here):
+                    done.result()
+                    if isinstance(audio, SpanAudio):
+                        audio.free()
+        for _, audio in shared.aside:
+            if isinstance(audio, SpanAudio):
+                audio.free()
         files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
     except BaseException:
         wait(encoding)  # nothing may still be writing into a folder its caller removes
