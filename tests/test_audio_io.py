@@ -41,6 +41,19 @@ def test_a_corrupt_mp3_is_named_with_ffmpegs_reason_and_a_good_one_decodes(tmp_p
     assert rate == 44100 and data.shape[1] == 2 and abs(np.abs(data).max() - 0.5) < 0.02
 
 
+@pytest.mark.parametrize("channels, frames", [(1, 1000), (2, 2 * 2**18 + 77), (2, 0)])
+def test_the_mp3_encoders_input_is_each_frames_samples_clipped_and_interleaved_as_16_bit(channels, frames):
+    from sample_library.audio_io import PCM16_BLOCK, pcm16_file
+
+    assert PCM16_BLOCK == 2**18
+    audio = (np.random.default_rng(2).standard_normal((channels, frames)) * 0.6).astype(np.float32)
+    with pcm16_file(audio) as pcm:
+        samples = np.frombuffer(pcm.read(), dtype="<i2").reshape(frames, channels)
+    expected = (np.clip(audio, -1, 1) * np.float32(32767)).astype(np.int16).T  # float32 products, truncated
+    assert samples.shape == (frames, channels) and np.array_equal(samples, expected)
+    assert frames == 0 or (samples.max() == 32767 and samples.min() == -32767)
+
+
 @pytest.mark.parametrize("channels, frames", [(1, 3 * WRITE_BLOCK + 123), (2, 3 * WRITE_BLOCK + 124), (2, 10)])
 def test_silent_blocks_skipped_over_read_back_as_the_bytes_wave_writes(tmp_path, channels, frames):
     import io

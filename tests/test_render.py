@@ -51,6 +51,20 @@ def test_master_meets_loudness_and_true_peak(rendered):
     assert true_peak_db(audio.T) <= -1.0 + 0.05
 
 
+def test_the_masters_report_gives_the_bar_spreads_of_the_premaster_and_of_the_song(rendered):
+    """The spreads are measured after the master's MP3 starts encoding; they are still those of the
+    stems' sum (the pre-master mix) and of the song, over the song's bars."""
+    from sample_library.loudness import level_spread_db
+
+    _, folder = rendered
+    info, groups, _ = _stems(folder)
+    bar = 4 * 60.0 / info["bpm"]
+    premaster = sum(sf.read(str(p), always_2d=True, dtype="float32")[0] for p in groups).T
+    song, sr = sf.read(str(folder / info["files"]["song"][0]), always_2d=True, dtype="float32")
+    assert abs(level_spread_db(premaster, sr, bar) - info["master"]["bar_spread_before_db"]) < 0.02
+    assert abs(level_spread_db(song.T, sr, bar) - info["master"]["bar_spread_after_db"]) < 0.02
+
+
 def test_gallery_card_plays_the_song_and_draws_its_waveform(rendered):
     import re
 

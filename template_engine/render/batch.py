@@ -163,7 +163,7 @@ def stage(bundle: ArtistBundle, library: SampleLibrary, job: CandidateJob, setti
     mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index),
                      sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
     return stage_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
-                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, job.score, mixed),
+                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, mixed),
                            encoder=encoder)
 
 

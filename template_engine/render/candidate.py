@@ -38,10 +38,10 @@ from project_ingest.midi_io import read_midi, score_to_midi, write_midi
 from project_ingest.score import BEATS_PER_BAR, Key, Score, Section
 from sample_library.audio_io import current_umask
 from sample_library.errors import InputError
-from template_engine.render.audio_files import ForkedWrites, write_audio, write_one
+from template_engine.render.audio_files import ForkedWrites, start_mp3, write_audio
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
-from template_engine.render.master import MasterReport, macro_allowance_db, master, target_lufs_for
+from template_engine.render.master import MasterReport, macro_allowance_db, master_audio, target_lufs_for
 from template_engine.render.mix import SAMPLE_RATE, MixResult, group_of
 from template_engine.render.reaper import write_reaper_project
 from template_engine.render.settings import RenderSettings
@@ -104,7 +104,7 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     encoding: list[Future] = []
     try:
         with ForkedWrites(writes, sample_rate, subtype) as shared:
-            encoding = [encoder.submit(write_one, path, audio, sample_rate, subtype)
+            encoding = [start_mp3(encoder, path, audio, sample_rate)
                         for path, audio in songs if path.suffix == ".mp3"] if encoder is not None else []
             with ThreadPoolExecutor(max_workers=shared.threads) as pool:
                 writing = write_audio(pool, shared.here, sample_rate, subtype)
@@ -223,13 +223,13 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def master_candidate(bundle: ArtistBundle, settings: RenderSettings, score: Score,
-                     mixed: MixResult) -> tuple[np.ndarray, MasterReport]:
+def master_candidate(bundle: ArtistBundle, settings: RenderSettings, mixed: MixResult) -> tuple[np.ndarray, MasterReport]:
     """The candidate's pre-master mix mastered to the artist's loudness (or ``--lufs``), macro-dynamics
-    and tonal balance: the song (channels, frames) and the master's report."""
-    return master(mixed.premaster, settings.sample_rate, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
-                  ceiling_dbtp=CEILING_DBTP, allowance_db=macro_allowance_db(bundle.mix_profile),
-                  spread_window_s=BEATS_PER_BAR * 60.0 / score.bpm, tone_db=bundle.mix_profile.master_eq_db)
+    and tonal balance: the song (channels, frames) and the master's report, but for what is measured
+    on the finished master (``stage_candidate`` measures it while the MP3 encodes)."""
+    return master_audio(mixed.premaster, settings.sample_rate, target_lufs=target_lufs_for(bundle.mix_profile, settings.lufs),
+                        ceiling_dbtp=CEILING_DBTP, allowance_db=macro_allowance_db(bundle.mix_profile),
+                        tone_db=bundle.mix_profile.master_eq_db)
 
 
 def write_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
@@ -288,6 +288,8 @@ def stage_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
         files, pending = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
                                           artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype,
                                           sample_rate=settings.sample_rate, encoder=encoder)
+        report = report.measured(mixed.premaster, song, settings.sample_rate, BEATS_PER_BAR * 60.0 / score.bpm,
+                                 bundle.mix_profile.master_eq_db)
         info = {
             "title": title, "artist": bundle.name, **provenance,
             "seed": settings.seed, "index": index, "settings": recorded_settings(settings),

@@ -21,7 +21,7 @@ measurement of the mastered audio at full resolution corrects what is left.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy
@@ -90,10 +90,19 @@ class MasterReport:
     max_reduction_db: float
     mean_reduction_db: float
     macro_db: float
-    spread_before_db: float
-    spread_after_db: float
+    spread_before_db: float | None = None
+    spread_after_db: float | None = None
     tone_before_db: float | None = None
     tone_after_db: float | None = None
+
+    def measured(self, mix: np.ndarray, mastered: np.ndarray, sample_rate: int, spread_window_s: float,
+                 tone_db: Sequence[float] | None) -> MasterReport:
+        """This report with what is measured on the finished master: the loud-to-quiet spreads of
+        ``mix`` and ``mastered`` (channels, frames) over windows of ``spread_window_s``, and, where
+        the artist's masters' spectrum ``tone_db`` is known, the master's distance from it."""
+        return replace(self, spread_before_db=level_spread_db(mix, sample_rate, spread_window_s),
+                       spread_after_db=level_spread_db(mastered, sample_rate, spread_window_s),
+                       tone_after_db=None if tone_db is None else tone_distance_db(spectrum_db(mastered, sample_rate), tone_db))
 
     def to_dict(self) -> dict[str, float]:
         """The report for render.json and the console, rounded to 0.01 dB."""
@@ -303,6 +312,15 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
     (``tone_match``). The drive is found on 1 ms blocks, then the mix is mastered once at full
     resolution and corrected at most twice. Returns the master (float32, same shape) and a report.
     """
+    out, report = master_audio(mix, sample_rate, target_lufs=target_lufs, ceiling_dbtp=ceiling_dbtp,
+                               allowance_db=allowance_db, tone_db=tone_db)
+    return out, report.measured(mix, out, sample_rate, spread_window_s, tone_db)
+
+
+def master_audio(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbtp: float = -1.0,
+                 allowance_db: float | None = None, tone_db: Sequence[float] | None = None) -> tuple[np.ndarray, MasterReport]:
+    """``master``'s audio, and its report but for what is measured on the finished master
+    (``MasterReport.measured``): a render measures that while the master's MP3 encodes."""
     tone_before = None
     if tone_db is not None:
         spectrum = spectrum_db(mix, sample_rate)
@@ -327,7 +345,4 @@ def master(mix: np.ndarray, sample_rate: int, *, target_lufs: float, ceiling_dbt
         out *= np.float32(10 ** ((ceiling_dbtp - 0.05 - true_peak) / 20))
         true_peak, loud = true_peak_db(out), integrated_loudness(out, sample_rate)
     return out, MasterReport(loudness=loud, true_peak=true_peak, target_loudness=target_lufs, ceiling=ceiling_dbtp,
-                             gain_db=float(drive), spread_before_db=level_spread_db(mix, sample_rate, spread_window_s),
-                             spread_after_db=level_spread_db(out, sample_rate, spread_window_s), tone_before_db=tone_before,
-                             tone_after_db=None if tone_db is None else tone_distance_db(spectrum_db(out, sample_rate), tone_db),
-                             **stages)
+                             gain_db=float(drive), tone_before_db=tone_before, **stages)

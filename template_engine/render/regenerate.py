@@ -101,7 +101,7 @@ def regenerate(bundle: ArtistBundle, folder: Path, role: str, bars: str, *, seed
                          sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
     written_to = write_candidate(bundle, target, f"{info['title']} {role} {first + 1}-{end}", rewritten, novelty, settings,
                                  index=info["index"], provenance=bundle_provenance(bundle), mixed=mixed,
-                                 mastered=master_candidate(bundle, settings, rewritten, mixed),
+                                 mastered=master_candidate(bundle, settings, mixed),
                                  extra={"regenerated": {"from": Path(folder).name, "track": role,
                                                         "bars": [first + 1, end], "seed": seed}})
     write_gallery(written_to.parent)
