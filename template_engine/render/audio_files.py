@@ -12,7 +12,6 @@ The copy shares the mix's memory until either writes to it; it only reads it.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from template_engine.forked import ForkedCall, can_fork
 from template_engine.render.span_audio import SpanAudio, Stem, SummedAudio, whole
 from template_engine.threads import render_threads
 
-ASIDE_NICENESS = 10  # the copy's scheduling priority, under the render's (0): a tenth of a contended core
 MP3_COST = 8.0  # an MP3 takes about this many times a WAV's time per sample (LAME against 24-bit packing)
 
 AudioWrite = tuple[Path, Stem]
@@ -57,14 +55,6 @@ def write_all(writes: list[AudioWrite], sample_rate: int, subtype: str) -> None:
     """Write each of ``writes`` in turn (``write_one``)."""
     for path, audio in writes:
         write_one(path, audio, sample_rate, subtype)
-
-
-def write_aside(writes: list[AudioWrite], sample_rate: int, subtype: str) -> None:
-    """``write_all`` in the forked copy, at a lower priority (``ASIDE_NICENESS``): the MP3's encoder,
-    a candidate's longest write, and the render's own work keep their cores, and the copy takes
-    what they leave."""
-    os.nice(ASIDE_NICENESS)
-    write_all(writes, sample_rate, subtype)
 
 
 def write_cost(path: Path, audio: Stem) -> float:
@@ -102,7 +92,7 @@ class ForkedWrites:
         self.forks = render_threads() > 1 and can_fork() and len(writes) > 1
         self.here, self.aside = split_writes(writes) if self.forks else (list(writes), [])
         self.threads = 1 if self.forks else render_threads()
-        self._copy = ForkedCall(write_aside, self.aside, sample_rate, subtype) if self.forks else None
+        self._copy = ForkedCall(write_all, self.aside, sample_rate, subtype) if self.forks else None
 
     def __enter__(self) -> ForkedWrites:
         if self._copy is not None:
