@@ -62,3 +62,15 @@ def test_a_write_that_fails_in_the_forked_copy_is_raised_here(tmp_path, monkeypa
     with pytest.raises(OSError), ForkedWrites(writes, SR) as shared:
         assert shared.aside
     assert forked_writes == [True]
+
+
+def test_a_songs_mp3_is_written_alone_beside_its_stems(tmp_path):
+    """LAME takes about 25 times as long a sample as packing a stem: a song's MP3 outweighs its
+    stems, so one process encodes it while the other writes every stem."""
+    tracks = [track(4.0, seed=i) for i in range(10)]  # ten stems sounding throughout
+    song = SummedAudio(tracks).dense()
+    writes = [(tmp_path / "song.mp3", song), (tmp_path / "song.wav", song)]
+    writes += [(tmp_path / f"t{i}.wav", t) for i, t in enumerate(tracks)]
+    first, second = split_writes(writes)
+    alone = first if len(first) == 1 else second
+    assert [path.name for path, _ in alone] == ["song.mp3"]
