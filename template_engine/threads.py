@@ -1,10 +1,12 @@
 """How many threads a render may use: every core by default, or its share of them when several
 renders run side by side (``template batch --workers``), so two processes never each spin up a
-thread per core: on 2 cores that made two workers three times slower than one."""
+thread per core: on 2 cores that made two workers three times slower than one. And how work is
+shared between two processes, one on each core (``split_in_two``)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 
 THREADS_ENV = "TEMPLATE_RENDER_THREADS"
 MAX_THREADS = 4
@@ -27,3 +29,14 @@ def share_cores(workers: int) -> None:
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     os.environ[THREADS_ENV] = str(threads)
     threadpool_limits(limits=threads, user_api="blas")
+
+
+def split_in_two(work: Sequence[float], group_cost: Callable[[list[float]], float] = sum) -> tuple[list[int], list[int]]:
+    """Indices of ``work`` (one figure per item) in two groups of about equal ``group_cost`` (of the
+    figures in a group), each in increasing order: the items go, largest first, into the group that
+    costs less with them, the first on a tie."""
+    groups: tuple[list[int], list[int]] = ([], [])
+    for i in sorted(range(len(work)), key=lambda i: -work[i]):
+        cost = [group_cost([work[j] for j in group] + [work[i]]) for group in groups]
+        groups[int(cost[1] < cost[0])].append(i)
+    return sorted(groups[0]), sorted(groups[1])

@@ -19,7 +19,7 @@ from template_engine.model.decoder import Decoder
 from template_engine.model.plan import SongPlan
 from template_engine.model.role_habits import Habits
 from template_engine.model.tokens import PHRASE_BARS, ArtistTokenizer, GrammarState, Phrase, advance, allowed_mask, start_state
-from template_engine.threads import render_threads
+from template_engine.threads import render_threads, split_in_two
 
 MAX_TRACK_TOKENS = 400
 
@@ -188,11 +188,7 @@ def split_work(work: list[float]) -> list[list[int]]:
     first, into the batch that costs less with them."""
     if len(work) < 2:
         return [list(range(len(work)))]
-    groups: list[list[int]] = [[], []]
-    for i in sorted(range(len(work)), key=lambda i: -work[i]):
-        cost = [max([work[j] for j in g] + [work[i]]) + sum(work[j] for j in g) + work[i] for g in groups]
-        groups[int(cost[1] < cost[0])].append(i)
-    return [sorted(g) for g in groups if g]
+    return [group for group in split_in_two(work, lambda batch: max(batch) + sum(batch)) if group]
 
 
 def _write_on_one_core(model: Decoder, tok: ArtistTokenizer, phrases: list[Phrase], rngs: list[np.random.Generator],
