@@ -5,6 +5,7 @@ internal error, 130 interrupted, each failure one line naming the file or option
 
 from __future__ import annotations
 
+import atexit
 import gc
 import sys
 import traceback
@@ -34,8 +35,13 @@ COLLECT_AFTER = 50_000
 
 def mapped(ctx: click.Context, call: Callable[[], Any]) -> Any:
     """Run ``call``, turning bad input into exit 2, an interrupt into 130 and internal errors into 1,
-    one line each; reference cycles are collected every ``COLLECT_AFTER`` allocations."""
+    one line each; reference cycles are collected every ``COLLECT_AFTER`` allocations, and none at
+    exit (``gc.freeze`` as the process ends: the interpreter's last collections walked every object
+    a render still held, its corpus, catalogue and modules: 0.2-0.4 s after a render was done; what
+    is frozen is freed with the modules, and every file is closed before then)."""
     gc.set_threshold(COLLECT_AFTER, 10, 10)
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     try:
         return call()
     except InputError as exc:

@@ -52,3 +52,18 @@ def test_the_built_demo_writes_its_notes_aside_loading_nothing_that_builds_it_no
                          text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["forked", "template_engine.demo", "template_engine.demo.bundle_state"]
+
+
+AT_EXIT = """
+import atexit, gc, sys
+from template_engine.cli import main
+atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))  # runs after the handlers the command adds
+sys.argv = ['template', 'artists', '--artists-dir', sys.argv[1]]
+main()
+"""
+
+
+def test_a_command_leaves_its_objects_to_the_end_of_the_process_uncollected(tmp_path):
+    run = subprocess.run([sys.executable, "-c", AT_EXIT, str(tmp_path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-2:] == ["frozen", "True"]
