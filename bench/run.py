@@ -251,7 +251,10 @@ def bench_render(plan: Plan) -> str:
         stems_at = time.perf_counter()
         mastered, _ = master(mixed.premaster, SAMPLE_RATE, target_lufs=-9.0)
         mastered_at = time.perf_counter()
-        export_candidate(plan.work / "render-one", "bench", "Bench", song, mixed, mastered, formats=("wav", "mp3"))
+        _, encoding = export_candidate(plan.work / "render-one", "bench", "Bench", song, mixed, mastered,
+                                       formats=("wav", "mp3"))
+        for mp3 in encoding:
+            mp3.result()
         done_at = time.perf_counter()
     shutil.rmtree(plan.work / "stems-only")
     shutil.rmtree(plan.work / "render-one")

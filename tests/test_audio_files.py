@@ -30,9 +30,9 @@ def test_the_writes_are_split_in_two_halves_of_about_equal_cost_each_in_its_orde
     assert sorted(map(str, [p for p, _ in first + second])) == sorted(map(str, [p for p, _ in writes]))
     for half in (first, second):
         assert [writes.index(w) for w in half] == sorted(writes.index(w) for w in half)
-    costs = [sum(write_cost(*w) for w in half) for half in (first, second)]
-    assert write_cost(*writes[0]) == write_cost(*writes[1]) + write_cost(*writes[2])
-    assert abs(costs[0] - costs[1]) <= max(write_cost(*w) for w in writes) / 2
+    costs = [sum(write_cost(audio) for _, audio in half) for half in (first, second)]
+    assert write_cost(writes[0][1]) == write_cost(writes[1][1]) + write_cost(writes[2][1])
+    assert abs(costs[0] - costs[1]) <= max(write_cost(audio) for _, audio in writes) / 2
 
 
 def test_files_written_beside_a_forked_copy_are_the_bytes_written_on_threads(tmp_path, monkeypatch, forked_writes):
@@ -62,15 +62,3 @@ def test_a_write_that_fails_in_the_forked_copy_is_raised_here(tmp_path, monkeypa
     with pytest.raises(OSError), ForkedWrites(writes, SR) as shared:
         assert shared.aside
     assert forked_writes == [True]
-
-
-def test_a_songs_mp3_is_written_alone_beside_its_stems(tmp_path):
-    """LAME takes about 25 times as long a sample as packing a stem: a song's MP3 outweighs its
-    stems, so one process encodes it while the other writes every stem."""
-    tracks = [track(4.0, seed=i) for i in range(10)]  # ten stems sounding throughout
-    song = SummedAudio(tracks).dense()
-    writes = [(tmp_path / "song.mp3", song), (tmp_path / "song.wav", song)]
-    writes += [(tmp_path / f"t{i}.wav", t) for i, t in enumerate(tracks)]
-    first, second = split_writes(writes)
-    alone = first if len(first) == 1 else second
-    assert [path.name for path, _ in alone] == ["song.mp3"]

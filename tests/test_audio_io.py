@@ -41,6 +41,35 @@ def test_a_corrupt_mp3_is_named_with_ffmpegs_reason_and_a_good_one_decodes(tmp_p
     assert rate == 44100 and data.shape[1] == 2 and abs(np.abs(data).max() - 0.5) < 0.02
 
 
+def test_an_mp3_encodes_with_no_thread_here_and_lands_whole_only_when_waited_for(tmp_path):
+    """ffmpeg encodes in its own process and nothing here waits on it, so a render may fork meanwhile;
+    the MP3 appears under its name once ``result()`` is called, and nothing else is left."""
+    from sample_library.audio_io import _read_with_ffmpeg, start_mp3
+    from template_engine.forked import can_fork
+
+    t = np.arange(2 * 44100) / 44100
+    tone = np.stack([np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32) * 0.5
+    mp3 = start_mp3(tmp_path / "song.mp3", tone, 44100)
+    assert can_fork() and not (tmp_path / "song.mp3").exists()
+    mp3.result()
+    mp3.result()
+    assert [p.name for p in tmp_path.iterdir()] == ["song.mp3"]
+    data, rate = _read_with_ffmpeg(tmp_path / "song.mp3")
+    assert rate == 44100 and abs(data.shape[0] - tone.shape[1]) < 2 * 1152 and abs(np.abs(data).max() - 0.5) < 0.02
+
+
+def test_an_mp3_stopped_or_failed_leaves_nothing_behind(tmp_path):
+    from sample_library.audio_io import start_mp3, write_mp3
+
+    tone = np.zeros((2, 44100 * 20), dtype=np.float32)
+    mp3 = start_mp3(tmp_path / "stopped.mp3", tone, 44100)
+    mp3.stop()
+    mp3.result()
+    with pytest.raises(RuntimeError, match=r"ffmpeg could not encode .*failed\.mp3: "):
+        write_mp3(tmp_path / "failed.mp3", tone[:, :4410], 44100, bitrate="-5k")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("channels, frames", [(1, 1000), (2, 2 * 2**18 + 77), (2, 0)])
 def test_the_mp3_encoders_input_is_each_frames_samples_clipped_and_interleaved_as_16_bit(channels, frames):
     from sample_library.audio_io import PCM16_BLOCK, pcm16_file

@@ -217,17 +217,18 @@ def test_a_batch_expects_the_artists_median_song_or_the_bars_asked_for():
     assert likely_song([], RenderSettings()) == (0.0, 0)
 
 
-def test_a_candidate_exported_beside_a_forked_copy_has_the_bytes_of_one_exported_alone(trained_bundle, tmp_path,
-                                                                                       monkeypatch, forked_writes):
-    """One candidate's export forks a copy that writes about half its audio files (before the MP3's
-    thread starts); with one core it writes them all here. The folders are the same bytes."""
+def test_candidates_exported_beside_a_forked_copy_have_the_bytes_of_ones_exported_alone(trained_bundle, tmp_path,
+                                                                                      monkeypatch, forked_writes):
+    """Each candidate's export forks a copy that writes about half its audio files, the second too
+    while the first one's MP3 still encodes (no thread waits on ffmpeg); with one core it writes them
+    all here. The folders are the same bytes."""
     from template_engine.threads import THREADS_ENV
 
-    settings = RenderSettings(count=1, seed=2, bars=4, formats=("wav", "mp3"), dry_stems=True)
+    settings = RenderSettings(count=2, seed=2, bars=4, formats=("wav", "mp3"), dry_stems=True)
     monkeypatch.setenv(THREADS_ENV, "2")
     render_batch(trained_bundle, tmp_path / "two", settings, progress=False)
     monkeypatch.setenv(THREADS_ENV, "1")
     render_batch(trained_bundle, tmp_path / "one", settings, progress=False)
-    assert forked_writes == [True]  # one core: no copy made
+    assert forked_writes == [True, True]  # one core: no copy made
     two, one = digests(tmp_path / "two"), digests(tmp_path / "one")
     assert two == one and sum("/stems/" in name for name in two) > 10

@@ -1,4 +1,5 @@
-"""Writing a candidate's audio files, the song and its stems, on both cores.
+"""Writing a candidate's audio files, the song and its stems, on both cores (its MP3 encodes in
+ffmpeg's own process: ``sample_library.audio_io.Mp3Encoding``).
 
 Packing a stem into 24-bit PCM is a dozen numpy passes over cache-sized blocks, each a few tens of
 microseconds long, and a thread takes the GIL back after each. Two threads packing stems side by
@@ -12,69 +13,45 @@ The copy shares the mix's memory until either writes to it; it only reads it.
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from sample_library.audio_io import encode_mp3, pcm16_file, write_mp3, write_wav
+from sample_library.audio_io import write_wav
 from template_engine.forked import ForkedCall, can_fork
-from template_engine.render.span_audio import SpanAudio, Stem, SummedAudio, whole
+from template_engine.render.span_audio import SpanAudio, Stem, SummedAudio
 from template_engine.threads import render_threads, split_in_two
-
-MP3_COST = 25.0  # an MP3 takes about this many times a WAV's time per sample: LAME 81 ns a sample, 24-bit
-# packing and writing 3.0 ns (a 3-minute song's 20 stems, 232 M samples where they sound, in 0.69 s)
 
 AudioWrite = tuple[Path, Stem]
 
 
 def write_audio(pool: ThreadPoolExecutor, writes: list[AudioWrite], sample_rate: int,
                 subtype: str = "PCM_24") -> list[Future]:
-    """Start writing each (path, (channels, frames) audio) on ``pool``: ``.mp3`` through ffmpeg, any
-    other suffix as WAV (``subtype``) or 24-bit FLAC. A stem kept as its spans or its tracks is
-    written a block at a time as a 24-bit WAV, and made whole on the writing thread for any other
-    file, so no more than the files being written are whole at once. Returns the futures, in order."""
-    return [pool.submit(write_one, path, audio, sample_rate, subtype) for path, audio in writes]
-
-
-def write_one(path: Path, audio: Stem, sample_rate: int, subtype: str = "PCM_24") -> None:
-    """Write one file of ``write_audio``."""
-    if path.suffix == ".mp3":
-        write_mp3(path, whole(audio), sample_rate)
-    else:
-        write_wav(path, audio, sample_rate, subtype=subtype)
-
-
-def start_mp3(encoder: Executor, path: Path, audio: np.ndarray, sample_rate: int) -> Future:
-    """Start encoding (channels, frames) ``audio`` as the MP3 ``path`` on ``encoder``: its 16-bit
-    samples are converted here, where a caller runs no other Python thread (``pcm16_file``), and
-    the encoder's thread only waits on ffmpeg."""
-    return encoder.submit(encode_mp3, path, pcm16_file(audio), sample_rate, audio.shape[0])
+    """Start writing each (path, (channels, frames) audio) on ``pool``, as WAV (``subtype``) or, by its
+    suffix, FLAC (``write_wav``). A stem kept as its spans or its tracks is written a block at a time
+    as a 24-bit WAV. Returns the futures, in order."""
+    return [pool.submit(write_wav, path, audio, sample_rate, subtype=subtype) for path, audio in writes]
 
 
 def write_all(writes: list[AudioWrite], sample_rate: int, subtype: str) -> None:
-    """Write each of ``writes`` in turn (``write_one``)."""
+    """Write each of ``writes`` in turn (``write_wav``)."""
     for path, audio in writes:
-        write_one(path, audio, sample_rate, subtype)
+        write_wav(path, audio, sample_rate, subtype=subtype)
 
 
-def write_cost(path: Path, audio: Stem) -> float:
-    """About the time writing ``audio`` to ``path`` takes, in samples packed: the samples where it
-    sounds (a silent block costs nothing), those of all its tracks for a group, ``MP3_COST`` times
-    more for an MP3."""
+def write_cost(audio: Stem) -> float:
+    """About the time writing ``audio`` takes, in samples packed: the samples where it
+    sounds (a silent block costs nothing), those of all its tracks for a group."""
     if isinstance(audio, SpanAudio):
-        samples = float(sum(stop - start for start, stop in audio.spans) * audio.channels)
-    elif isinstance(audio, SummedAudio):
-        samples = sum(write_cost(path, member) for member in audio.members)
-    else:
-        samples = float(audio.size)
-    return samples * (MP3_COST if path.suffix == ".mp3" else 1.0)
+        return float(sum(stop - start for start, stop in audio.spans) * audio.channels)
+    if isinstance(audio, SummedAudio):
+        return sum(write_cost(member) for member in audio.members)
+    return float(audio.size)
 
 
 def split_writes(writes: list[AudioWrite]) -> tuple[list[AudioWrite], list[AudioWrite]]:
     """``writes`` in two lists of about equal total ``write_cost`` (``split_in_two``), each in the
     order of ``writes``."""
-    first, second = split_in_two([write_cost(path, audio) for path, audio in writes])
+    first, second = split_in_two([write_cost(audio) for _, audio in writes])
     return [writes[i] for i in first], [writes[i] for i in second]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -142,11 +141,11 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
     candidate freed is handed back to the system before the next one is mixed."""
     folders: list[Path] = []
     waiting: StagedCandidate | None = None
-    with SampleLibrary(bundle.samples_dir) as library, ThreadPoolExecutor(max_workers=1) as encoder:
+    with SampleLibrary(bundle.samples_dir) as library:
         try:
             for job in jobs:
                 bar.set_postfix_str(f"{job.title}: mixing, mastering and writing")
-                previous, waiting = waiting, stage(bundle, library, job, settings, provenance, encoder)
+                previous, waiting = waiting, stage(bundle, library, job, settings, provenance)
                 if previous is not None:
                     folders.append(previous.claim())
                 release_free_memory()
@@ -158,13 +157,12 @@ def mix_and_write(bundle: ArtistBundle, jobs: list[CandidateJob], settings: Rend
 
 
 def stage(bundle: ArtistBundle, library: SampleLibrary, job: CandidateJob, settings: RenderSettings,
-          provenance: dict[str, str | None], encoder: Executor | None = None) -> StagedCandidate:
-    """Mix, master and write one candidate into its staging folder, its MP3 on ``encoder`` when given."""
+          provenance: dict[str, str | None]) -> StagedCandidate:
+    """Mix, master and write one candidate into its staging folder, its MP3 still encoding."""
     mixed = mix_song(job.score, library, bundle.mix_profile, seed=kit_seed(settings.seed, job.index),
                      sample_rate=settings.sample_rate, keep_dry=settings.dry_stems)
     return stage_candidate(bundle, job.folder, job.title, job.score, job.novelty, settings, index=job.index,
-                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, mixed),
-                           encoder=encoder)
+                           provenance=provenance, mixed=mixed, mastered=master_candidate(bundle, settings, mixed))
 
 
 def finish_at(bundle_path: str, job: CandidateJob, settings: RenderSettings, provenance: dict[str, str | None]) -> Path:

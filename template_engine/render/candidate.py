@@ -24,7 +24,7 @@ import json
 import platform
 import shutil
 import tempfile
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import metadata as importlib_metadata
@@ -36,9 +36,9 @@ import soundfile as sf
 from project_ingest.bundle import ArtistBundle, safe_song_name, write_json
 from project_ingest.midi_io import read_midi, score_to_midi, write_midi
 from project_ingest.score import BEATS_PER_BAR, Key, Score, Section
-from sample_library.audio_io import current_umask
+from sample_library.audio_io import Mp3Encoding, current_umask, start_mp3
 from sample_library.errors import InputError
-from template_engine.render.audio_files import ForkedWrites, start_mp3, write_audio
+from template_engine.render.audio_files import ForkedWrites, write_audio
 from template_engine.render.dawproject import write_dawproject
 from template_engine.render.gallery import waveform_peaks
 from template_engine.render.master import MasterReport, macro_allowance_db, master_audio, target_lufs_for
@@ -84,14 +84,14 @@ def dry_stem_files(folder: Path, base: str, mixed: MixResult, suffix: str = "wav
 
 def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: MixResult, mastered: np.ndarray, *,
                      formats: tuple[str, ...], artist: str = "", sample_rate: int = SAMPLE_RATE, stems_as: str = "wav",
-                     subtype: str = "PCM_24", encoder: Executor | None = None) -> tuple[dict[str, list[str]], list[Future]]:
+                     subtype: str = "PCM_24") -> tuple[dict[str, list[str]], list[Mp3Encoding]]:
     """Write the song, stems, MIDI and DAW project of one candidate into ``folder``, naming files after
     ``base`` (``<Title>_<BPM>BPM_<Key>``); return the files written, relative to the folder, and the
-    files still being written: the MP3, when an ``encoder`` is given to encode it on (a batch lets
-    it run while the next song is mixed). The MP3 encode starts first, and the MIDI and the DAW
-    project are written while the audio files are: about half of those in a forked copy of this
-    process where it may fork (``ForkedWrites``, before the encoder's thread starts). Each track's
-    audio is let go once its stem is written (the groups, written first, are sums of them)."""
+    MP3 still encoding (``Mp3Encoding``, in ffmpeg's own process: a batch lets it encode while the
+    next song is mixed). The MP3 encode starts first, and the MIDI and the DAW project are written
+    while the other audio files are: about half of those in a forked copy of this process where it
+    may fork (``ForkedWrites``; no thread waits on the MP3). Each track's audio is let go once its
+    stem is written (the groups, written first, are sums of them)."""
     songs = [(folder / f"{base}.{fmt}", mastered) for fmt in ("mp3", "flac", "wav") if fmt in formats]
     stems = stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
     dry = dry_stem_files(folder, base, mixed, stems_as) if stems_as != "none" else []
@@ -99,13 +99,11 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
     files: dict[str, list[str]] = {"song": [path.name for path, _ in songs[::-1]],
                                    "stems": [path.relative_to(folder).as_posix() for _, path, _ in stems]}
     track_stems = [(label, path, None) for label, path, _ in stems[len(mixed.groups):len(stems) - len(dry)]]
-    writes = [(path, audio) for path, audio in songs if encoder is None or path.suffix != ".mp3"]
+    writes = [(path, audio) for path, audio in songs if path.suffix != ".mp3"]
     writes += [(path, audio) for _, path, audio in stems]
-    encoding: list[Future] = []
+    encoding = [start_mp3(path, audio, sample_rate) for path, audio in songs if path.suffix == ".mp3"]
     try:
         with ForkedWrites(writes, sample_rate, subtype) as shared:
-            encoding = [start_mp3(encoder, path, audio, sample_rate)
-                        for path, audio in songs if path.suffix == ".mp3"] if encoder is not None else []
             with ThreadPoolExecutor(max_workers=shared.threads) as pool:
                 writing = write_audio(pool, shared.here, sample_rate, subtype)
                 files["midi"] = write_midi_files(folder, base, score)
@@ -125,7 +123,8 @@ def export_candidate(folder: Path, base: str, title: str, score: Score, mixed: M
                 audio.free()
         files["kit"] = write_kit(folder, base, {role: (track_label(role), inst) for role, inst in mixed.instruments.items()})
     except BaseException:
-        wait(encoding)  # nothing may still be writing into a folder its caller removes
+        for mp3 in encoding:
+            mp3.stop()  # nothing may still be writing into a folder its caller removes
         raise
     return files, encoding
 
@@ -250,7 +249,7 @@ class StagedCandidate:
     staging: Path
     folder: Path
     info: dict
-    pending: list[Future]
+    pending: list[Mp3Encoding]
     force: bool
 
     def claim(self) -> Path:
@@ -258,23 +257,24 @@ class StagedCandidate:
         returns the folder. A write that failed (a full disk) is an InputError naming the output
         folder, and the staging folder is removed whatever happens."""
         try:
-            for done in self.pending:
-                done.result()
+            for mp3 in self.pending:
+                mp3.result()
             write_json(self.staging / "render.json", self.info)
             claim_folder(self.staging, self.folder, force=self.force)
         except OSError as exc:
             raise _unwritable(self.folder, exc) from None
         finally:
+            for mp3 in self.pending:
+                mp3.stop()
             shutil.rmtree(self.staging, ignore_errors=True)
         return self.folder
 
 
 def stage_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score, novelty: dict,
                     settings: RenderSettings, *, index: int, provenance: dict[str, str | None], mixed: MixResult,
-                    mastered: tuple[np.ndarray, MasterReport], extra: dict | None = None,
-                    encoder: Executor | None = None) -> StagedCandidate:
-    """Write one candidate into a fresh staging folder beside ``folder``, its MP3 on ``encoder`` when
-    given (``export_candidate``). A write that fails (a full disk, a folder that cannot be written)
+                    mastered: tuple[np.ndarray, MasterReport], extra: dict | None = None) -> StagedCandidate:
+    """Write one candidate into a fresh staging folder beside ``folder``, its MP3 still encoding
+    (``export_candidate``). A write that fails (a full disk, a folder that cannot be written)
     removes the staging folder and is an InputError naming the output folder."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -282,12 +282,12 @@ def stage_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
     except OSError as exc:
         raise InputError(folder.parent, f"cannot be written ({exc.strerror or exc})") from None
     song, report = mastered
-    pending: list[Future] = []
+    pending: list[Mp3Encoding] = []
     try:
         staging.chmod(0o777 & ~current_umask())
         files, pending = export_candidate(staging, folder.name, title, score, mixed, song, formats=settings.formats,
                                           artist=bundle.name, stems_as=settings.stems, subtype=settings.subtype,
-                                          sample_rate=settings.sample_rate, encoder=encoder)
+                                          sample_rate=settings.sample_rate)
         report = report.measured(mixed.premaster, song, settings.sample_rate, BEATS_PER_BAR * 60.0 / score.bpm,
                                  bundle.mix_profile.master_eq_db)
         info = {
@@ -304,7 +304,8 @@ def stage_candidate(bundle: ArtistBundle, folder: Path, title: str, score: Score
             "sample_rate": settings.sample_rate, **(extra or {}),
         }
     except BaseException as exc:
-        wait(pending)  # an MP3 still encoding into the staging folder
+        for mp3 in pending:
+            mp3.stop()  # an MP3 still encoding into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError):
             raise _unwritable(folder, exc) from None
