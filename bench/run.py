@@ -225,7 +225,7 @@ def bench_render(plan: Plan) -> str:
     from template_engine.model.generate import generate_songs
     from template_engine.process_memory import release_free_memory, tune_malloc_for_render
     from template_engine.render.audio_files import ForkedWrites, write_audio
-    from template_engine.render.batch import prepare_to_mix
+    from template_engine.render.batch_mixing import prepare_to_mix
     from template_engine.render.candidate import export_candidate, stem_files
     from template_engine.render.master import master
     from template_engine.render.mix import SAMPLE_RATE, mix_song

@@ -203,7 +203,7 @@ def test_a_batch_with_its_progress_bar_writes_its_phrases_on_two_cores(trained_b
 
 def test_a_batch_expects_the_artists_median_song_or_the_bars_asked_for():
     from project_ingest.score import BeatNote, Key, Score, Section
-    from template_engine.render.batch import likely_song
+    from template_engine.render.batch_mixing import likely_song
 
     def song(bars, bpm, roles):
         return Score(bpm, Key(0, "minor"), [Section("drop", 0, bars, 1.0)],

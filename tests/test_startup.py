@@ -1,10 +1,12 @@
-"""Start-up: a render writes its notes in a forked process that has not loaded the audio stack (the
-render loads it meanwhile), and never loads torch (it writes with the numpy decoder)."""
+"""Start-up: a render writes its notes in a forked process that has not loaded the audio stack nor
+the mixing side (the render loads them meanwhile), and never loads torch (it writes with the numpy
+decoder)."""
 
 import subprocess
 import sys
 
-AUDIO_STACK = ("scipy.signal", "scipy.ndimage", "scipy.fft", "pyloudnorm")
+AUDIO_STACK = ("scipy.signal", "scipy.ndimage", "scipy.fft", "pyloudnorm", "pedalboard", "template_engine.render.mix",
+               "template_engine.render.candidate")
 
 
 def _loaded_after(statement: str) -> list[str]:

@@ -24,7 +24,7 @@ from template_engine.model.dataset import in_c, key_shift, transposed
 from template_engine.model.decoder import load_decoder
 from template_engine.model.phrases import SamplingSettings, write_phrases
 from template_engine.model.tokens import PHRASE_BARS, Phrase, phrase_slice
-from template_engine.render.batch import bundle_provenance, kit_seed
+from template_engine.render.batch_mixing import bundle_provenance, kit_seed
 from template_engine.render.candidate import load_candidate, master_candidate, write_candidate
 from template_engine.render.gallery import write_gallery
 from template_engine.render.mix import mix_song
