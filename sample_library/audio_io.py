@@ -307,14 +307,19 @@ class Mp3Encoding:
 
     def __init__(self, path: Path, pcm: BinaryIO, sample_rate: int, channels: int, *, bitrate: str = "320k") -> None:
         self.path = path
-        self._tmp = temp_beside(path)
-        self._said = tempfile.TemporaryFile()
+        self._ffmpeg: subprocess.Popen | None = None
         with pcm:
-            self._ffmpeg: subprocess.Popen | None = subprocess.Popen(
-                [ffmpeg_exe(), "-v", "error", "-y", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
-                 "-i", "pipe:0", "-b:a", bitrate, "-fflags", "+bitexact", "-map_metadata", "-1",
-                 "-compression_level", "7", "-metadata", "encoder=artist-templates", "-id3v2_version", "4",
-                 "-f", "mp3", str(self._tmp)], stdin=pcm, stdout=subprocess.DEVNULL, stderr=self._said)
+            self._tmp = temp_beside(path)
+            self._said = tempfile.TemporaryFile()
+            try:
+                self._ffmpeg = subprocess.Popen(
+                    [ffmpeg_exe(), "-v", "error", "-y", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
+                     "-i", "pipe:0", "-b:a", bitrate, "-fflags", "+bitexact", "-map_metadata", "-1",
+                     "-compression_level", "7", "-metadata", "encoder=artist-templates", "-id3v2_version", "4",
+                     "-f", "mp3", str(self._tmp)], stdin=pcm, stdout=subprocess.DEVNULL, stderr=self._said)
+            except BaseException:  # ffmpeg could not be started: nothing is left beside ``path``
+                self._finish()
+                raise
 
     def result(self) -> None:
         """Wait for the encoder and rename its MP3 onto ``path`` (once: later calls return at once)."""

@@ -70,6 +70,15 @@ def test_an_mp3_stopped_or_failed_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_mp3_whose_encoder_cannot_start_leaves_nothing_behind(tmp_path, monkeypatch):
+    import sample_library.audio_io as audio_io
+
+    monkeypatch.setattr(audio_io, "ffmpeg_exe", lambda: str(tmp_path / "no-ffmpeg"))
+    with pytest.raises(FileNotFoundError):
+        audio_io.start_mp3(tmp_path / "song.mp3", np.zeros((2, 4410), dtype=np.float32), 44100)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("channels, frames", [(1, 1000), (2, 2 * 2**18 + 77), (2, 0)])
 def test_the_mp3_encoders_input_is_each_frames_samples_clipped_and_interleaved_as_16_bit(channels, frames):
     from sample_library.audio_io import PCM16_BLOCK, pcm16_file
