@@ -117,8 +117,3 @@ class SummedAudio:
 
 
 Stem = np.ndarray | SpanAudio | SummedAudio
-
-
-def whole(audio: Stem) -> np.ndarray:
-    """The (channels, frames) array of any stem."""
-    return audio if isinstance(audio, np.ndarray) else audio.dense()
