@@ -10,7 +10,8 @@ cycles as the CLI does (``cli_context.COLLECT_AFTER``). Stages: sampler (notes
 per second into a 3-minute stereo buffer), sample import (files per second) and index queries (ms),
 ingest (x real time of stem audio), training (held-out loss after a fixed number of steps fine-tuned
 from the shipped base, from scratch, and the bigram baseline), start-up (seconds from a fresh process to
-a render's first note), generation (tokens per second, seconds for one
+a render's first note), one candidate (a whole ``render-template --count 1`` process of a 3-minute
+song, launch to exit), generation (tokens per second, seconds for one
 3-minute song and for a batch of ten), render (the mix and every stem of a 3-minute song written,
 in x real time; then the whole candidate: mix, master, song files, stems, MIDI and DAW project), the
 master on stem sums (loudness, true peak, gain reduction, loud-to-quiet bar spread before and after) and a
@@ -179,6 +180,36 @@ def bench_startup(plan: Plan) -> str:
     imports, first = (sorted(column) for column in zip(*runs))
     return (f"start-up: the first note {first[0]:.2f}-{first[-1]:.2f} s after the process starts, "
             f"of which imports {imports[0]:.2f}-{imports[-1]:.2f} s (3 runs)")
+
+
+ONE_CANDIDATE = "from template_engine.cli import render_main; render_main()"
+
+
+def bench_candidate(plan: Plan) -> str:
+    """A whole ``render-template --count 1`` process of a 3-minute song (96 bars at 128 BPM; 16 bars
+    in quick mode), seed 0, from launch to exit into an empty folder, three times (twice in quick
+    mode); the peak memory of its largest process (the render or one it waited for), in MB."""
+    import shutil
+
+    bars, runs = (16, 2) if plan.quick else (96, 3)
+    seconds, peaks_mb = [], []
+    for n in range(runs):
+        out = plan.work / f"candidate-{n}"
+        launched = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-c", ONE_CANDIDATE, "--artist", "bench",
+                                    "--artists-dir", str(plan.work / "artists"), "--out", str(out), "--count", "1",
+                                    "--seed", "0", "--bars", str(bars), "--bpm", "128", "--quiet"],
+                                   stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds.append(time.perf_counter() - launched)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError(f"render-template --count 1 exited with {process.returncode}")
+        peaks_mb.append(usage.ru_maxrss / 1024)
+        shutil.rmtree(out)
+    return (f"one candidate: a render-template --count 1 process of {bars} bars at 128 BPM "
+            f"({bars * 4 * 60 / 128:.0f} s) {min(seconds):.2f}-{max(seconds):.2f} s ({runs} runs), "
+            f"its largest process {max(peaks_mb):,.0f} MB")
 
 
 def bench_generate(plan: Plan) -> str:
@@ -412,8 +443,8 @@ def sf_read(path: Path) -> np.ndarray:
     return sf.read(str(path), always_2d=True)[0].T
 
 
-STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_startup, bench_generate, bench_render,
-          bench_master, bench_batch, bench_manifest, bench_real_stems)
+STAGES = (bench_sampler, bench_import, bench_ingest, bench_train, bench_startup, bench_candidate, bench_generate,
+          bench_render, bench_master, bench_batch, bench_manifest, bench_real_stems)
 
 
 LOADED_ON_FIRST_USE = ("scipy.signal", "scipy.ndimage", "scipy.fft", "scipy.stats", "pyloudnorm")
