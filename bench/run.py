@@ -202,9 +202,9 @@ def bench_candidate(plan: Plan) -> str:
                                    stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(process.pid, 0)
         seconds.append(time.perf_counter() - launched)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait for it
         if process.returncode:
-            raise RuntimeError(f"render-template --count 1 exited with {process.returncode}")
+            raise subprocess.CalledProcessError(process.returncode, process.args)
         peaks_mb.append(usage.ru_maxrss / 1024)
         shutil.rmtree(out)
     return (f"one candidate: a render-template --count 1 process of {bars} bars at 128 BPM "
