@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
+import struct
 import subprocess
 import tempfile
-import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -18,11 +17,14 @@ import numpy as np
 import scipy
 import soundfile as sf
 
+from sample_library.direct_file import DirectFile, large_file
 from sample_library.errors import InputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
 WRITE_BLOCK = 65536
 PCM24_SCALE = 8388608.0
+PLAIN_WAV_HEADER = 44  # bytes before the samples of a WAV with no chunk but its format's
+WAV_DATA_OFFSET = 4096  # bytes before a stem's samples: a block boundary, for direct writes
 PCM16_BLOCK = 2**18  # frames converted at once for the MP3 encoder: 2 MB of stereo float32
 
 
@@ -137,11 +139,11 @@ def write_wav(path: str | Path, audio: np.ndarray | BlockSource, sample_rate: in
     """Write ``audio`` (channels, frames), an array or a ``BlockSource``, to ``path`` atomically
     (temporary file, then rename).
 
-    24-bit WAV, the stems' format, is packed here with numpy into the standard library's ``wave``
-    writer, a block at a time: silent blocks become zero bytes without a conversion, which matters
-    because a song's stems are mostly silence and libsndfile converts every sample (80 ms per
-    3-minute stem, even of zeros), and a stem kept as its sounding pieces is never made whole. Other
-    formats and subtypes go through soundfile."""
+    24-bit WAV, the stems' format, is packed here with numpy a block at a time (``_write_pcm24``):
+    silent blocks become zero bytes without a conversion, which matters because a song's stems are
+    mostly silence and libsndfile converts every sample (80 ms per 3-minute stem, even of zeros),
+    and a stem kept as its sounding pieces is never made whole. Other formats and subtypes go
+    through soundfile."""
     path = Path(path)
     fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
     if fmt == "FLAC" and subtype == "FLOAT":
@@ -178,34 +180,36 @@ class ArrayBlocks:
 
 
 def _write_pcm24(path: Path, source: BlockSource, sample_rate: int) -> None:
-    """24-bit little-endian PCM WAV of ``source``'s float audio, clipped to [-1, 1). A silent block is
-    skipped over, not written: the file reads back the same zero bytes (a hole where the file system
-    keeps them), and the system copies and stores only the blocks that sound (two thirds of a song's stems)."""
+    """24-bit little-endian PCM WAV of ``source``'s float audio, clipped to [-1, 1). A file large enough
+    to be written direct (``direct_file.large_file``: a stem, not a one-shot) has its samples from
+    byte ``WAV_DATA_OFFSET`` on (``wav_header``), whether or not the system then writes it direct,
+    so every block of ``WRITE_BLOCK`` frames starts on a 4 KiB boundary. A silent block is skipped
+    over, not written: the file reads back the same zero bytes (a hole where the file system keeps
+    them), and only the blocks that sound are stored (two thirds of a song's stems)."""
     channels, frames = source.shape
-    with open(path, "wb") as f:
-        f.write(wav_header(channels, 3, sample_rate, frames))
-        data = f.tell()
+    data_bytes = frames * channels * 3
+    data = WAV_DATA_OFFSET if large_file(PLAIN_WAV_HEADER + data_bytes) else PLAIN_WAV_HEADER
+    with DirectFile(path, data + data_bytes) as f:
+        f.write_at(0, wav_header(channels, 3, sample_rate, frames, data))
         for start in range(0, frames, WRITE_BLOCK):
             block = source.block(start, min(start + WRITE_BLOCK, frames), PCM24_SCALE)
             if block is not None:
-                f.seek(data + start * channels * 3)
-                f.write(scaled_pcm24_bytes(block))
-        f.truncate(data + frames * channels * 3)
+                f.write_at(data + start * channels * 3, scaled_pcm24_bytes(block))
+        f.truncate(data + data_bytes)
 
 
-def wav_header(channels: int, sample_width: int, sample_rate: int, frames: int) -> bytes:
-    """The header the standard library's ``wave`` writes before ``frames`` frames of PCM, each
-    ``sample_width`` bytes a channel."""
-    buffer = io.BytesIO()
-    out = wave.open(buffer, "wb")
-    out.setnchannels(channels)
-    out.setsampwidth(sample_width)
-    out.setframerate(sample_rate)
-    out.setnframes(frames)
-    out.writeframesraw(b"")
-    header = buffer.getvalue()
-    out.close()
-    return header
+def wav_header(channels: int, sample_width: int, sample_rate: int, frames: int, data_offset: int = PLAIN_WAV_HEADER) -> bytes:
+    """The ``data_offset`` bytes of a PCM WAV file before ``frames`` frames of samples, each
+    ``sample_width`` bytes a channel: the RIFF header and format chunk the standard library's
+    ``wave`` writes, then, where ``data_offset`` is past them, a JUNK chunk (which WAV readers skip;
+    broadcast WAV files reserve one the same way) up to the data chunk's header."""
+    data_bytes = frames * channels * sample_width
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, channels, sample_rate, sample_rate * channels * sample_width,
+                      channels * sample_width, 8 * sample_width)
+    junk = [] if data_offset == PLAIN_WAV_HEADER else \
+        [struct.pack("<4sI", b"JUNK", data_offset - PLAIN_WAV_HEADER - 8), bytes(data_offset - PLAIN_WAV_HEADER - 8)]
+    return b"".join([struct.pack("<4sI4s", b"RIFF", data_offset - 8 + data_bytes, b"WAVE"), fmt, *junk,
+                     struct.pack("<4sI", b"data", data_bytes)])
 
 
 def pcm24_bytes(block: np.ndarray) -> np.ndarray:
