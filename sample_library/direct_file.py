@@ -66,6 +66,11 @@ def large_file(size: int) -> bool:
     return size >= DIRECT_MIN_BYTES
 
 
+def whole_blocks(nbytes: int) -> int:
+    """``nbytes`` rounded up to whole ``DIRECT_ALIGN`` blocks."""
+    return -(-nbytes // DIRECT_ALIGN) * DIRECT_ALIGN
+
+
 class DirectFile:
     """``path`` (an existing empty file: ``audio_io.temp_beside``) opened for positioned writes
     (``write_at``) of about ``size`` bytes in all, direct where the system allows and keeps up (see
@@ -121,7 +126,7 @@ class DirectFile:
                 self._turn = 1 - self._turn
                 self._wait(self._turn)
                 self._run_start = offset
-            buffer = self._aligned(self._turn, max(RUN_BYTES, self._run_bytes + view.nbytes))
+            buffer = self._aligned(self._turn, max(RUN_BYTES, whole_blocks(self._run_bytes + view.nbytes)))
             buffer[self._run_bytes:self._run_bytes + view.nbytes] = view
             self._run_bytes += view.nbytes
             return
@@ -139,7 +144,7 @@ class DirectFile:
         """Hand the run gathered so far, padded to whole blocks, to the file's thread."""
         if not self._run_bytes or self._writer is None:
             return
-        padded = -(-self._run_bytes // DIRECT_ALIGN) * DIRECT_ALIGN
+        padded = whole_blocks(self._run_bytes)
         buffer = self._aligned(self._turn, padded)
         buffer[self._run_bytes:padded] = bytes(padded - self._run_bytes)
         self._pending[self._turn] = self._writer.submit(self._write_direct, memoryview(buffer)[:padded], self._run_start)
@@ -172,7 +177,8 @@ class DirectFile:
                 pending.result()
 
     def _aligned(self, turn: int, size: int) -> mmap.mmap:
-        """Buffer ``turn``, page-aligned, of at least ``size`` bytes (made larger only between runs)."""
+        """Buffer ``turn``, page-aligned, of at least ``size`` bytes: made larger only as a run starts,
+        to hold the run padded to whole blocks."""
         buffer = self._buffers[turn]
         if buffer is None or len(buffer) < size:
             buffer = self._buffers[turn] = mmap.mmap(-1, size)

@@ -115,3 +115,11 @@ def test_direct_writes_slower_than_the_pace_go_through_the_page_cache(tmp_path, 
     write_wav(tmp_path / "x.wav", stem, 44100)
     assert (tmp_path / "x.wav").read_bytes() == expected
     assert flags_seen and not any(f & getattr(os, "O_DIRECT", 0) for f in flags_seen)
+
+
+def test_a_write_longer_than_a_run_with_a_short_end_is_written_whole(tmp_path, direct, monkeypatch):
+    """Nine channels in one block short of ``WRITE_BLOCK``: one write, longer than a run and not whole
+    blocks long."""
+    audio = (np.random.default_rng(5).standard_normal((9, WRITE_BLOCK - 7)) * 0.3).astype(np.float32)
+    write_wav(tmp_path / "x.wav", audio, 44100)
+    assert (tmp_path / "x.wav").read_bytes() == through_page_cache(tmp_path / "cached.wav", audio, monkeypatch)
