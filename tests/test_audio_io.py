@@ -93,17 +93,20 @@ def test_the_mp3_encoders_input_is_each_frames_samples_clipped_and_interleaved_a
 
 
 @pytest.mark.parametrize("channels, frames", [(1, 3 * WRITE_BLOCK + 123), (2, 3 * WRITE_BLOCK + 124), (2, 10)])
-def test_silent_blocks_skipped_over_read_back_as_the_samples_wave_writes(tmp_path, channels, frames):
+def test_silent_blocks_skipped_over_read_back_as_the_bytes_wave_writes(tmp_path, channels, frames):
+    import io
     import wave
 
-    from sample_library.audio_io import PLAIN_WAV_HEADER, pcm24_bytes
+    from sample_library.audio_io import pcm24_bytes
 
     audio = (np.random.default_rng(1).standard_normal((channels, frames)) * 0.3).astype(np.float32)
     audio[:, :WRITE_BLOCK] = 0.0
     audio[:, 2 * WRITE_BLOCK:] = 0.0
     write_wav(tmp_path / "x.wav", audio, 44100)
-    with wave.open(str(tmp_path / "x.wav"), "rb") as back:
-        assert (back.getnchannels(), back.getsampwidth(), back.getframerate(), back.getnframes()) == (channels, 3, 44100, frames)
-        assert back.readframes(frames) == pcm24_bytes(audio).tobytes()
-    data = (tmp_path / "x.wav").read_bytes()  # a one-shot-sized file: the header the standard library writes
-    assert len(data) == PLAIN_WAV_HEADER + 3 * channels * frames and data[PLAIN_WAV_HEADER - 8:PLAIN_WAV_HEADER - 4] == b"data"
+    reference = io.BytesIO()
+    with wave.open(reference, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(3)
+        out.setframerate(44100)
+        out.writeframes(pcm24_bytes(audio))
+    assert (tmp_path / "x.wav").read_bytes() == reference.getvalue()
